@@ -1,0 +1,34 @@
+"""artgc: a concurrent-compacting garbage collector prototype on userfaultfd."""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ArtgcError, HeapCorruption, Interrupted, OutOfMemory, UnsupportedMode
+from .sizes import format_size, parse_size
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArtgcError", "HeapCorruption", "Interrupted", "OutOfMemory", "UnsupportedMode",
+    "Heap", "probe", "run", "bench", "plot", "parse_size", "format_size", "__version__",
+]
+
+# The heavier pieces load on first use, so that `import artgc` stays cheap.
+_LAZY = {
+    "Heap": ("heap", "Heap"),
+    "probe": ("probe", "probe"),
+    "run": ("runner", "run"),
+    "RunResult": ("runner", "RunResult"),
+    "bench": ("bench", "bench"),
+    "plot": ("plots", "plot_results"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'artgc' has no attribute {name!r}")

@@ -1,0 +1,59 @@
+"""cffi build script: compiles every C file under heap/ into ``artgc._native``.
+
+Each C module declares what Python may call in a ``*.cdef`` file next to it;
+they are concatenated here, so modules can be added without editing this file.
+Set ``ARTGC_SANITIZE=address,undefined`` to build with sanitizers.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+from cffi import FFI
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEAP = os.path.join(ROOT, "heap")
+
+
+def _sources() -> list[str]:
+    files = sorted(glob.glob(os.path.join(HEAP, "*.c")))
+    files += sorted(glob.glob(os.path.join(HEAP, "workloads", "*.c")))
+    return [os.path.relpath(f, ROOT) for f in files]
+
+
+def _cdef() -> str:
+    parts = []
+    for f in sorted(glob.glob(os.path.join(HEAP, "*.cdef"))):
+        with open(f, encoding="utf-8") as fh:
+            parts.append(fh.read())
+    return "\n".join(parts)
+
+
+def _flags() -> tuple[list[str], list[str]]:
+    cflags = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-pthread",
+              "-fno-strict-aliasing", "-Wno-unused-parameter"]
+    ldflags = ["-pthread"]
+    san = os.environ.get("ARTGC_SANITIZE", "").strip()
+    if san:
+        cflags += [f"-fsanitize={san}", "-fno-omit-frame-pointer", "-O1"]
+        ldflags += [f"-fsanitize={san}"]
+    if os.environ.get("ARTGC_WERROR"):
+        cflags.append("-Werror")
+    return cflags, ldflags
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef())
+_cflags, _ldflags = _flags()
+ffibuilder.set_source(
+    "artgc._native",
+    '#include "artgc_api.h"\n',
+    sources=_sources(),
+    include_dirs=[os.path.relpath(HEAP, ROOT)],
+    extra_compile_args=_cflags,
+    extra_link_args=_ldflags,
+    libraries=["pthread", "m"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,121 @@
+/* Allocation: a global bump pointer handing out thread-local allocation
+ * buffers (TLABs); large objects directly. A full heap starts a collection
+ * and, if that does not free enough, fails with a clear message. */
+#include <string.h>
+#include "internal.h"
+
+/* Grab `need` bytes from the global bump pointer; returns offset or AGC_NONE. */
+static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
+{
+    pthread_mutex_lock(&h->alloc_lock);
+    uint64_t top = h->top;
+    uint64_t avail = h->limit > top ? h->limit - top : 0;
+    if (avail < min) {
+        pthread_mutex_unlock(&h->alloc_lock);
+        return AGC_NONE;
+    }
+    if (need > avail)
+        need = avail & ~7ull;
+    __atomic_store_n(&h->top, top + need, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&h->alloc_lock);
+    *got = need;
+    return top;
+}
+
+/* World stopped: pad the bump pointer to `align` with a filler; returns it. */
+uint64_t agc_align_top(agc_heap *h, uint64_t align)
+{
+    pthread_mutex_lock(&h->alloc_lock);
+    uint64_t t = h->top;
+    uint64_t a = (t + align - 1) & ~(align - 1);
+    if (a > h->limit)
+        a = h->limit;
+    if (a > t)
+        agc_fill(agc_obj_at(h, t), a - t);
+    h->top = a;
+    pthread_mutex_unlock(&h->alloc_lock);
+    return a;
+}
+
+static void *try_alloc(agc_mutator *m, uint64_t bytes)
+{
+    agc_heap *h = m->heap;
+    if (bytes <= AGC_LARGE) {
+        if (m->tlab_cur + bytes <= m->tlab_end && m->tlab_end) {
+            uint64_t off = m->tlab_cur;
+            m->tlab_cur += bytes;
+            return agc_obj_at(h, off);
+        }
+        if (m->tlab_end > m->tlab_cur)
+            agc_fill(agc_obj_at(h, m->tlab_cur), m->tlab_end - m->tlab_cur);
+        m->tlab_cur = m->tlab_end = 0;
+        uint64_t got;
+        uint64_t off = bump(h, AGC_TLAB, &got, bytes);
+        if (off == AGC_NONE)
+            return NULL;
+        memset(agc_obj_at(h, off), 0, got);
+        m->tlab_cur = off + bytes;
+        m->tlab_end = off + got;
+        return agc_obj_at(h, off);
+    }
+    uint64_t got;
+    uint64_t off = bump(h, bytes, &got, bytes);
+    if (off == AGC_NONE)
+        return NULL;
+    memset(agc_obj_at(h, off), 0, bytes);
+    return agc_obj_at(h, off);
+}
+
+void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
+{
+    agc_heap *h = m->heap;
+    int err;
+    uint64_t words = agc_size_words(h, cls, length, &err);
+    if (err == AGC_EINVAL) {
+        agc_fail(AGC_EINVAL, "unknown class id %d", cls);
+        return NULL;
+    }
+    if (err || words > 0xffffffffull || words * 8 > h->cap) {
+        agc_fail(AGC_EOOM, "an object of %llu elements does not fit in a heap of %llu bytes",
+                 (unsigned long long)length, (unsigned long long)h->cap);
+        return NULL;
+    }
+    agc_poll(m);
+    uint64_t bytes = words * 8;
+    void *p = try_alloc(m, bytes);
+    if (!p) {
+        /* Full: wait for the running cycle, then for a fresh one. */
+        for (int attempt = 0; attempt < 3 && !p; attempt++) {
+            uint64_t t0 = agc_now_ns();
+            agc_block(m);
+            int rc = agc_request_cycle(h, 2, 1, 0);
+            agc_unblock(m);
+            agc_record_event(m, AGC_EV_ALLOC_WAIT, t0, agc_now_ns() - t0, 0);
+            if (rc) {
+                agc_fail(rc, "allocation of %llu bytes failed: the collection it needed failed: %s",
+                         (unsigned long long)bytes, h->last_cycle_msg);
+                return NULL;
+            }
+            p = try_alloc(m, bytes);
+        }
+        if (!p) {
+            agc_fail(AGC_EOOM,
+                     "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
+                     "after a full collection (use a larger --heap)",
+                     (unsigned long long)bytes, (unsigned long long)h->cap,
+                     (unsigned long long)(h->ncycles ? h->cycles[h->ncycles - 1].live_bytes : 0));
+            return NULL;
+        }
+    }
+    agc_header hd = {(uint32_t)cls, (uint32_t)words};
+    memcpy(p, &hd, 8);
+    if (cls == AGC_CLS_REFARRAY || cls == AGC_CLS_BYTEARRAY)
+        ((uint64_t *)p)[1] = length;
+    m->bytes_allocated += bytes;
+    agc_maybe_trigger(h);
+    return p;
+}
+
+void *agc_alloc(agc_mutator *m, int cls) { return agc_alloc_obj(m, cls, 0); }
+void *agc_alloc_refarray(agc_mutator *m, uint64_t length) { return agc_alloc_obj(m, AGC_CLS_REFARRAY, length); }
+void *agc_alloc_bytearray(agc_mutator *m, uint64_t length) { return agc_alloc_obj(m, AGC_CLS_BYTEARRAY, length); }

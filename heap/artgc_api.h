@@ -1,0 +1,9 @@
+/* Everything Python reaches through cffi (see the *.cdef files). */
+#ifndef ARTGC_API_H
+#define ARTGC_API_H
+#include "uffd.h"
+#include "fault.h"
+#include "probe.h"
+#include "heap_api.h"
+#include "workloads/workloads.h"
+#endif

@@ -1,0 +1,238 @@
+/* Building to-space pages and getting them to the primary mapping. One
+ * function builds a page (agc_build_page); the modes differ only in where it
+ * builds and how the page is installed (install_page: the seam). */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "internal.h"
+#include "uffd.h"
+
+/* Build to-space page `page` into dst (PAGE bytes): slide the live objects
+ * that land on it out of from-space and rewrite their references. Reads only
+ * from-space and the plan; safe to run from any thread, in any order. */
+void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
+{
+    const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
+    const uint8_t *from = h->from_base;
+    const agc_word base = (agc_word)h->primary;
+    const uint64_t end_w = h->plan_top / 8;
+    uint64_t moved = 0;
+    for (uint64_t w = h->page_first[page]; w != AGC_NONE;) {
+        const agc_header *o = (const agc_header *)(from + w * 8);
+        uint64_t size = (uint64_t)o->nwords * 8;
+        uint64_t noff = agc_forward_off(h, w * 8);
+        if (noff >= hi)
+            break;
+        uint64_t a = noff > lo ? noff : lo;
+        uint64_t b = noff + size < hi ? noff + size : hi;
+        memcpy(dst + (a - lo), (const uint8_t *)o + (a - noff), b - a);
+        moved += b - a;
+        uint64_t fw;
+        uint64_t nrefs = agc_obj_refs(h, o, &fw);
+        if (nrefs) {
+            uint64_t ra = noff + fw * 8, rb = ra + nrefs * 8;
+            if (ra < a)
+                ra = a;
+            if (rb > b)
+                rb = b;
+            for (uint64_t s = ra; s < rb; s += 8) {
+                agc_word *slot = (agc_word *)(dst + (s - lo));
+                agc_word v = *slot;
+                if (v)
+                    *slot = base + agc_forward_off(h, v - base);
+            }
+        }
+        if (noff + size >= hi)
+            break;
+        w = bm_next(h->mark_bits, w + o->nwords, end_w);
+    }
+    if (hi > h->new_end) {
+        uint64_t tail = h->new_end > lo ? h->new_end : lo;
+        agc_fill(dst + (tail - lo), hi - tail);
+    }
+    atomic_fetch_add_explicit(&h->moved_bytes, moved, memory_order_relaxed);
+}
+
+/* Per-thread page buffers, mmap'd on first use (async-signal-safe). */
+static __thread uint8_t *copy_buf;
+static __thread uint8_t *move_scratch;
+
+static uint8_t *page_buffer(uint8_t **slot)
+{
+    if (!*slot) {
+        void *s = mmap(NULL, AGC_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s == MAP_FAILED)
+            return NULL;
+        *slot = s;
+    }
+    return *slot;
+}
+
+/* Build page p and put it where mutators see it, per mode. */
+static int build_and_install(agc_heap *h, uint64_t p, int install)
+{
+    uint8_t *target = h->primary + p * AGC_PAGE;
+    int rc = 0;
+    switch (h->opt.mode) {
+    case AGC_MODE_MINOR:
+        agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+        if (install)
+            rc = agc_uffd_continue(h->uffd, target, AGC_PAGE, 0);
+        break;
+    case AGC_MODE_COPY: {
+        uint8_t *buf = page_buffer(&copy_buf);
+        if (!buf)
+            return -1;
+        agc_build_page(h, p, buf);
+        rc = agc_uffd_copy(h->uffd, target, buf, AGC_PAGE, 0);
+        break;
+    }
+    case AGC_MODE_MOVE: {
+        /* MOVE takes the scratch page away; the next write refills it */
+        uint8_t *buf = page_buffer(&move_scratch);
+        if (!buf)
+            return -1;
+        agc_build_page(h, p, buf);
+        rc = agc_uffd_move(h->uffd, target, buf, AGC_PAGE, 0);
+        break;
+    }
+    default:
+        agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+        break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* Make sure page p is built (and installed unless by_gc && !gc_install).
+ * Exactly one thread builds a page; others wait for it. */
+int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
+{
+    _Atomic uint8_t *st = &h->page_state[p];
+    int waited = 0;
+    int install = !by_gc || h->opt.gc_install || h->opt.mode != AGC_MODE_MINOR;
+    for (;;) {
+        uint8_t s = atomic_load_explicit(st, memory_order_acquire);
+        if (s == PG_UNPROCESSED) {
+            uint8_t exp = PG_UNPROCESSED;
+            if (!atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
+                                                         memory_order_acq_rel, memory_order_acquire))
+                continue;
+            int rc = build_and_install(h, p, install);
+            atomic_store_explicit(st, install ? PG_MAPPED : PG_PROCESSED, memory_order_release);
+            if (by_gc)
+                atomic_fetch_add_explicit(&h->pages_by_gc, 1, memory_order_relaxed);
+            else
+                atomic_fetch_add_explicit(&h->pages_by_mutator, 1, memory_order_relaxed);
+            return rc;
+        }
+        if (s == PG_PROCESSING) {
+            if (by_gc)
+                return 0;            /* someone else has it */
+            if (!waited++)
+                atomic_fetch_add_explicit(&h->fault_waits, 1, memory_order_relaxed);
+            if (waited > 64)
+                sched_yield();
+            else
+                __builtin_ia32_pause();
+            continue;
+        }
+        if (s == PG_PROCESSED) {
+            if (by_gc)
+                return 0;
+            /* built by a GC thread that left the install to us */
+            int rc = agc_uffd_continue(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE, 0);
+            uint8_t exp = PG_PROCESSED;
+            atomic_compare_exchange_strong(st, &exp, PG_MAPPED);
+            return rc < 0 ? rc : 0;
+        }
+        /* mapped: a thread-delivered fault may still be waiting in the kernel */
+        if (!in_signal && !by_gc && h->opt.delivery == AGC_DELIVERY_THREAD)
+            agc_uffd_wake(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE);
+        return 0;
+    }
+}
+
+/* The fault resolver, for both deliveries (ctx is the heap). */
+int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, uint32_t tid, int in_signal)
+{
+    agc_heap *h = ctx;
+    uint8_t *a = addr;
+    if (a < h->primary || a >= h->primary + h->cap)
+        return -1;
+    atomic_fetch_add(&h->in_fault, 1);
+    uint64_t p = (uint64_t)(a - h->primary) / AGC_PAGE;
+    int rc = 0;
+    if (atomic_load(&h->phase) != PH_COMPACTING || p >= h->npages) {
+        /* a late fault of a finished cycle: the access just retries */
+        if (!in_signal)
+            agc_uffd_wake(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE);
+        atomic_fetch_sub(&h->in_fault, 1);
+        return 0;
+    }
+    if (kind == AGC_FAULT_MINOR)
+        atomic_fetch_add_explicit(&h->faults_minor, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&h->faults_missing, 1, memory_order_relaxed);
+    rc = agc_resolve_page(h, p, 0, in_signal);
+    uint64_t t1 = agc_now_ns();
+    if (in_signal) {
+        agc_mutator *m = agc_self;
+        if (m && m->heap == h) {
+            agc_event e = {t_fault_ns, t1 - t_fault_ns, m->id, AGC_EV_FAULT,
+                           (uint32_t)h->cycles_started, 0};
+            agc_evlog_add(&m->events, &e);
+        }
+    } else {
+        agc_event e = {t_fault_ns, t1 - t_fault_ns, tid, AGC_EV_FAULT, (uint32_t)h->cycles_started, 1};
+        pthread_mutex_lock(&h->fault_ev_lock);
+        agc_evlog_add(&h->fault_events, &e);
+        pthread_mutex_unlock(&h->fault_ev_lock);
+    }
+    atomic_fetch_sub(&h->in_fault, 1);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A GC thread's share of the compaction. */
+void agc_compact_worker_run(agc_heap *h, int worker)
+{
+    uint64_t n = h->npages;
+    for (;;) {
+        uint64_t i = atomic_fetch_add_explicit(&h->next_page, 1, memory_order_relaxed);
+        if (i >= n)
+            break;
+        uint64_t p = h->opt.order == AGC_ORDER_DESCENDING ? n - 1 - i
+                   : h->opt.order == AGC_ORDER_RANDOM ? h->page_order[i] : i;
+        if (atomic_load_explicit(&h->page_state[p], memory_order_relaxed) != PG_UNPROCESSED)
+            continue;
+        if (agc_resolve_page(h, p, 1, 0) < 0 && !h->corrupt) {
+            h->corrupt = 1;
+            snprintf(h->corrupt_msg, sizeof h->corrupt_msg,
+                     "compaction: installing to-space page %llu failed", (unsigned long long)p);
+        }
+    }
+}
+
+/* In the flip pause: register the to-space pages with userfaultfd. */
+int agc_compact_setup(agc_heap *h)
+{
+    if (h->npages == 0)
+        return AGC_OK;
+    int modes = h->opt.mode == AGC_MODE_MINOR ? AGC_UFFD_REG_MINOR : AGC_UFFD_REG_MISSING;
+    if (agc_uffd_register(h->uffd, h->primary, h->npages * AGC_PAGE, modes) != 0)
+        return agc_fail(AGC_ESYS, "flip: registering to-space with userfaultfd failed: %s",
+                        agc_last_error());
+    return AGC_OK;
+}
+
+/* After every page is built: stop taking faults, unregister. */
+void agc_compact_teardown(agc_heap *h)
+{
+    atomic_store(&h->phase, PH_RELEASE);
+    while (atomic_load(&h->in_fault))
+        sched_yield();
+    if (h->npages)
+        agc_uffd_unregister(h->uffd, h->primary, h->npages * AGC_PAGE);
+}

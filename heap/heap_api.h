@@ -1,0 +1,101 @@
+/* The heap as Python (and the workload runner) sees it. Declared to cffi in
+ * heap_api.cdef; keep the two in step. */
+#ifndef ARTGC_HEAP_API_H
+#define ARTGC_HEAP_API_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum { AGC_OK = 0, AGC_EINVAL = 1, AGC_EOOM = 2, AGC_EUNSUPPORTED = 3,
+       AGC_ECORRUPT = 4, AGC_ESYS = 5, AGC_ECLOSED = 6, AGC_EINTR = 7 };
+
+enum { AGC_MODE_STW = 0, AGC_MODE_COPY = 1, AGC_MODE_MINOR = 2, AGC_MODE_MOVE = 3 };
+enum { AGC_DELIVERY_SIGBUS = 0, AGC_DELIVERY_THREAD = 1 };
+enum { AGC_MARKING_STW = 0, AGC_MARKING_CONCURRENT = 1 };
+enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 };
+
+typedef struct agc_options {
+    uint64_t capacity;      /* bytes of live heap (one half of the memfd) */
+    int mode;               /* AGC_MODE_* */
+    int delivery;           /* AGC_DELIVERY_* */
+    int gc_threads;         /* compaction threads, >= 1 */
+    int marking;            /* AGC_MARKING_* */
+    int gc_install;         /* GC threads install the pages they build */
+    int reuse_tospace;      /* keep the old from-space half populated */
+    int order;              /* AGC_ORDER_*: order GC threads build pages */
+    double trigger;         /* start a cycle when occupancy passes this fraction */
+    int verify;             /* verify the heap after every cycle */
+    uint64_t seed;          /* for AGC_ORDER_RANDOM */
+} agc_options;
+
+typedef struct agc_cycle_stats {
+    uint64_t index;
+    uint64_t t_start_ns, t_mark_start_ns, t_mark_end_ns, t_flip_start_ns,
+             t_flip_end_ns, t_compact_end_ns, t_end_ns;
+    uint64_t pause_ns;        /* every pause of the cycle, end to end, summed */
+    uint64_t init_pause_ns;   /* concurrent marking's initial pause */
+    uint64_t mark_pause_ns;   /* the marking pause (all of marking under stw marking) */
+    uint64_t flip_pause_ns;   /* the flip (in stw mode: the compaction pause) */
+    uint64_t mark_ns, prepare_ns, compact_ns, release_ns;
+    uint64_t used_before, live_bytes, moved_bytes, used_after;
+    uint64_t pages, pages_by_gc, pages_by_mutator;
+    uint64_t faults, faults_minor, faults_missing, fault_waits;
+    uint64_t satb_entries, black_bytes;
+    int mode;
+    int reason;               /* 0 trigger, 1 explicit, 2 allocation failure */
+} agc_cycle_stats;
+
+/* One pause or stall seen by a mutator. */
+enum { AGC_EV_PAUSE = 0, AGC_EV_FAULT = 1, AGC_EV_ALLOC_WAIT = 2, AGC_EV_VERIFY = 3 };
+typedef struct agc_event {
+    uint64_t t_start_ns;
+    uint64_t dur_ns;
+    uint32_t thread;          /* mutator id */
+    uint32_t kind;            /* AGC_EV_* */
+    uint32_t cycle;
+    uint32_t phase;           /* for pauses: 0 init mark, 1 mark, 2 flip, 3 stw */
+} agc_event;
+
+typedef struct agc_heap agc_heap;
+
+const char *agc_last_error(void);          /* message of the last failure, this thread */
+void agc_options_default(agc_options *o);
+
+int agc_heap_create(const agc_options *o, agc_heap **out);
+void agc_heap_destroy(agc_heap *h);
+uint64_t agc_heap_used(agc_heap *h);
+uint64_t agc_heap_capacity(agc_heap *h);
+uintptr_t agc_heap_primary(agc_heap *h);
+uintptr_t agc_heap_alias(agc_heap *h);
+int agc_heap_memfd(agc_heap *h);
+int agc_heap_live_half(agc_heap *h);
+
+/* Python object API. Handles are indices > 0 into the heap's root table. */
+int agc_define_class(agc_heap *h, const char *name, uint32_t nrefs, uint32_t data_bytes, int *cls_out);
+int agc_class_count(agc_heap *h);
+int agc_new(agc_heap *h, int cls, uint64_t length, uint32_t *handle_out);
+int agc_handle_free(agc_heap *h, uint32_t handle);
+int agc_handle_dup(agc_heap *h, uint32_t handle, uint32_t *out);
+int agc_get_ref(agc_heap *h, uint32_t handle, uint64_t slot, uint32_t *out);
+int agc_set_ref(agc_heap *h, uint32_t handle, uint64_t slot, uint32_t value);
+int agc_same_object(agc_heap *h, uint32_t a, uint32_t b, int *out);
+int agc_obj_info(agc_heap *h, uint32_t handle, int *cls, uint64_t *nrefs, uint64_t *data_len, uintptr_t *addr);
+int agc_read_data(agc_heap *h, uint32_t handle, uint64_t offset, uint8_t *buf, uint64_t len);
+int agc_write_data(agc_heap *h, uint32_t handle, uint64_t offset, const uint8_t *buf, uint64_t len);
+
+int agc_collect(agc_heap *h, agc_cycle_stats *out);
+/* Run a cycle up to the end of the flip and stop there: pages are then built
+ * only by mutator faults (or agc_collect_finish). For demonstration. */
+int agc_collect_begin(agc_heap *h);
+int agc_collect_finish(agc_heap *h, agc_cycle_stats *out);
+int agc_page_states(agc_heap *h, uint8_t *out, uint64_t n, uint64_t *npages);
+
+int agc_verify(agc_heap *h, char *digest_hex /* 33 bytes */);
+
+uint64_t agc_cycle_count(agc_heap *h);
+int agc_cycle_get(agc_heap *h, uint64_t i, agc_cycle_stats *out);
+uint64_t agc_event_count(agc_heap *h);
+uint64_t agc_events(agc_heap *h, agc_event *out, uint64_t n);
+/* Live bytes per page of the heap, before (from-space) and after (to-space)
+ * the last compaction. */
+uint64_t agc_heap_map(agc_heap *h, int after, uint32_t *out, uint64_t n);
+#endif

@@ -1,0 +1,280 @@
+/* The heap's internals, shared by the core's C files (not by workloads). */
+#ifndef ARTGC_INTERNAL_H
+#define ARTGC_INTERNAL_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "heap_api.h"
+#include "mutator.h"
+#include "fault.h"
+#include "clock.h"
+#include "error.h"
+
+#define AGC_PAGE 4096ull
+#define AGC_CHUNK 512ull                     /* bytes per live-words bitmap word */
+#define AGC_TLAB 32768ull
+#define AGC_LARGE (AGC_TLAB / 4)             /* larger objects bypass TLABs */
+#define AGC_MAX_CLASSES 1024
+#define AGC_ALIGN_RESERVE (1ull << 30)       /* primary / from-space alignment */
+#define AGC_NONE UINT64_MAX
+
+/* Page states during concurrent compaction (compared as integers). */
+enum { PG_UNPROCESSED = 0, PG_PROCESSING = 1, PG_PROCESSED = 2, PG_MAPPED = 3 };
+
+/* Cycle phases, as the heap is during them. */
+enum { PH_IDLE = 0, PH_MARKING = 1, PH_PREPARE = 2, PH_COMPACTING = 3, PH_RELEASE = 4 };
+
+typedef struct agc_class {
+    char name[64];
+    uint32_t nrefs;
+    uint32_t data_bytes;
+} agc_class;
+
+/* Append-only, chunked, signal-safe (mmap'd chunks) event log of one thread. */
+#define AGC_EVCHUNK 8192
+typedef struct agc_evchunk {
+    struct agc_evchunk *next;
+    uint64_t n;
+    agc_event ev[AGC_EVCHUNK];
+} agc_evchunk;
+typedef struct agc_evlog {
+    agc_evchunk *head, *tail;
+    uint64_t count;
+} agc_evlog;
+void agc_evlog_add(agc_evlog *log, const agc_event *e);   /* async-signal-safe */
+void agc_evlog_free(agc_evlog *log);
+
+enum { MS_RUNNING = 0, MS_SAFE = 1 };
+
+struct agc_mutator {
+    agc_heap *heap;
+    uint32_t id;
+    _Atomic int state;          /* MS_RUNNING / MS_SAFE */
+    int attached;
+    int in_api;                 /* the Python API's mutator */
+    /* TLAB: offsets in the live space */
+    uint64_t tlab_cur, tlab_end;
+    /* shadow stack */
+    agc_word *roots;
+    size_t nroots, roots_cap;
+    /* SATB buffer */
+    agc_word *satb;
+    size_t nsatb, satb_cap;
+    /* stats */
+    agc_evlog events;
+    uint64_t bytes_allocated;
+    struct agc_mutator *next;
+};
+
+typedef struct agc_markstack {
+    uint64_t *v;                /* word offsets of objects */
+    size_t n, cap;
+} agc_markstack;
+
+typedef struct agc_satb_block {
+    struct agc_satb_block *next;
+    size_t n;
+    agc_word v[];
+} agc_satb_block;
+
+struct agc_heap {
+    agc_options opt;
+    uint64_t cap;               /* bytes in the live space */
+    uint64_t nwords;            /* cap / 8 */
+    int memfd;                  /* -1 for anonymous (move mode) */
+    int anon;                   /* heap backed by anonymous memory (move mode) */
+    uint8_t *primary;           /* P: mutators' view */
+    uint8_t *fromspace;         /* F: where the primary goes at the flip */
+    uint8_t *alias;             /* the whole memfd, for GC writes */
+    void *res_p, *res_f;        /* reservations (for munmap) */
+    size_t res_p_len, res_f_len;
+    int live_half;              /* memfd half mapped at P */
+    int closed;
+
+    /* allocation */
+    pthread_mutex_t alloc_lock;
+    uint64_t top;               /* bump pointer (offset) */
+    uint64_t limit;             /* allocation limit (cap) */
+
+    /* classes */
+    pthread_mutex_t class_lock;
+    agc_class classes[AGC_MAX_CLASSES];
+    _Atomic int nclasses;
+
+    /* mutators and safepoints */
+    pthread_mutex_t mut_lock;   /* guards the mutator list and the safepoint handshake */
+    pthread_cond_t mut_cond;    /* mutators park here */
+    pthread_cond_t gc_cond;     /* the GC waits here for mutators to stop */
+    agc_mutator *mutators;
+    uint32_t next_mutator_id;
+    _Atomic int stop_requested;
+    uint64_t stop_epoch;
+    uint64_t stop_t0;
+    int stop_phase;
+    agc_evlog dead_events;      /* events of detached mutators */
+
+    /* handles: Python handles and workloads' global roots */
+    pthread_mutex_t handle_lock;
+    agc_word *handles;          /* slot 0 unused */
+    uint32_t *handle_free;
+    uint32_t nhandles, handles_cap, nfree;
+    uint8_t *handle_used;
+
+    /* the Python API's mutator, guarded by api_lock */
+    pthread_mutex_t api_lock;
+    agc_mutator *api;
+
+    /* marking */
+    uint64_t *mark_bits;        /* 1 bit per word: object starts */
+    uint64_t *live_bits;        /* 1 bit per word: every word of live objects */
+    uint64_t nbitwords;
+    agc_markstack mstack;
+    _Atomic int marking;        /* SATB barrier on */
+    uint64_t mark_start_top;    /* S: objects at or above are allocated black */
+    uint64_t black_top;         /* B: top at the end of the marking pause */
+    pthread_mutex_t satb_lock;
+    agc_satb_block *satb_full;
+    uint64_t satb_total;
+
+    /* planning */
+    uint32_t *chunk_live;       /* live bytes per 512 B chunk */
+    uint64_t *chunk_prefix;     /* exclusive prefix sums */
+    uint64_t nchunks;
+    uint64_t *page_first;       /* from-space word offset of the object covering to-page start */
+    uint64_t plan_top;          /* from-space end covered by the plan */
+    uint64_t new_end;           /* end of compacted data in to-space */
+    uint64_t npages;            /* to-space pages to build */
+    _Atomic uint8_t *page_state;
+    uint8_t *from_base;         /* where the GC reads from-space */
+    uint8_t *to_base;           /* where the GC writes to-space (memfd modes) */
+    int to_half;
+
+    /* concurrent compaction */
+    _Atomic int phase;
+    _Atomic uint64_t next_page; /* work distribution among GC threads */
+    uint64_t *page_order;       /* for AGC_ORDER_RANDOM */
+    _Atomic uint64_t pages_by_gc, pages_by_mutator, faults_minor, faults_missing, fault_waits;
+    _Atomic uint64_t moved_bytes;
+    _Atomic int in_fault;       /* threads inside the fault resolver */
+    int uffd;
+    int sigbus_slot;
+    agc_fault_thread *fault_thread;
+    agc_evlog fault_events;     /* thread delivery: stalls recorded by the handler */
+    pthread_mutex_t fault_ev_lock;
+    int manual_compaction;      /* agc_collect_begin: no GC page building */
+    uint64_t gc_baseline;       /* used bytes after the last cycle (trigger base) */
+    uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
+
+    /* the GC thread and its requests */
+    pthread_t gc_thread;
+    int gc_thread_started;
+    pthread_mutex_t gc_lock;
+    pthread_cond_t gc_req_cond, gc_done_cond;
+    int gc_request;             /* a cycle is wanted */
+    int gc_request_reason;
+    int gc_stop_after_flip;
+    int gc_busy;                /* a cycle is running */
+    int gc_shutdown;
+    uint64_t cycles_done;
+    uint64_t cycles_started;
+    int last_cycle_error;
+    char last_cycle_msg[512];
+    /* compaction workers */
+    int nworkers;
+    pthread_t *workers;
+    pthread_barrier_t work_start, work_end;
+    int workers_quit;
+
+    /* stats */
+    pthread_mutex_t stats_lock;
+    agc_cycle_stats *cycles;
+    uint64_t ncycles, cycles_cap;
+    agc_cycle_stats cur;
+    uint32_t *map_before, *map_after;
+    uint64_t map_before_n, map_after_n;
+    int corrupt;
+    char corrupt_msg[512];
+};
+
+/* heap.c */
+static inline uint8_t *agc_obj_at(agc_heap *h, uint64_t off) { return h->primary + off; }
+static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t)((const uint8_t *)p - h->primary); }
+int agc_map_tospace(agc_heap *h);      /* the flip's remap */
+void agc_unmap_fromspace(agc_heap *h); /* after compaction */
+
+/* object layout helpers (objects.c) */
+uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word);
+uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off);
+uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err);
+void agc_fill(uint8_t *p, uint64_t bytes);      /* write a filler object */
+
+/* alloc.c */
+void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
+uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
+
+/* safepoint.c */
+void agc_stop_world(agc_heap *h, int phase);
+void agc_start_world(agc_heap *h);
+agc_mutator *agc_mutator_new(agc_heap *h, int in_api);
+void agc_mutator_free_all(agc_heap *h);
+extern __thread agc_mutator *agc_self;
+
+/* roots.c */
+typedef void (*agc_root_fn)(agc_heap *h, agc_word *slot, void *ctx);
+void agc_for_each_root(agc_heap *h, agc_root_fn fn, void *ctx);   /* world stopped */
+int agc_handle_alloc(agc_heap *h, agc_word obj, uint32_t *out);
+int agc_handle_check(agc_heap *h, uint32_t idx);
+int agc_handle_release(agc_heap *h, uint32_t idx);
+
+/* bitmap helpers (bitmap.c) */
+static inline void bm_set(uint64_t *bm, uint64_t i) { bm[i >> 6] |= 1ull << (i & 63); }
+static inline int bm_get(const uint64_t *bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
+void bm_set_range(uint64_t *bm, uint64_t from, uint64_t n);
+uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end);   /* AGC_NONE if none */
+uint64_t bm_prev(const uint64_t *bm, uint64_t at);                   /* last set <= at */
+
+/* mark.c */
+void agc_mark_roots(agc_heap *h);               /* world stopped: grey the roots */
+void agc_mark_drain(agc_heap *h);               /* trace until the stack is empty */
+void agc_mark_flush_satb(agc_heap *h);          /* world stopped: grey SATB entries */
+void agc_mark_object(agc_heap *h, uint64_t woff);
+void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to);  /* all objects live */
+void agc_mark_reset(agc_heap *h);
+uint64_t agc_mark_concurrent_step(agc_heap *h);
+
+/* plan.c */
+void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to);  /* chunk_live for [from,to) */
+void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to);   /* prefix, first objects */
+void agc_plan_heap_maps(agc_heap *h);
+static inline uint64_t agc_forward_off(agc_heap *h, uint64_t off)
+{
+    uint64_t w = off >> 3;
+    uint64_t c = w >> 6;
+    uint64_t mask = (1ull << (w & 63)) - 1;
+    return h->chunk_prefix[c] + 8ull * (uint64_t)__builtin_popcountll(h->live_bits[c] & mask);
+}
+
+/* compact.c */
+void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst);  /* the one page builder */
+int agc_resolve_page(agc_heap *h, uint64_t page, int by_gc, int in_signal);
+int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, uint32_t tid, int in_signal);
+void agc_compact_worker_run(agc_heap *h, int worker);
+int agc_compact_setup(agc_heap *h);          /* uffd, registration (in the flip) */
+void agc_compact_teardown(agc_heap *h);      /* unregister (after compaction) */
+
+/* collector.c */
+int agc_gc_start(agc_heap *h);
+void agc_gc_shutdown(agc_heap *h);
+int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip);
+void agc_maybe_trigger(agc_heap *h);
+int agc_collect_finish_cycle(agc_heap *h);
+
+/* verify.c */
+int agc_verify_heap(agc_heap *h, char *hex33, int only_check);   /* world stopped */
+int agc_digest_obj(agc_heap *h, uint64_t off, char *hex33);
+
+/* stats.c */
+void agc_record_event(agc_mutator *m, int kind, uint64_t t0, uint64_t dur, uint32_t phase);
+void agc_cycle_push(agc_heap *h, const agc_cycle_stats *c);
+#endif

@@ -1,0 +1,114 @@
+/* The native mutator interface: what workloads (and the Python API) use to
+ * allocate, hold roots, read and write objects on the GC'd heap.
+ *
+ * RULES (the collector moves objects at safepoints):
+ *  - A raw object pointer is valid only until the next safepoint of this
+ *    thread: agc_alloc*, agc_poll, agc_block, agc_root_* do not move objects
+ *    themselves, but agc_alloc* and agc_poll may stop the thread for a cycle,
+ *    after which every object has a new address.
+ *  - So keep anything that must survive an allocation in a shadow-stack slot
+ *    (agc_push) and re-read it (agc_root) after each allocation or poll.
+ *  - Store references with agc_store_ref (it has the write barrier); a fresh
+ *    object may be initialised with agc_init_ref before the next safepoint.
+ *  - Call agc_poll in long loops that do not allocate.
+ *  - Around anything that blocks (pthread_barrier_wait, join, sleep), call
+ *    agc_block / agc_unblock: a blocked thread does not hold up a pause, and
+ *    it must not touch the heap in between.
+ */
+#ifndef ARTGC_MUTATOR_H
+#define ARTGC_MUTATOR_H
+#include <stdint.h>
+#include <stddef.h>
+#include "heap_api.h"
+
+typedef struct agc_mutator agc_mutator;
+typedef uint64_t agc_word;
+
+/* Object layout: header word, then (arrays) a length word, then reference
+ * slots, then raw data; 8-byte aligned. */
+typedef struct agc_header {
+    uint32_t cls;
+    uint32_t nwords;   /* total size of the object in 8-byte words */
+} agc_header;
+
+enum { AGC_CLS_FILLER = 0, AGC_CLS_REFARRAY = 1, AGC_CLS_BYTEARRAY = 2, AGC_FIRST_USER_CLASS = 3 };
+
+/* Attach the calling thread as a mutator (running state). Returns NULL and
+ * sets agc_last_error on failure. */
+agc_mutator *agc_attach(agc_heap *h);
+void agc_detach(agc_mutator *m);
+uint32_t agc_mutator_id(agc_mutator *m);
+agc_heap *agc_mutator_heap(agc_mutator *m);
+
+/* Allocation. Returns NULL when the heap is full even after a collection
+ * (agc_last_error says why). New objects are zeroed. */
+void *agc_alloc(agc_mutator *m, int cls);
+void *agc_alloc_refarray(agc_mutator *m, uint64_t length);
+void *agc_alloc_bytearray(agc_mutator *m, uint64_t length);
+/* Generic form (length ignored for non-array classes). */
+void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length);
+
+/* Safepoint poll and blocking transitions. */
+void agc_poll_slow(agc_mutator *m);
+extern volatile int agc_any_stop_requested;  /* process-wide fast-path hint */
+static inline void agc_poll(agc_mutator *m)
+{
+    if (__builtin_expect(__atomic_load_n(&agc_any_stop_requested, __ATOMIC_RELAXED), 0))
+        agc_poll_slow(m);
+}
+void agc_block(agc_mutator *m);
+void agc_unblock(agc_mutator *m);
+
+/* Shadow stack of roots. agc_push returns the slot index. */
+size_t agc_push(agc_mutator *m, void *obj);
+void *agc_root(agc_mutator *m, size_t idx);
+void agc_set_root(agc_mutator *m, size_t idx, void *obj);
+void agc_pop(agc_mutator *m, size_t n);          /* pop n slots */
+size_t agc_depth(agc_mutator *m);                /* current number of slots */
+void agc_truncate(agc_mutator *m, size_t depth); /* pop back to depth */
+
+/* Field access. slot indexes the object's reference slots (for a ref array,
+ * its elements). */
+static inline agc_header *agc_hdr(void *obj) { return (agc_header *)obj; }
+uint64_t agc_nrefs(agc_mutator *m, void *obj);
+uint64_t agc_array_length(void *obj);
+static inline agc_word *agc_ref_slots(agc_mutator *m, void *obj)
+{
+    (void)m;
+    return (agc_word *)obj + (((agc_header *)obj)->cls == AGC_CLS_REFARRAY ? 2 : 1);
+}
+uint8_t *agc_data(agc_mutator *m, void *obj);    /* raw data (byte array: its bytes) */
+uint64_t agc_data_len(agc_mutator *m, void *obj);
+
+static inline void *agc_load_ref(agc_mutator *m, void *obj, uint64_t slot)
+{
+    return (void *)__atomic_load_n(&agc_ref_slots(m, obj)[slot], __ATOMIC_RELAXED);
+}
+void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val);
+extern volatile int agc_any_marking;             /* process-wide fast-path hint */
+static inline void agc_store_ref(agc_mutator *m, void *obj, uint64_t slot, void *val)
+{
+    agc_word *p = &agc_ref_slots(m, obj)[slot];
+    if (__builtin_expect(__atomic_load_n(&agc_any_marking, __ATOMIC_RELAXED), 0))
+        agc_store_ref_slow(m, p, val);
+    else
+        __atomic_store_n(p, (agc_word)val, __ATOMIC_RELAXED);
+}
+/* Only for an object allocated since this thread's last safepoint whose slot
+ * is still null: no barrier needed. */
+static inline void agc_init_ref(agc_mutator *m, void *obj, uint64_t slot, void *val)
+{
+    __atomic_store_n(&agc_ref_slots(m, obj)[slot], (agc_word)val, __ATOMIC_RELAXED);
+}
+
+/* Address-independent digest of everything reachable from obj (the verifier's
+ * digest function); the thread must be stopped-safe: call it when the other
+ * mutators are blocked. Returns 0 and writes 32 hex chars + NUL. */
+int agc_digest_from(agc_mutator *m, void *obj, char *hex33);
+
+/* Shared roots for workloads (slots visible to every thread, GC-updated). */
+int agc_global_root_new(agc_mutator *m, void *obj, uint32_t *idx_out);
+void *agc_global_root(agc_mutator *m, uint32_t idx);
+void agc_global_root_set(agc_mutator *m, uint32_t idx, void *obj);
+void agc_global_root_free(agc_mutator *m, uint32_t idx);
+#endif

@@ -1,0 +1,132 @@
+/* Object layout and the class table. */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word)
+{
+    switch (o->cls) {
+    case AGC_CLS_FILLER:
+    case AGC_CLS_BYTEARRAY:
+        *first_word = o->cls == AGC_CLS_FILLER ? 1 : 2;
+        return 0;
+    case AGC_CLS_REFARRAY:
+        *first_word = 2;
+        return ((const uint64_t *)o)[1];
+    default:
+        *first_word = 1;
+        return h->classes[o->cls].nrefs;
+    }
+}
+
+uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off)
+{
+    switch (o->cls) {
+    case AGC_CLS_FILLER:
+        *data_off = 8;
+        return 0;
+    case AGC_CLS_REFARRAY:
+        *data_off = 16 + 8 * ((const uint64_t *)o)[1];
+        return 0;
+    case AGC_CLS_BYTEARRAY:
+        *data_off = 16;
+        return ((const uint64_t *)o)[1];
+    default:
+        *data_off = 8 + 8ull * h->classes[o->cls].nrefs;
+        return h->classes[o->cls].data_bytes;
+    }
+}
+
+uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err)
+{
+    *err = 0;
+    if (cls == AGC_CLS_REFARRAY) {
+        if (length > (h->cap / 8))
+            goto big;
+        return 2 + length;
+    }
+    if (cls == AGC_CLS_BYTEARRAY) {
+        if (length > h->cap)
+            goto big;
+        return 2 + (length + 7) / 8;
+    }
+    if (cls < AGC_FIRST_USER_CLASS || cls >= atomic_load(&h->nclasses)) {
+        *err = AGC_EINVAL;
+        return 0;
+    }
+    return 1 + h->classes[cls].nrefs + (h->classes[cls].data_bytes + 7ull) / 8;
+big:
+    *err = AGC_EOOM;
+    return 0;
+}
+
+void agc_fill(uint8_t *p, uint64_t bytes)
+{
+    while (bytes >= 8) {
+        uint64_t w = bytes / 8;
+        if (w > 0xffffffffull)
+            w = 0xffffffffull;
+        agc_header hd = {AGC_CLS_FILLER, (uint32_t)w};
+        memcpy(p, &hd, 8);
+        p += w * 8;
+        bytes -= w * 8;
+    }
+}
+
+uint64_t agc_nrefs(agc_mutator *m, void *obj)
+{
+    uint64_t fw;
+    return agc_obj_refs(m->heap, obj, &fw);
+}
+
+uint64_t agc_array_length(void *obj) { return ((uint64_t *)obj)[1]; }
+
+uint8_t *agc_data(agc_mutator *m, void *obj)
+{
+    uint64_t off;
+    agc_obj_data_len(m->heap, obj, &off);
+    return (uint8_t *)obj + off;
+}
+
+uint64_t agc_data_len(agc_mutator *m, void *obj)
+{
+    uint64_t off;
+    return agc_obj_data_len(m->heap, obj, &off);
+}
+
+int agc_define_class(agc_heap *h, const char *name, uint32_t nrefs, uint32_t data_bytes, int *cls_out)
+{
+    if (!h || h->closed)
+        return agc_fail(AGC_ECLOSED, "the heap is closed");
+    if (!name || !name[0] || strlen(name) >= 64)
+        return agc_fail(AGC_EINVAL, "a class name must be 1 to 63 bytes long");
+    if (nrefs > (1u << 20) || data_bytes > (1u << 24))
+        return agc_fail(AGC_EINVAL, "class '%s': at most %u reference slots and %u data bytes",
+                        name, 1u << 20, 1u << 24);
+    pthread_mutex_lock(&h->class_lock);
+    int n = atomic_load(&h->nclasses);
+    for (int i = AGC_FIRST_USER_CLASS; i < n; i++) {
+        if (strcmp(h->classes[i].name, name) == 0) {
+            int same = h->classes[i].nrefs == nrefs && h->classes[i].data_bytes == data_bytes;
+            pthread_mutex_unlock(&h->class_lock);
+            if (!same)
+                return agc_fail(AGC_EINVAL, "class '%s' is already defined with %u refs and %u data bytes",
+                                name, h->classes[i].nrefs, h->classes[i].data_bytes);
+            *cls_out = i;
+            return AGC_OK;
+        }
+    }
+    if (n >= AGC_MAX_CLASSES) {
+        pthread_mutex_unlock(&h->class_lock);
+        return agc_fail(AGC_EINVAL, "too many classes (at most %d)", AGC_MAX_CLASSES - AGC_FIRST_USER_CLASS);
+    }
+    snprintf(h->classes[n].name, 64, "%s", name);
+    h->classes[n].nrefs = nrefs;
+    h->classes[n].data_bytes = data_bytes;
+    atomic_store(&h->nclasses, n + 1);
+    pthread_mutex_unlock(&h->class_lock);
+    *cls_out = n;
+    return AGC_OK;
+}
+
+int agc_class_count(agc_heap *h) { return atomic_load(&h->nclasses); }

@@ -1,0 +1,74 @@
+/* Planning a sliding compaction, ART-style: live bytes per 512-byte chunk
+ * (the chunk-info vector), their exclusive prefix sums, and for every
+ * to-space page the first from-space object that lands on it. Then any live
+ * object's new offset is chunk_prefix[chunk] + 8 * popcount(live words before
+ * it in its chunk) (agc_forward_off), and every page can be built alone. */
+#include <stdlib.h>
+#include "internal.h"
+
+void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to)
+{
+    uint64_t c0 = from / AGC_CHUNK, c1 = (to + AGC_CHUNK - 1) / AGC_CHUNK;
+    for (uint64_t c = c0; c < c1; c++)
+        h->chunk_live[c] = 8u * (uint32_t)__builtin_popcountll(h->live_bits[c]);
+}
+
+/* Prefix sums and first objects for [from, to); from must be chunk aligned
+ * and everything below it already planned. Sets new_end and npages. */
+void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
+{
+    uint64_t c0 = from / AGC_CHUNK, c1 = (to + AGC_CHUNK - 1) / AGC_CHUNK;
+    uint64_t sum = c0 ? h->chunk_prefix[c0] : 0;
+    if (c0 == 0)
+        h->chunk_prefix[0] = 0;
+    for (uint64_t c = c0; c < c1; c++) {
+        h->chunk_prefix[c] = sum;
+        sum += h->chunk_live[c];
+    }
+    h->chunk_prefix[c1] = sum;
+    uint64_t end_w = to / 8;
+    for (uint64_t w = bm_next(h->mark_bits, from / 8, end_w); w != AGC_NONE;) {
+        const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
+        uint64_t nw = o->nwords;
+        uint64_t noff = agc_forward_off(h, w * 8);
+        uint64_t nend = noff + nw * 8;
+        for (uint64_t p = (noff + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < nend; p++)
+            h->page_first[p] = w;
+        w = bm_next(h->mark_bits, w + nw, end_w);
+    }
+    h->new_end = sum;
+    h->npages = (sum + AGC_PAGE - 1) / AGC_PAGE;
+    h->plan_top = to;
+}
+
+/* Live bytes per from-space page, and per to-space page, for the heap map. */
+void agc_plan_heap_maps(agc_heap *h)
+{
+    uint64_t np = (h->plan_top + AGC_PAGE - 1) / AGC_PAGE;
+    uint32_t *before = malloc(np * sizeof *before + 1);
+    uint32_t *after = malloc(h->npages * sizeof *after + 1);
+    if (!before || !after) {
+        free(before);
+        free(after);
+        return;
+    }
+    uint64_t cpp = AGC_PAGE / AGC_CHUNK;
+    for (uint64_t p = 0; p < np; p++) {
+        uint32_t s = 0;
+        for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->nchunks; c++)
+            s += (c * AGC_CHUNK < h->plan_top) ? h->chunk_live[c] : 0;
+        before[p] = s;
+    }
+    for (uint64_t p = 0; p < h->npages; p++) {
+        uint64_t e = (p + 1) * AGC_PAGE;
+        after[p] = (uint32_t)(e <= h->new_end ? AGC_PAGE : h->new_end - p * AGC_PAGE);
+    }
+    pthread_mutex_lock(&h->stats_lock);
+    free(h->map_before);
+    free(h->map_after);
+    h->map_before = before;
+    h->map_before_n = np;
+    h->map_after = after;
+    h->map_after_n = h->npages;
+    pthread_mutex_unlock(&h->stats_lock);
+}

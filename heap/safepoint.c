@@ -1,0 +1,212 @@
+/* Mutator threads: attach/detach, safepoint polls, blocking transitions, and
+ * stopping / restarting the world. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+volatile int agc_any_stop_requested;
+__thread agc_mutator *agc_self;
+
+agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
+{
+    agc_mutator *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->heap = h;
+    m->in_api = in_api;
+    atomic_store(&m->state, MS_SAFE);
+    pthread_mutex_lock(&h->mut_lock);
+    while (atomic_load(&h->stop_requested))
+        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
+    m->id = h->next_mutator_id++;
+    m->next = h->mutators;
+    h->mutators = m;
+    m->attached = 1;
+    pthread_mutex_unlock(&h->mut_lock);
+    return m;
+}
+
+agc_mutator *agc_attach(agc_heap *h)
+{
+    if (!h || h->closed) {
+        agc_fail(AGC_ECLOSED, "the heap is closed");
+        return NULL;
+    }
+    agc_mutator *m = agc_mutator_new(h, 0);
+    if (!m) {
+        agc_fail(AGC_ESYS, "out of process memory attaching a mutator");
+        return NULL;
+    }
+    agc_self = m;
+    agc_unblock(m);
+    return m;
+}
+
+uint32_t agc_mutator_id(agc_mutator *m) { return m->id; }
+agc_heap *agc_mutator_heap(agc_mutator *m) { return m->heap; }
+
+static void retire_tlab(agc_mutator *m)
+{
+    if (m->tlab_end > m->tlab_cur)
+        agc_fill(agc_obj_at(m->heap, m->tlab_cur), m->tlab_end - m->tlab_cur);
+    m->tlab_cur = m->tlab_end = 0;
+}
+
+static void unlink_mutator(agc_heap *h, agc_mutator *m)
+{
+    for (agc_mutator **p = &h->mutators; *p; p = &(*p)->next)
+        if (*p == m) {
+            *p = m->next;
+            break;
+        }
+}
+
+static void move_events(agc_evlog *dst, agc_evlog *src)
+{
+    for (agc_evchunk *c = src->head; c; c = c->next)
+        for (uint64_t i = 0; i < c->n; i++)
+            agc_evlog_add(dst, &c->ev[i]);
+    agc_evlog_free(src);
+}
+
+void agc_detach(agc_mutator *m)
+{
+    if (!m)
+        return;
+    agc_heap *h = m->heap;
+    retire_tlab(m);
+    agc_block(m);
+    pthread_mutex_lock(&h->mut_lock);
+    while (atomic_load(&h->stop_requested))
+        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
+    unlink_mutator(h, m);
+    m->attached = 0;
+    /* SATB entries of a leaving thread still matter to marking. */
+    if (m->nsatb) {
+        pthread_mutex_lock(&h->satb_lock);
+        agc_satb_block *b = malloc(sizeof *b + m->nsatb * sizeof(agc_word));
+        if (b) {
+            b->n = m->nsatb;
+            memcpy(b->v, m->satb, m->nsatb * sizeof(agc_word));
+            b->next = h->satb_full;
+            h->satb_full = b;
+        }
+        pthread_mutex_unlock(&h->satb_lock);
+    }
+    move_events(&h->dead_events, &m->events);
+    pthread_mutex_unlock(&h->mut_lock);
+    if (agc_self == m)
+        agc_self = NULL;
+    free(m->roots);
+    free(m->satb);
+    free(m);
+}
+
+void agc_mutator_free_all(agc_heap *h)
+{
+    pthread_mutex_lock(&h->mut_lock);
+    while (h->mutators) {
+        agc_mutator *m = h->mutators;
+        h->mutators = m->next;
+        move_events(&h->dead_events, &m->events);
+        free(m->roots);
+        free(m->satb);
+        if (agc_self == m)
+            agc_self = NULL;
+        free(m);
+    }
+    pthread_mutex_unlock(&h->mut_lock);
+}
+
+/* Park until the current stop ends (called with mut_lock held). */
+static void park_locked(agc_heap *h)
+{
+    while (atomic_load(&h->stop_requested))
+        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
+}
+
+void agc_block(agc_mutator *m)
+{
+    agc_heap *h = m->heap;
+    atomic_store(&m->state, MS_SAFE);
+    if (atomic_load(&h->stop_requested)) {
+        pthread_mutex_lock(&h->mut_lock);
+        pthread_cond_broadcast(&h->gc_cond);
+        pthread_mutex_unlock(&h->mut_lock);
+    }
+}
+
+void agc_unblock(agc_mutator *m)
+{
+    agc_heap *h = m->heap;
+    uint64_t t0 = 0;
+    for (;;) {
+        atomic_store(&m->state, MS_RUNNING);
+        if (!atomic_load(&h->stop_requested))
+            break;
+        atomic_store(&m->state, MS_SAFE);
+        if (!t0)
+            t0 = agc_now_ns();
+        pthread_mutex_lock(&h->mut_lock);
+        pthread_cond_broadcast(&h->gc_cond);
+        int phase = h->stop_phase;
+        park_locked(h);
+        pthread_mutex_unlock(&h->mut_lock);
+        if (phase >= 0 && !m->in_api) {
+            /* it wanted to run and the GC held it back: a pause */
+            agc_record_event(m, AGC_EV_PAUSE, t0, agc_now_ns() - t0, (uint32_t)phase);
+            t0 = 0;
+        }
+    }
+}
+
+void agc_poll_slow(agc_mutator *m)
+{
+    agc_heap *h = m->heap;
+    if (!atomic_load(&h->stop_requested))
+        return;
+    pthread_mutex_lock(&h->mut_lock);
+    if (!atomic_load(&h->stop_requested)) {
+        pthread_mutex_unlock(&h->mut_lock);
+        return;
+    }
+    uint64_t t0 = h->stop_t0;
+    int phase = h->stop_phase;
+    atomic_store(&m->state, MS_SAFE);
+    pthread_cond_broadcast(&h->gc_cond);
+    park_locked(h);
+    atomic_store(&m->state, MS_RUNNING);
+    pthread_mutex_unlock(&h->mut_lock);
+    uint64_t t1 = agc_now_ns();
+    if (phase >= 0)
+        agc_record_event(m, AGC_EV_PAUSE, t0, t1 - t0, (uint32_t)phase);
+}
+
+/* Stop every mutator of h at a safepoint (or blocked). phase: 0 init-mark,
+ * 1 mark, 2 flip, 3 stw, -1 a pause that is not the GC's (verification). */
+void agc_stop_world(agc_heap *h, int phase)
+{
+    pthread_mutex_lock(&h->mut_lock);
+    h->stop_t0 = agc_now_ns();
+    h->stop_phase = phase;
+    atomic_store(&h->stop_requested, 1);
+    __atomic_add_fetch(&agc_any_stop_requested, 1, __ATOMIC_SEQ_CST);
+    for (agc_mutator *m = h->mutators; m; m = m->next)
+        while (atomic_load(&m->state) == MS_RUNNING)
+            pthread_cond_wait(&h->gc_cond, &h->mut_lock);
+    pthread_mutex_unlock(&h->mut_lock);
+    /* Every thread is stopped: allocation buffers go, so the heap is walkable. */
+    for (agc_mutator *m = h->mutators; m; m = m->next)
+        retire_tlab(m);
+}
+
+void agc_start_world(agc_heap *h)
+{
+    pthread_mutex_lock(&h->mut_lock);
+    atomic_store(&h->stop_requested, 0);
+    __atomic_sub_fetch(&agc_any_stop_requested, 1, __ATOMIC_SEQ_CST);
+    h->stop_epoch++;
+    pthread_cond_broadcast(&h->mut_cond);
+    pthread_mutex_unlock(&h->mut_lock);
+}
