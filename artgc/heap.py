@@ -375,6 +375,16 @@ class Heap:
             res.append(cycle_to_dict(out))
         return res
 
+    def snapshot(self) -> "Any":
+        """The used heap as uint64 words, references rewritten as offsets (+1):
+        equal for two heaps holding the same objects at the same offsets."""
+        import numpy as np
+        p = self._p()
+        n = int(lib.agc_heap_snapshot(p, ffi.NULL, 0)) + 1024
+        arr = np.zeros(n, dtype=np.uint64)
+        got = int(lib.agc_heap_snapshot(p, ffi.cast("uint64_t *", ffi.from_buffer(arr)), n))
+        return arr[:min(got, n)].copy()
+
     def heap_map(self, after: bool = False) -> list[int]:
         """Live bytes per page before (from-space) or after (to-space) the last compaction."""
         p = self._p()

@@ -74,6 +74,7 @@ static void *worker_main(void *arg)
 {
     agc_heap *h = arg;
     agc_compact_worker_run(h, 1);
+    agc_compact_thread_done();
     return NULL;
 }
 
@@ -320,6 +321,7 @@ static void *gc_main(void *arg)
         pthread_cond_broadcast(&h->gc_done_cond);
     }
     pthread_mutex_unlock(&h->gc_lock);
+    agc_compact_thread_done();
     return NULL;
 }
 

@@ -71,6 +71,16 @@ static uint8_t *page_buffer(uint8_t **slot)
     return *slot;
 }
 
+/* Give back this thread's page buffers (a thread that is done compacting). */
+void agc_compact_thread_done(void)
+{
+    if (copy_buf)
+        munmap(copy_buf, AGC_PAGE);
+    if (move_scratch)
+        munmap(move_scratch, AGC_PAGE);
+    copy_buf = move_scratch = NULL;
+}
+
 /* Build page p and put it where mutators see it, per mode. */
 static int build_and_install(agc_heap *h, uint64_t p, int install)
 {

@@ -38,4 +38,12 @@ agc_fault_thread *agc_fault_thread_start(int uffd, agc_fault_resolver fn, void *
 void agc_fault_thread_stop(agc_fault_thread *t);
 int agc_fault_thread_alive(agc_fault_thread *t);
 uint64_t agc_fault_thread_handled(agc_fault_thread *t);
+/* Added: the kind passed to the slot's resolver for SIGBUS faults (SIGBUS
+ * does not say whether a fault is minor or missing; the default is
+ * AGC_FAULT_MISSING). */
+void agc_sigbus_set_kind(int slot, int kind);
+/* Added: faults the resolver could not resolve (the thread was woken). */
+uint64_t agc_fault_thread_failed(agc_fault_thread *t);
+/* Added: pin the handler thread to one CPU. Returns AGC_OK or an AGC_E* code. */
+int agc_fault_thread_pin(agc_fault_thread *t, int cpu);
 #endif

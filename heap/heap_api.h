@@ -98,4 +98,6 @@ uint64_t agc_events(agc_heap *h, agc_event *out, uint64_t n);
 /* Live bytes per page of the heap, before (from-space) and after (to-space)
  * the last compaction. */
 uint64_t agc_heap_map(agc_heap *h, int after, uint32_t *out, uint64_t n);
+/* The used heap with references as offsets (+1): comparable across heaps. */
+uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n);
 #endif

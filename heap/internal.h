@@ -262,6 +262,7 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
 void agc_compact_worker_run(agc_heap *h, int worker);
 int agc_compact_setup(agc_heap *h);          /* uffd, registration (in the flip) */
 void agc_compact_teardown(agc_heap *h);      /* unregister (after compaction) */
+void agc_compact_thread_done(void);          /* free this thread's page buffers */
 
 /* collector.c */
 int agc_gc_start(agc_heap *h);

@@ -75,6 +75,7 @@ void agc_detach(agc_mutator *m)
     if (!m)
         return;
     agc_heap *h = m->heap;
+    int m_in_api = m->in_api;
     retire_tlab(m);
     agc_block(m);
     pthread_mutex_lock(&h->mut_lock);
@@ -101,6 +102,8 @@ void agc_detach(agc_mutator *m)
     free(m->roots);
     free(m->satb);
     free(m);
+    if (!m_in_api)
+        agc_compact_thread_done();
 }
 
 void agc_mutator_free_all(agc_heap *h)

@@ -54,4 +54,11 @@ int agc_uffd_wake(int fd, void *addr, size_t len);
  * -1 with agc_last_error set; faults_out counts faults resolved. */
 int agc_uffd_selftest(int method, int delivery, int nthreads, uint64_t npages,
                       uint64_t seed, uint64_t *faults_out);
+/* Added: the AGC_* code of the last failed agc_uffd_open/register/unregister
+ * in this thread (AGC_EUNSUPPORTED when the kernel lacks something, AGC_ESYS
+ * for other system errors); agc_last_error() has the message. Register and
+ * unregister return 0 or -errno. */
+int agc_uffd_errcode(void);
+/* Added: 1 when ARTGC_DISABLE_UFFD is set (non-empty, not "0") right now. */
+int agc_uffd_disabled_by_env(void);
 #endif

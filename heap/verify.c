@@ -293,3 +293,39 @@ int agc_digest_from(agc_mutator *m, void *obj, char *hex33)
 {
     return agc_digest_obj(m->heap, agc_off_of(m->heap, obj), hex33);
 }
+
+/* A copy of the used heap [0, top) with every reference rewritten as an
+ * offset from the heap's start (+1, so null stays 0): two heaps that hold the
+ * same objects at the same offsets give the same bytes whatever their
+ * addresses. Returns the number of words (copies at most n). */
+uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n)
+{
+    if (!h || h->closed)
+        return 0;
+    pthread_mutex_lock(&h->gc_lock);
+    while (h->gc_busy || h->gc_request)
+        pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+    agc_stop_world(h, -1);
+    uint64_t top = h->top, words = top / 8;
+    if (out) {
+        uint64_t k = words < n ? words : n;
+        memcpy(out, h->primary, k * 8);
+        uint64_t off = 0;
+        while (off < top) {
+            const agc_header *o = (const agc_header *)agc_obj_at(h, off);
+            if (o->nwords == 0)
+                break;
+            uint64_t fw;
+            uint64_t nr = agc_obj_refs(h, o, &fw);
+            for (uint64_t i = 0; i < nr; i++) {
+                uint64_t w = off / 8 + fw + i;
+                if (w < k && out[w])
+                    out[w] = out[w] - (uint64_t)h->primary + 1;
+            }
+            off += (uint64_t)o->nwords * 8;
+        }
+    }
+    agc_start_world(h);
+    pthread_mutex_unlock(&h->gc_lock);
+    return words;
+}

@@ -1,0 +1,44 @@
+"""Shared fixtures: which modes this kernel can run."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+ALL_MODES = ["stw", "copy", "minor", "move"]
+
+
+def _caps() -> dict:
+    from artgc._lib import ffi, lib
+    c = ffi.new("agc_uffd_caps *")
+    lib.agc_uffd_caps_get(c)
+    return {"available": bool(c.available), "minor_shmem": bool(c.minor_shmem),
+            "missing_shmem": bool(c.missing_shmem), "sigbus": bool(c.sigbus), "move": bool(c.move)}
+
+
+def mode_supported(mode: str, delivery: str = "sigbus") -> bool:
+    if mode == "stw":
+        return True
+    c = _caps()
+    if not c["available"] or (delivery == "sigbus" and not c["sigbus"]):
+        return False
+    return {"copy": c["missing_shmem"], "minor": c["minor_shmem"], "move": c["move"]}[mode]
+
+
+def mode_params() -> list:
+    """(mode, delivery) pairs; unsupported ones are skipped with the reason."""
+    out = []
+    for m in ALL_MODES:
+        for d in (["sigbus"] if m == "stw" else ["sigbus", "thread"]):
+            out.append(pytest.param(m, d, id=f"{m}-{d}"))
+    return out
+
+
+@pytest.fixture
+def require_mode():
+    def check(mode: str, delivery: str = "sigbus") -> None:
+        if os.environ.get("ARTGC_DISABLE_UFFD") == "1" and mode != "stw":
+            pytest.skip("userfaultfd disabled by ARTGC_DISABLE_UFFD=1")
+        if not mode_supported(mode, delivery):
+            pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
+    return check
