@@ -31,7 +31,7 @@ uint64_t agc_align_top(agc_heap *h, uint64_t align)
     if (a > h->limit)
         a = h->limit;
     if (a > t)
-        agc_fill(agc_obj_at(h, t), a - t);
+        agc_heap_fill(h, t, a - t);
     h->top = a;
     pthread_mutex_unlock(&h->alloc_lock);
     return a;
@@ -47,7 +47,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
             return agc_obj_at(h, off);
         }
         if (m->tlab_end > m->tlab_cur)
-            agc_fill(agc_obj_at(h, m->tlab_cur), m->tlab_end - m->tlab_cur);
+            agc_heap_fill(h, m->tlab_cur, m->tlab_end - m->tlab_cur);
         m->tlab_cur = m->tlab_end = 0;
         uint64_t got;
         uint64_t off = bump(h, AGC_TLAB, &got, bytes);
@@ -109,6 +109,7 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
     }
     agc_header hd = {(uint32_t)cls, (uint32_t)words};
     memcpy(p, &hd, 8);
+    agc_mark_black_alloc(h, agc_off_of(h, p));
     if (cls == AGC_CLS_REFARRAY || cls == AGC_CLS_BYTEARRAY)
         ((uint64_t *)p)[1] = length;
     m->bytes_allocated += bytes;

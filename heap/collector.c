@@ -115,6 +115,7 @@ static void do_marking(agc_heap *h, agc_cycle_stats *c)
     if (h->opt.marking == AGC_MARKING_CONCURRENT && h->opt.mode != AGC_MODE_STW) {
         agc_stop_world(h, 0);
         h->mark_start_top = agc_align_top(h, AGC_PAGE);
+        atomic_store(&h->alloc_black, 1);
         agc_mark_roots(h);
         atomic_store(&h->marking, 1);
         __atomic_add_fetch(&agc_any_marking, 1, __ATOMIC_SEQ_CST);
@@ -130,6 +131,8 @@ static void do_marking(agc_heap *h, agc_cycle_stats *c)
     } else {
         agc_stop_world(h, h->opt.mode == AGC_MODE_STW ? 3 : 1);
         h->mark_start_top = h->black_top = agc_align_top(h, AGC_PAGE);
+        if (h->opt.mode != AGC_MODE_STW)
+            atomic_store(&h->alloc_black, 1);
         agc_mark_roots(h);
         agc_mark_drain(h);
         if (h->opt.mode != AGC_MODE_STW)
@@ -200,6 +203,7 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     agc_mark_black_range(h, B, T);
     agc_plan_chunks(h, B, T);
     agc_plan_range(h, B, T);
+    atomic_store(&h->alloc_black, 0);
     c->black_bytes = T - S;
     if (h->npages * AGC_PAGE > h->populated_upto)
         rc = populate_tospace(h, h->npages * AGC_PAGE);

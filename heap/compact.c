@@ -20,7 +20,7 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     const agc_word base = (agc_word)h->primary;
     const uint64_t end_w = h->plan_top / 8;
     uint64_t moved = 0;
-    for (uint64_t w = h->page_first[page]; w != AGC_NONE;) {
+    for (uint64_t w = agc_page_first(h, page); w != AGC_NONE;) {
         const agc_header *o = (const agc_header *)(from + w * 8);
         uint64_t size = (uint64_t)o->nwords * 8;
         uint64_t noff = agc_forward_off(h, w * 8);
@@ -51,6 +51,7 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     }
     if (hi > h->new_end) {
         uint64_t tail = h->new_end > lo ? h->new_end : lo;
+        memset(dst + (tail - lo), 0, hi - tail);
         agc_fill(dst + (tail - lo), hi - tail);
     }
     atomic_fetch_add_explicit(&h->moved_bytes, moved, memory_order_relaxed);
@@ -182,6 +183,8 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         atomic_fetch_sub(&h->in_fault, 1);
         return 0;
     }
+    if (in_signal)   /* SIGBUS does not say which kind: it is the one registered */
+        kind = h->opt.mode == AGC_MODE_MINOR ? AGC_FAULT_MINOR : AGC_FAULT_MISSING;
     if (kind == AGC_FAULT_MINOR)
         atomic_fetch_add_explicit(&h->faults_minor, 1, memory_order_relaxed);
     else

@@ -133,6 +133,8 @@ struct agc_heap {
     _Atomic int marking;        /* SATB barrier on */
     uint64_t mark_start_top;    /* S: objects at or above are allocated black */
     uint64_t black_top;         /* B: top at the end of the marking pause */
+    _Atomic int alloc_black;    /* objects allocated now get a mark bit (S..flip) */
+    uint64_t black_new_start;   /* to-space offset where the black region [S, T) lands */
     pthread_mutex_t satb_lock;
     agc_satb_block *satb_full;
     uint64_t satb_total;
@@ -208,6 +210,12 @@ uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word);
 uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off);
 uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err);
 void agc_fill(uint8_t *p, uint64_t bytes);      /* write a filler object */
+void agc_heap_fill(agc_heap *h, uint64_t off, uint64_t bytes);  /* filler in the heap (black-aware) */
+static inline void agc_mark_black_alloc(agc_heap *h, uint64_t off)
+{
+    if (atomic_load_explicit(&h->alloc_black, memory_order_relaxed))
+        __atomic_fetch_or(&h->mark_bits[off >> 9], 1ull << ((off >> 3) & 63), __ATOMIC_RELAXED);
+}
 
 /* alloc.c */
 void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
@@ -239,7 +247,7 @@ void agc_mark_roots(agc_heap *h);               /* world stopped: grey the roots
 void agc_mark_drain(agc_heap *h);               /* trace until the stack is empty */
 void agc_mark_flush_satb(agc_heap *h);          /* world stopped: grey SATB entries */
 void agc_mark_object(agc_heap *h, uint64_t woff);
-void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to);  /* all objects live */
+void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to);  /* [from,to) all live */
 void agc_mark_reset(agc_heap *h);
 uint64_t agc_mark_concurrent_step(agc_heap *h);
 
@@ -247,6 +255,7 @@ uint64_t agc_mark_concurrent_step(agc_heap *h);
 void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to);  /* chunk_live for [from,to) */
 void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to);   /* prefix, first objects */
 void agc_plan_heap_maps(agc_heap *h);
+uint64_t agc_page_first(agc_heap *h, uint64_t p);
 static inline uint64_t agc_forward_off(agc_heap *h, uint64_t off)
 {
     uint64_t w = off >> 3;

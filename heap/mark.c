@@ -164,23 +164,13 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
     __atomic_store_n(slot, (agc_word)val, __ATOMIC_RELAXED);
 }
 
-/* Every object in [from, to) is live (allocated during the cycle). */
+/* Every word of [from, to) is live: the black region, allocated during the
+ * cycle, whose objects (and fillers) got their mark bits at allocation. Bulk
+ * bitmap work, nothing per object. */
 void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to)
 {
-    uint64_t off = from;
-    while (off < to) {
-        const agc_header *o = (const agc_header *)agc_obj_at(h, off);
-        uint32_t nw = o->nwords;
-        if (nw == 0 || off + (uint64_t)nw * 8 > to) {
-            corrupt(h, "unwalkable allocation area", off, nw);
-            return;
-        }
-        if (o->cls != AGC_CLS_FILLER) {
-            bm_set(h->mark_bits, off >> 3);
-            bm_set_range(h->live_bits, off >> 3, nw);
-        }
-        off += (uint64_t)nw * 8;
-    }
+    if (to > from)
+        bm_set_range(h->live_bits, from / 8, (to - from) / 8);
 }
 
 void agc_mark_reset(agc_heap *h)

@@ -26,7 +26,9 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
         sum += h->chunk_live[c];
     }
     h->chunk_prefix[c1] = sum;
-    uint64_t end_w = to / 8;
+    /* first objects of pages: per object below S; in the black region
+     * [S, T) pages find theirs when built (agc_page_first) */
+    uint64_t end_w = (to < h->mark_start_top ? to : h->mark_start_top) / 8;
     for (uint64_t w = bm_next(h->mark_bits, from / 8, end_w); w != AGC_NONE;) {
         const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
         uint64_t nw = o->nwords;
@@ -36,9 +38,21 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
             h->page_first[p] = w;
         w = bm_next(h->mark_bits, w + nw, end_w);
     }
+    if (from <= h->mark_start_top && h->mark_start_top <= to)
+        h->black_new_start = h->chunk_prefix[h->mark_start_top / AGC_CHUNK];
     h->new_end = sum;
     h->npages = (sum + AGC_PAGE - 1) / AGC_PAGE;
     h->plan_top = to;
+}
+
+/* The from-space object covering the start of to-space page p. */
+uint64_t agc_page_first(agc_heap *h, uint64_t p)
+{
+    uint64_t pstart = p * AGC_PAGE;
+    if (pstart < h->black_new_start || h->mark_start_top >= h->plan_top)
+        return h->page_first[p];
+    uint64_t from = h->mark_start_top + (pstart - h->black_new_start);
+    return bm_prev(h->mark_bits, from / 8);
 }
 
 /* Live bytes per from-space page, and per to-space page, for the heap map. */

@@ -49,7 +49,7 @@ agc_heap *agc_mutator_heap(agc_mutator *m) { return m->heap; }
 static void retire_tlab(agc_mutator *m)
 {
     if (m->tlab_end > m->tlab_cur)
-        agc_fill(agc_obj_at(m->heap, m->tlab_cur), m->tlab_end - m->tlab_cur);
+        agc_heap_fill(m->heap, m->tlab_cur, m->tlab_end - m->tlab_cur);
     m->tlab_cur = m->tlab_end = 0;
 }
 
