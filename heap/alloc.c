@@ -84,8 +84,11 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
     uint64_t bytes = words * 8;
     void *p = try_alloc(m, bytes);
     if (!p) {
-        /* Full: wait for the running cycle, then for a fresh one. */
-        for (int attempt = 0; attempt < 3 && !p; attempt++) {
+        /* Full: wait for a cycle and retry. Other threads may take the space
+         * a cycle freed before this one gets to it, so give up only when a
+         * finished cycle leaves too little room for this object, or after
+         * many rounds. */
+        for (int round = 0; !p; round++) {
             uint64_t t0 = agc_now_ns();
             agc_block(m);
             int rc = agc_request_cycle(h, 2, 1, 0);
@@ -97,14 +100,14 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
                 return NULL;
             }
             p = try_alloc(m, bytes);
-        }
-        if (!p) {
-            agc_fail(AGC_EOOM,
-                     "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
-                     "after a full collection (use a larger --heap)",
-                     (unsigned long long)bytes, (unsigned long long)h->cap,
-                     (unsigned long long)(h->ncycles ? h->cycles[h->ncycles - 1].live_bytes : 0));
-            return NULL;
+            if (!p && (h->gc_baseline + bytes > h->limit || round >= 64)) {
+                agc_fail(AGC_EOOM,
+                         "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
+                         "after a full collection (use a larger --heap)",
+                         (unsigned long long)bytes, (unsigned long long)h->cap,
+                         (unsigned long long)h->gc_baseline);
+                return NULL;
+            }
         }
     }
     agc_header hd = {(uint32_t)cls, (uint32_t)words};

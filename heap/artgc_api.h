@@ -6,4 +6,5 @@
 #include "probe.h"
 #include "heap_api.h"
 #include "workloads/workloads.h"
+#include "testing.h"
 #endif

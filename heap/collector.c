@@ -248,7 +248,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     memset((void *)h->page_state, 0, h->npages);
     atomic_store(&h->phase, PH_IDLE);
     c->live_bytes = h->new_end;
-    c->used_after = h->top;
+    c->used_after = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     c->pages = h->npages;
     c->pages_by_gc = atomic_load(&h->pages_by_gc) + (h->opt.mode == AGC_MODE_STW ? h->npages : 0);
     c->pages_by_mutator = atomic_load(&h->pages_by_mutator);
@@ -259,7 +259,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     c->moved_bytes = h->opt.mode == AGC_MODE_STW ? h->new_end : atomic_load(&h->moved_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->release_ns = agc_now_ns() - tr;
-    h->gc_baseline = h->top;
+    h->gc_baseline = c->used_after;
 }
 
 static int run_cycle(agc_heap *h, int reason, int stop_after_flip)

@@ -102,6 +102,7 @@ static uint64_t drain_satb_blocks(agc_heap *h)
             for (size_t i = 0; i < b->n; i++)
                 mark_ref(h, b->v[i], 0);
             n += b->n;
+            h->satb_total += b->n;
             agc_satb_block *nx = b->next;
             free(b);
             b = nx;
@@ -119,7 +120,8 @@ uint64_t agc_mark_concurrent_step(agc_heap *h)
 /* World stopped: take every thread's partial SATB buffer too. */
 void agc_mark_flush_satb(agc_heap *h)
 {
-    uint64_t n = drain_satb_blocks(h);
+    uint64_t n = 0;
+    drain_satb_blocks(h);
     for (agc_mutator *m = h->mutators; m; m = m->next) {
         for (size_t i = 0; i < m->nsatb; i++)
             mark_ref(h, m->satb[i], 0);
