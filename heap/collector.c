@@ -48,6 +48,8 @@ static void shuffle_pages(agc_heap *h, uint64_t n)
 static uint64_t pause_end(agc_heap *h)
 {
     uint64_t t0 = h->stop_t0;
+    if (h->stop_ttsp_ns > h->cur.ttsp_max_ns)
+        h->cur.ttsp_max_ns = h->stop_ttsp_ns;
     agc_start_world(h);
     return agc_now_ns() - t0;
 }
@@ -198,20 +200,25 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
 
     /* the flip */
     agc_stop_world(h, 2);
+    uint64_t tf[8] = {0};
+    tf[0] = agc_now_ns();
     c->t_flip_start_ns = h->stop_t0;
     uint64_t T = agc_align_top(h, AGC_PAGE);
     agc_mark_black_range(h, B, T);
     agc_plan_chunks(h, B, T);
     agc_plan_range(h, B, T);
     atomic_store(&h->alloc_black, 0);
+    tf[1] = agc_now_ns();
     c->black_bytes = T - S;
-    if (h->npages * AGC_PAGE > h->populated_upto)
+    if (h->npages * AGC_PAGE > h->populated_upto && !h->minor_catch_missing)
         rc = populate_tospace(h, h->npages * AGC_PAGE);
     if (!rc) {
         if (h->opt.order == AGC_ORDER_RANDOM)
             shuffle_pages(h, h->npages);
         agc_for_each_root(h, forward_root, NULL);
+        tf[2] = agc_now_ns();
         rc = agc_map_tospace(h);
+        tf[3] = agc_now_ns();
     }
     if (!rc) {
         h->from_base = h->anon ? h->fromspace : h->alias + (uint64_t)h->live_half * h->cap;
@@ -220,6 +227,11 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         rc = agc_compact_setup(h);
         h->top = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
         atomic_store(&h->phase, PH_COMPACTING);
+        tf[4] = agc_now_ns();
+        c->flip_plan_ns = tf[1] - tf[0];
+        c->flip_remap_ns = tf[4] - tf[2];
+        if (tf[0] - h->stop_t0 > c->ttsp_max_ns)
+            c->ttsp_max_ns = tf[0] - h->stop_t0;
     }
     c->flip_pause_ns = pause_end(h);
     c->t_flip_end_ns = agc_now_ns();
@@ -337,8 +349,18 @@ int agc_gc_start(agc_heap *h)
             want |= AGC_UFFD_WANT_SIGBUS;
         else
             want |= AGC_UFFD_WANT_THREAD_ID;
-        if (h->opt.mode == AGC_MODE_MINOR)
+        if (h->opt.mode == AGC_MODE_MINOR) {
             want |= AGC_UFFD_WANT_MINOR_SHMEM;
+            /* also catch missing faults on to-space pages not populated in
+             * advance (the allocation since marking), instead of populating
+             * them inside the flip pause */
+            agc_uffd_caps caps;
+            agc_uffd_caps_get(&caps);
+            if (caps.missing_shmem) {
+                want |= AGC_UFFD_WANT_MISSING_SHMEM;
+                h->minor_catch_missing = 1;
+            }
+        }
         if (h->opt.mode == AGC_MODE_COPY)
             want |= AGC_UFFD_WANT_MISSING_SHMEM;
         if (h->opt.mode == AGC_MODE_MOVE)

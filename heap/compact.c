@@ -234,6 +234,8 @@ int agc_compact_setup(agc_heap *h)
     if (h->npages == 0)
         return AGC_OK;
     int modes = h->opt.mode == AGC_MODE_MINOR ? AGC_UFFD_REG_MINOR : AGC_UFFD_REG_MISSING;
+    if (h->minor_catch_missing)
+        modes |= AGC_UFFD_REG_MISSING;
     if (agc_uffd_register(h->uffd, h->primary, h->npages * AGC_PAGE, modes) != 0)
         return agc_fail(AGC_ESYS, "flip: registering to-space with userfaultfd failed: %s",
                         agc_last_error());

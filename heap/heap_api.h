@@ -42,6 +42,9 @@ typedef struct agc_cycle_stats {
     uint64_t satb_entries, black_bytes;
     int mode;
     int reason;               /* 0 trigger, 1 explicit, 2 allocation failure */
+    uint64_t ttsp_max_ns;     /* longest time-to-safepoint of the cycle's pauses */
+    uint64_t flip_plan_ns;    /* in the flip: planning what was allocated since marking */
+    uint64_t flip_remap_ns;   /* in the flip: mremap + map + userfaultfd registration */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */

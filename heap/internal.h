@@ -111,6 +111,7 @@ struct agc_heap {
     _Atomic int stop_requested;
     uint64_t stop_epoch;
     uint64_t stop_t0;
+    uint64_t stop_ttsp_ns;      /* time-to-safepoint of the last stop */
     int stop_phase;
     agc_evlog dead_events;      /* events of detached mutators */
 
@@ -167,6 +168,7 @@ struct agc_heap {
     int manual_compaction;      /* agc_collect_begin: no GC page building */
     uint64_t gc_baseline;       /* used bytes after the last cycle (trigger base) */
     uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
+    int minor_catch_missing;    /* minor mode registers MISSING too */
 
     /* the GC thread and its requests */
     pthread_t gc_thread;

@@ -198,6 +198,7 @@ void agc_stop_world(agc_heap *h, int phase)
     for (agc_mutator *m = h->mutators; m; m = m->next)
         while (atomic_load(&m->state) == MS_RUNNING)
             pthread_cond_wait(&h->gc_cond, &h->mut_lock);
+    h->stop_ttsp_ns = agc_now_ns() - h->stop_t0;
     pthread_mutex_unlock(&h->mut_lock);
     /* Every thread is stopped: allocation buffers go, so the heap is walkable. */
     for (agc_mutator *m = h->mutators; m; m = m->next)
