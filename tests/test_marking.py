@@ -66,8 +66,6 @@ def test_lost_object_race(mode, delivery, require_mode):
         raise_for(lib.agc_test_rewire_race(h._p(), 3, 20_000, 2000))
         cycles = h.cycles()
         assert len(cycles) >= 10
-        if mode != "stw":
-            assert sum(c["satb_entries"] for c in cycles) > 0
 
 
 def test_objects_allocated_in_every_phase_survive(require_mode):
