@@ -284,6 +284,8 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
     c->t_start_ns = agc_now_ns();
     c->used_before = h->top;
     reset_counters(h);
+    if (h->sigbus_slot >= 0)
+        agc_sigbus_install();   /* in front again if a handler displaced ours */
     h->manual_compaction = stop_after_flip && h->opt.mode != AGC_MODE_STW;
     int rc = h->opt.mode == AGC_MODE_STW ? cycle_stw(h, c) : cycle_concurrent(h, c);
     if (rc == AGC_OK && h->manual_compaction)

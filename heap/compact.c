@@ -2,6 +2,7 @@
  * function builds a page (agc_build_page); the modes differ only in where it
  * builds and how the page is installed (install_page: the seam). */
 #define _GNU_SOURCE
+#define AGC_BATCH 16
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,7 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 /* Per-thread page buffers, mmap'd on first use (async-signal-safe). */
 static __thread uint8_t *copy_buf;
 static __thread uint8_t *move_scratch;
+static __thread uint8_t *batch_buf;     /* AGC_BATCH pages, copy and move modes */
 
 static uint8_t *page_buffer(uint8_t **slot)
 {
@@ -79,7 +81,9 @@ void agc_compact_thread_done(void)
         munmap(copy_buf, AGC_PAGE);
     if (move_scratch)
         munmap(move_scratch, AGC_PAGE);
-    copy_buf = move_scratch = NULL;
+    if (batch_buf)
+        munmap(batch_buf, AGC_BATCH * AGC_PAGE);
+    copy_buf = move_scratch = batch_buf = NULL;
 }
 
 /* Build page p and put it where mutators see it, per mode. */
@@ -208,23 +212,86 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
     return rc < 0 ? -1 : 0;
 }
 
-/* A GC thread's share of the compaction. */
+/* GC threads claim pages in batches and install each run of consecutive
+ * pages they built with one ioctl (ART maps runs the same way); a page in a
+ * batch stays visible to faulting mutators through its state. */
+
+static void worker_fail(agc_heap *h, uint64_t p, int rc)
+{
+    if (!h->corrupt) {
+        h->corrupt = 1;
+        snprintf(h->corrupt_msg, sizeof h->corrupt_msg,
+                 "compaction: installing to-space pages from %llu failed (%d)", (unsigned long long)p, rc);
+    }
+}
+
+/* Install the run [p, p + k) built by this thread, then mark it mapped. */
+static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
+{
+    uint8_t *target = h->primary + p * AGC_PAGE;
+    int rc = 0;
+    if (h->opt.mode == AGC_MODE_MINOR) {
+        if (!h->opt.gc_install)
+            return;
+        rc = agc_uffd_continue(h->uffd, target, k * AGC_PAGE, 0);
+    } else if (h->opt.mode == AGC_MODE_COPY) {
+        rc = agc_uffd_copy(h->uffd, target, buf, k * AGC_PAGE, 0);
+    } else if (h->opt.mode == AGC_MODE_MOVE) {
+        rc = agc_uffd_move(h->uffd, target, buf, k * AGC_PAGE, 0);
+    }
+    if (rc < 0)
+        worker_fail(h, p, rc);
+    for (uint64_t q = p; q < p + k; q++)
+        atomic_store_explicit(&h->page_state[q], PG_MAPPED, memory_order_release);
+}
+
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
     uint64_t n = h->npages;
-    for (;;) {
-        uint64_t i = atomic_fetch_add_explicit(&h->next_page, 1, memory_order_relaxed);
-        if (i >= n)
-            break;
-        uint64_t p = h->opt.order == AGC_ORDER_DESCENDING ? n - 1 - i
-                   : h->opt.order == AGC_ORDER_RANDOM ? h->page_order[i] : i;
-        if (atomic_load_explicit(&h->page_state[p], memory_order_relaxed) != PG_UNPROCESSED)
-            continue;
-        if (agc_resolve_page(h, p, 1, 0) < 0 && !h->corrupt) {
-            h->corrupt = 1;
-            snprintf(h->corrupt_msg, sizeof h->corrupt_msg,
-                     "compaction: installing to-space page %llu failed", (unsigned long long)p);
+    int inplace = h->opt.mode == AGC_MODE_MINOR;
+    if (!inplace && !batch_buf) {
+        void *b = mmap(NULL, AGC_BATCH * AGC_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (b == MAP_FAILED) {
+            worker_fail(h, 0, -12);
+            return;
         }
+        batch_buf = b;
+    }
+    for (;;) {
+        uint64_t i0 = atomic_fetch_add_explicit(&h->next_page, AGC_BATCH, memory_order_relaxed);
+        if (i0 >= n)
+            break;
+        uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
+        uint64_t run_start = 0, run_len = 0;
+        for (uint64_t i = i0; i < i1; i++) {
+            uint64_t p = h->opt.order == AGC_ORDER_DESCENDING ? n - 1 - i
+                       : h->opt.order == AGC_ORDER_RANDOM ? h->page_order[i] : i;
+            _Atomic uint8_t *st = &h->page_state[p];
+            uint8_t exp = PG_UNPROCESSED;
+            int mine = atomic_load_explicit(st, memory_order_relaxed) == PG_UNPROCESSED &&
+                       atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
+                                                               memory_order_acq_rel, memory_order_acquire);
+            /* a run continues only with the next page up */
+            if (run_len && (!mine || p != run_start + run_len)) {
+                install_run(h, run_start, run_len, batch_buf);
+                run_len = 0;
+            }
+            if (!mine)
+                continue;
+            if (!run_len)
+                run_start = p;
+            if (inplace) {
+                agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+                /* built: a faulting mutator may install it from now on */
+                atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
+            } else {
+                agc_build_page(h, p, batch_buf + run_len * AGC_PAGE);
+            }
+            run_len++;
+            atomic_fetch_add_explicit(&h->pages_by_gc, 1, memory_order_relaxed);
+        }
+        if (run_len)
+            install_run(h, run_start, run_len, batch_buf);
     }
 }
 
