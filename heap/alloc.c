@@ -100,12 +100,14 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
                 return NULL;
             }
             p = try_alloc(m, bytes);
-            if (!p && (h->gc_baseline + bytes > h->limit || round >= 64)) {
+            /* objects allocated during a cycle count as live in it, so judge
+             * on what the cycle found reachable */
+            if (!p && (h->last_traced_live + bytes > h->limit || round >= 64)) {
                 agc_fail(AGC_EOOM,
                          "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
                          "after a full collection (use a larger --heap)",
                          (unsigned long long)bytes, (unsigned long long)h->cap,
-                         (unsigned long long)h->gc_baseline);
+                         (unsigned long long)h->last_traced_live);
                 return NULL;
             }
         }

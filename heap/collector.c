@@ -272,6 +272,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->release_ns = agc_now_ns() - tr;
     h->gc_baseline = c->used_after;
+    h->last_traced_live = h->black_new_start;   /* live without what the cycle allocated */
 }
 
 static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
