@@ -29,6 +29,24 @@ const char *agc_workload_names(void);          /* "binarytrees,gcbench,lru,graph
 int64_t agc_workload_default_size(const char *name);  /* -1 if unknown */
 /* Runs the workload to completion on h (attaching its own threads). Returns
  * AGC_OK, or an AGC_E* code with agc_last_error / r->error set. */
+/* Details (all added; the declarations above and below are unchanged):
+ *  - r is overwritten (zeroed first): free a previous result before reuse.
+ *    r->output is always set (possibly ""), also on failure: partial output.
+ *  - AGC_EINVAL: bad name / mutators (1..256) / size (per workload, the
+ *    message states the range; size <= 0 means the workload's default).
+ *  - AGC_EOOM: an allocation failed even after a collection: every thread
+ *    stops, failed = 1, error names the workload and what it was allocating.
+ *  - AGC_ECORRUPT: the workload's own checks failed (binarytrees/gcbench
+ *    tree counts, gcbench's array, lru's payload bytes): failed = 1.
+ *  - AGC_EINTR: agc_workload_interrupt() was called: interrupted = 1,
+ *    failed = 0, output and counters hold what was done until then.
+ *  - sizes: binarytrees 1..30 (default 21, the game's N); gcbench 4..24
+ *    (default 16 = the original parameters); lru 1..20000 (default 500,
+ *    thousands of requests); graph 1..10000 (default 100, thousands of nodes).
+ *  - counters: lru 0 hits, 1 misses, 2 LRU evictions, 3 invalidations,
+ *    4 requests; graph 0 slot writes, 1 slots cleared, 2 replacements,
+ *    3 rounds, 4 nodes. latency_ns / metered_latency_ns: lru only (nlatency
+ *    requests, thread by thread). */
 int agc_workload_run(agc_heap *h, const agc_wl_params *p, agc_wl_result *r);
 void agc_wl_result_free(agc_wl_result *r);
 /* Ask a running workload to stop early (e.g. on SIGINT); safe from any thread. */
