@@ -41,21 +41,31 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
 {
     agc_heap *h = m->heap;
     if (bytes <= AGC_LARGE) {
-        if (m->tlab_cur + bytes <= m->tlab_end && m->tlab_end) {
-            uint64_t off = m->tlab_cur;
-            m->tlab_cur += bytes;
+        if (m->hot.tlab_cur + bytes <= m->hot.tlab_end && m->hot.tlab_end) {
+            uint64_t off = m->hot.tlab_cur;
+            m->hot.tlab_cur += bytes;
             return agc_obj_at(h, off);
         }
-        if (m->tlab_end > m->tlab_cur)
-            agc_heap_fill(h, m->tlab_cur, m->tlab_end - m->tlab_cur);
-        m->tlab_cur = m->tlab_end = 0;
+        if (m->hot.tlab_end > m->hot.tlab_cur)
+            agc_heap_fill(h, m->hot.tlab_cur, m->hot.tlab_end - m->hot.tlab_cur);
+        m->hot.tlab_cur = m->hot.tlab_end = 0;
+        /* a TLAB, smaller when many threads share little free space */
+        uint64_t want = AGC_TLAB;
+        uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
+        uint64_t avail = h->limit > top ? h->limit - top : 0;
+        int nm = h->nmutators > 0 ? h->nmutators : 1;
+        if (avail / (4ull * (uint64_t)nm) < want)
+            want = (avail / (4ull * (uint64_t)nm)) & ~7ull;
+        if (want < bytes)
+            want = bytes;
         uint64_t got;
-        uint64_t off = bump(h, AGC_TLAB, &got, bytes);
+        uint64_t off = bump(h, want, &got, bytes);
         if (off == AGC_NONE)
             return NULL;
         memset(agc_obj_at(h, off), 0, got);
-        m->tlab_cur = off + bytes;
-        m->tlab_end = off + got;
+        m->bytes_allocated += got;
+        m->hot.tlab_cur = off + bytes;
+        m->hot.tlab_end = off + got;
         return agc_obj_at(h, off);
     }
     uint64_t got;
@@ -117,11 +127,9 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
     agc_mark_black_alloc(h, agc_off_of(h, p));
     if (cls == AGC_CLS_REFARRAY || cls == AGC_CLS_BYTEARRAY)
         ((uint64_t *)p)[1] = length;
-    m->bytes_allocated += bytes;
     agc_maybe_trigger(h);
     return p;
 }
 
-void *agc_alloc(agc_mutator *m, int cls) { return agc_alloc_obj(m, cls, 0); }
 void *agc_alloc_refarray(agc_mutator *m, uint64_t length) { return agc_alloc_obj(m, AGC_CLS_REFARRAY, length); }
 void *agc_alloc_bytearray(agc_mutator *m, uint64_t length) { return agc_alloc_obj(m, AGC_CLS_BYTEARRAY, length); }

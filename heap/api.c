@@ -43,7 +43,7 @@ static int obj_of(agc_heap *h, uint32_t handle, void **obj)
     int rc = agc_handle_check(h, handle);
     if (rc)
         return rc;
-    *obj = (void *)h->handles[handle];
+    *obj = (void *)AGC_HSLOT(h, handle);
     return AGC_OK;
 }
 

@@ -267,9 +267,7 @@ void agc_heap_destroy(agc_heap *h)
     agc_mutator_free_all(h);
     release_memory(h);
     pthread_mutex_lock(&h->handle_lock);
-    free(h->handles);
-    free(h->handle_free);
-    free(h->handle_used);
+    agc_handles_free(h);
     pthread_mutex_unlock(&h->handle_lock);
     free(h->mstack.v);
     while (h->satb_full) {

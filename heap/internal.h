@@ -18,6 +18,8 @@
 #define AGC_MAX_CLASSES 1024
 #define AGC_ALIGN_RESERVE (1ull << 30)       /* primary / from-space alignment */
 #define AGC_NONE UINT64_MAX
+#define AGC_HCHUNK 4096                      /* handles per chunk */
+#define AGC_HCHUNKS 4096
 
 /* Page states during concurrent compaction (compared as integers). */
 enum { PG_UNPROCESSED = 0, PG_PROCESSING = 1, PG_PROCESSED = 2, PG_MAPPED = 3 };
@@ -48,16 +50,12 @@ void agc_evlog_free(agc_evlog *log);
 enum { MS_RUNNING = 0, MS_SAFE = 1 };
 
 struct agc_mutator {
+    agc_mutator_hot hot;        /* first: the inline fast paths use it */
     agc_heap *heap;
     uint32_t id;
     _Atomic int state;          /* MS_RUNNING / MS_SAFE */
     int attached;
     int in_api;                 /* the Python API's mutator */
-    /* TLAB: offsets in the live space */
-    uint64_t tlab_cur, tlab_end;
-    /* shadow stack */
-    agc_word *roots;
-    size_t nroots, roots_cap;
     /* SATB buffer */
     agc_word *satb;
     size_t nsatb, satb_cap;
@@ -100,6 +98,8 @@ struct agc_heap {
     /* classes */
     pthread_mutex_t class_lock;
     agc_class classes[AGC_MAX_CLASSES];
+    uint32_t class_words[AGC_MAX_CLASSES];   /* size of fixed-size classes, for the fast path */
+    int nmutators;
     _Atomic int nclasses;
 
     /* mutators and safepoints */
@@ -117,10 +117,10 @@ struct agc_heap {
 
     /* handles: Python handles and workloads' global roots */
     pthread_mutex_t handle_lock;
-    agc_word *handles;          /* slot 0 unused */
+    agc_word *hchunks[AGC_HCHUNKS];   /* handle slots, in chunks that never move */
+    uint8_t *hused[AGC_HCHUNKS];
     uint32_t *handle_free;
-    uint32_t nhandles, handles_cap, nfree;
-    uint8_t *handle_used;
+    uint32_t nhandles, nfree, free_cap;
 
     /* the Python API's mutator, guarded by api_lock */
     pthread_mutex_t api_lock;
@@ -235,8 +235,11 @@ extern __thread agc_mutator *agc_self;
 typedef void (*agc_root_fn)(agc_heap *h, agc_word *slot, void *ctx);
 void agc_for_each_root(agc_heap *h, agc_root_fn fn, void *ctx);   /* world stopped */
 int agc_handle_alloc(agc_heap *h, agc_word obj, uint32_t *out);
+#define AGC_HSLOT(h, i) ((h)->hchunks[(i) / AGC_HCHUNK][(i) % AGC_HCHUNK])
+#define AGC_HUSED(h, i) ((h)->hused[(i) / AGC_HCHUNK][(i) % AGC_HCHUNK])
 int agc_handle_check(agc_heap *h, uint32_t idx);
 int agc_handle_release(agc_heap *h, uint32_t idx);
+void agc_handles_free(agc_heap *h);
 
 /* bitmap helpers (bitmap.c) */
 static inline void bm_set(uint64_t *bm, uint64_t i) { bm[i >> 6] |= 1ull << (i & 63); }

@@ -32,6 +32,22 @@ typedef struct agc_header {
 } agc_header;
 
 enum { AGC_CLS_FILLER = 0, AGC_CLS_REFARRAY = 1, AGC_CLS_BYTEARRAY = 2, AGC_FIRST_USER_CLASS = 3 };
+enum { AGC_MAX_CLASSES_PUB = 1024 };
+
+/* The hot part of a mutator, first in its struct, for the inline fast paths
+ * below (allocation from the TLAB, the shadow stack). Not for workloads to
+ * touch directly. */
+typedef struct agc_mutator_hot {
+    uint8_t *base;                 /* the heap's primary mapping (fixed) */
+    uint64_t tlab_cur, tlab_end;   /* offsets; empty when equal */
+    const uint32_t *class_words;   /* size in words of each fixed-size class, 0 otherwise */
+    uint64_t *mark_bits;           /* for black allocation during a cycle */
+    const int *alloc_black;
+    agc_word *roots;               /* the shadow stack */
+    size_t nroots, roots_cap;
+} agc_mutator_hot;
+
+extern volatile int agc_any_stop_requested;  /* process-wide fast-path hint */
 
 /* Attach the calling thread as a mutator (running state). Returns NULL and
  * sets agc_last_error on failure. */
@@ -42,7 +58,7 @@ agc_heap *agc_mutator_heap(agc_mutator *m);
 
 /* Allocation. Returns NULL when the heap is full even after a collection
  * (agc_last_error says why). New objects are zeroed. */
-void *agc_alloc(agc_mutator *m, int cls);
+static inline void *agc_alloc(agc_mutator *m, int cls);
 void *agc_alloc_refarray(agc_mutator *m, uint64_t length);
 void *agc_alloc_bytearray(agc_mutator *m, uint64_t length);
 /* Generic form (length ignored for non-array classes). */
@@ -50,7 +66,6 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length);
 
 /* Safepoint poll and blocking transitions. */
 void agc_poll_slow(agc_mutator *m);
-extern volatile int agc_any_stop_requested;  /* process-wide fast-path hint */
 static inline void agc_poll(agc_mutator *m)
 {
     if (__builtin_expect(__atomic_load_n(&agc_any_stop_requested, __ATOMIC_RELAXED), 0))
@@ -60,12 +75,29 @@ void agc_block(agc_mutator *m);
 void agc_unblock(agc_mutator *m);
 
 /* Shadow stack of roots. agc_push returns the slot index. */
-size_t agc_push(agc_mutator *m, void *obj);
-void *agc_root(agc_mutator *m, size_t idx);
-void agc_set_root(agc_mutator *m, size_t idx, void *obj);
-void agc_pop(agc_mutator *m, size_t n);          /* pop n slots */
-size_t agc_depth(agc_mutator *m);                /* current number of slots */
-void agc_truncate(agc_mutator *m, size_t depth); /* pop back to depth */
+size_t agc_push_slow(agc_mutator *m, void *obj);
+static inline size_t agc_push(agc_mutator *m, void *obj)
+{
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
+    if (__builtin_expect(t->nroots == t->roots_cap, 0))
+        return agc_push_slow(m, obj);
+    t->roots[t->nroots] = (agc_word)obj;
+    return t->nroots++;
+}
+static inline void *agc_root(agc_mutator *m, size_t idx) { return (void *)((agc_mutator_hot *)m)->roots[idx]; }
+static inline void agc_set_root(agc_mutator *m, size_t idx, void *obj) { ((agc_mutator_hot *)m)->roots[idx] = (agc_word)obj; }
+static inline void agc_pop(agc_mutator *m, size_t n)          /* pop n slots */
+{
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
+    t->nroots = n > t->nroots ? 0 : t->nroots - n;
+}
+static inline size_t agc_depth(agc_mutator *m) { return ((agc_mutator_hot *)m)->nroots; }
+static inline void agc_truncate(agc_mutator *m, size_t depth) /* pop back to depth */
+{
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
+    if (depth < t->nroots)
+        t->nroots = depth;
+}
 
 /* Field access. slot indexes the object's reference slots (for a ref array,
  * its elements). */
@@ -99,6 +131,29 @@ static inline void agc_store_ref(agc_mutator *m, void *obj, uint64_t slot, void 
 static inline void agc_init_ref(agc_mutator *m, void *obj, uint64_t slot, void *val)
 {
     __atomic_store_n(&agc_ref_slots(m, obj)[slot], (agc_word)val, __ATOMIC_RELAXED);
+}
+
+/* Allocation fast path: bump in the TLAB (pre-zeroed); everything else
+ * (refill, a cycle to wait for, arrays, errors) in agc_alloc_obj. */
+static inline void *agc_alloc(agc_mutator *m, int cls)
+{
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
+    if (__builtin_expect((unsigned)cls < AGC_MAX_CLASSES_PUB, 1)) {
+        uint64_t w = t->class_words[cls];
+        uint64_t b = w * 8;
+        if (__builtin_expect(w != 0 && t->tlab_cur + b <= t->tlab_end &&
+                             !__atomic_load_n(&agc_any_stop_requested, __ATOMIC_RELAXED), 1)) {
+            uint64_t off = t->tlab_cur;
+            t->tlab_cur = off + b;
+            agc_header *o = (agc_header *)(t->base + off);
+            o->cls = (uint32_t)cls;
+            o->nwords = (uint32_t)w;
+            if (__builtin_expect(__atomic_load_n(t->alloc_black, __ATOMIC_RELAXED), 0))
+                __atomic_fetch_or(&t->mark_bits[off >> 9], 1ull << ((off >> 3) & 63), __ATOMIC_RELAXED);
+            return o;
+        }
+    }
+    return agc_alloc_obj(m, cls, 0);
 }
 
 /* Address-independent digest of everything reachable from obj (the verifier's

@@ -141,6 +141,7 @@ int agc_define_class(agc_heap *h, const char *name, uint32_t nrefs, uint32_t dat
     snprintf(h->classes[n].name, 64, "%s", name);
     h->classes[n].nrefs = nrefs;
     h->classes[n].data_bytes = data_bytes;
+    h->class_words[n] = 1 + nrefs + (data_bytes + 7) / 8;
     atomic_store(&h->nclasses, n + 1);
     pthread_mutex_unlock(&h->class_lock);
     *cls_out = n;

@@ -4,28 +4,16 @@
 #include <string.h>
 #include "internal.h"
 
-size_t agc_push(agc_mutator *m, void *obj)
+size_t agc_push_slow(agc_mutator *m, void *obj)
 {
-    if (m->nroots == m->roots_cap) {
-        size_t nc = m->roots_cap ? m->roots_cap * 2 : 256;
-        agc_word *n = realloc(m->roots, nc * sizeof *n);
-        if (!n)
-            abort();   /* the process is out of malloc memory: nothing sane to do */
-        m->roots = n;
-        m->roots_cap = nc;
-    }
-    m->roots[m->nroots] = (agc_word)obj;
-    return m->nroots++;
-}
-
-void *agc_root(agc_mutator *m, size_t idx) { return (void *)m->roots[idx]; }
-void agc_set_root(agc_mutator *m, size_t idx, void *obj) { m->roots[idx] = (agc_word)obj; }
-void agc_pop(agc_mutator *m, size_t n) { m->nroots = n > m->nroots ? 0 : m->nroots - n; }
-size_t agc_depth(agc_mutator *m) { return m->nroots; }
-void agc_truncate(agc_mutator *m, size_t depth)
-{
-    if (depth < m->nroots)
-        m->nroots = depth;
+    size_t nc = m->hot.roots_cap ? m->hot.roots_cap * 2 : 256;
+    agc_word *n = realloc(m->hot.roots, nc * sizeof *n);
+    if (!n)
+        abort();   /* the process is out of malloc memory: nothing sane to do */
+    m->hot.roots = n;
+    m->hot.roots_cap = nc;
+    m->hot.roots[m->hot.nroots] = (agc_word)obj;
+    return m->hot.nroots++;
 }
 
 /* Handle table --------------------------------------------------------- */
@@ -37,30 +25,30 @@ int agc_handle_alloc(agc_heap *h, agc_word obj, uint32_t *out)
     if (h->nfree) {
         idx = h->handle_free[--h->nfree];
     } else {
-        if (h->nhandles + 1 >= h->handles_cap) {
-            uint32_t nc = h->handles_cap ? h->handles_cap * 2 : 1024;
-            agc_word *nh = realloc(h->handles, nc * sizeof *nh);
-            uint32_t *nf = realloc(h->handle_free, nc * sizeof *nf);
-            uint8_t *nu = realloc(h->handle_used, nc);
-            if (nh)
-                h->handles = nh;
-            if (nf)
-                h->handle_free = nf;
-            if (nu)
-                h->handle_used = nu;
-            if (!nh || !nf || !nu) {
+        if (h->nhandles == 0)
+            h->nhandles = 1;   /* index 0 is "no object" */
+        idx = h->nhandles;
+        uint32_t c = idx / AGC_HCHUNK;
+        if (c >= AGC_HCHUNKS) {
+            pthread_mutex_unlock(&h->handle_lock);
+            return agc_fail(AGC_EOOM, "too many live handles (at most %u)", AGC_HCHUNK * AGC_HCHUNKS - 1);
+        }
+        if (!h->hchunks[c]) {
+            agc_word *w = calloc(AGC_HCHUNK, sizeof *w);
+            uint8_t *u = calloc(AGC_HCHUNK, 1);
+            if (!w || !u) {
+                free(w);
+                free(u);
                 pthread_mutex_unlock(&h->handle_lock);
                 return agc_fail(AGC_ESYS, "out of process memory for handles");
             }
-            memset(h->handle_used + h->handles_cap, 0, nc - h->handles_cap);
-            h->handles_cap = nc;
-            if (h->nhandles == 0)
-                h->nhandles = 1;   /* index 0 is "no object" */
+            h->hused[c] = u;
+            __atomic_store_n(&h->hchunks[c], w, __ATOMIC_RELEASE);
         }
-        idx = h->nhandles++;
+        h->nhandles++;
     }
-    h->handles[idx] = obj;
-    h->handle_used[idx] = 1;
+    AGC_HSLOT(h, idx) = obj;
+    AGC_HUSED(h, idx) = 1;
     pthread_mutex_unlock(&h->handle_lock);
     *out = idx;
     return AGC_OK;
@@ -68,7 +56,7 @@ int agc_handle_alloc(agc_heap *h, agc_word obj, uint32_t *out)
 
 int agc_handle_check(agc_heap *h, uint32_t idx)
 {
-    if (idx == 0 || idx >= h->nhandles || !h->handle_used[idx])
+    if (idx == 0 || idx >= h->nhandles || !AGC_HUSED(h, idx))
         return agc_fail(AGC_EINVAL, "invalid handle %u (freed, or from another heap)", idx);
     return AGC_OK;
 }
@@ -77,30 +65,53 @@ int agc_handle_release(agc_heap *h, uint32_t idx)
 {
     pthread_mutex_lock(&h->handle_lock);
     int rc = agc_handle_check(h, idx);
+    if (!rc && h->nfree == h->free_cap) {
+        uint32_t nc = h->free_cap ? h->free_cap * 2 : 1024;
+        uint32_t *nf = realloc(h->handle_free, nc * sizeof *nf);
+        if (!nf)
+            rc = agc_fail(AGC_ESYS, "out of process memory for handles");
+        else {
+            h->handle_free = nf;
+            h->free_cap = nc;
+        }
+    }
     if (!rc) {
-        h->handle_used[idx] = 0;
-        h->handles[idx] = 0;
+        AGC_HUSED(h, idx) = 0;
+        AGC_HSLOT(h, idx) = 0;
         h->handle_free[h->nfree++] = idx;
     }
     pthread_mutex_unlock(&h->handle_lock);
     return rc;
 }
 
+void agc_handles_free(agc_heap *h)
+{
+    for (uint32_t c = 0; c < AGC_HCHUNKS; c++) {
+        free(h->hchunks[c]);
+        free(h->hused[c]);
+        h->hchunks[c] = NULL;
+        h->hused[c] = NULL;
+    }
+    free(h->handle_free);
+    h->handle_free = NULL;
+}
+
 int agc_global_root_new(agc_mutator *m, void *obj, uint32_t *idx_out)
 {
     return agc_handle_alloc(m->heap, (agc_word)obj, idx_out);
 }
-void *agc_global_root(agc_mutator *m, uint32_t idx) { return (void *)m->heap->handles[idx]; }
-void agc_global_root_set(agc_mutator *m, uint32_t idx, void *obj) { m->heap->handles[idx] = (agc_word)obj; }
+/* Chunks never move, so a global root is read and written without a lock. */
+void *agc_global_root(agc_mutator *m, uint32_t idx) { return (void *)AGC_HSLOT(m->heap, idx); }
+void agc_global_root_set(agc_mutator *m, uint32_t idx, void *obj) { AGC_HSLOT(m->heap, idx) = (agc_word)obj; }
 void agc_global_root_free(agc_mutator *m, uint32_t idx) { agc_handle_release(m->heap, idx); }
 
 void agc_for_each_root(agc_heap *h, agc_root_fn fn, void *ctx)
 {
     for (uint32_t i = 1; i < h->nhandles; i++)
-        if (h->handle_used[i] && h->handles[i])
-            fn(h, &h->handles[i], ctx);
+        if (AGC_HUSED(h, i) && AGC_HSLOT(h, i))
+            fn(h, &AGC_HSLOT(h, i), ctx);
     for (agc_mutator *m = h->mutators; m; m = m->next)
-        for (size_t i = 0; i < m->nroots; i++)
-            if (m->roots[i])
-                fn(h, &m->roots[i], ctx);
+        for (size_t i = 0; i < m->hot.nroots; i++)
+            if (m->hot.roots[i])
+                fn(h, &m->hot.roots[i], ctx);
 }

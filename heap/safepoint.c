@@ -15,6 +15,10 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
         return NULL;
     m->heap = h;
     m->in_api = in_api;
+    m->hot.base = h->primary;
+    m->hot.class_words = h->class_words;
+    m->hot.mark_bits = h->mark_bits;
+    m->hot.alloc_black = (const int *)&h->alloc_black;
     atomic_store(&m->state, MS_SAFE);
     pthread_mutex_lock(&h->mut_lock);
     while (atomic_load(&h->stop_requested))
@@ -22,6 +26,7 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     m->id = h->next_mutator_id++;
     m->next = h->mutators;
     h->mutators = m;
+    h->nmutators++;
     m->attached = 1;
     pthread_mutex_unlock(&h->mut_lock);
     return m;
@@ -48,9 +53,9 @@ agc_heap *agc_mutator_heap(agc_mutator *m) { return m->heap; }
 
 static void retire_tlab(agc_mutator *m)
 {
-    if (m->tlab_end > m->tlab_cur)
-        agc_heap_fill(m->heap, m->tlab_cur, m->tlab_end - m->tlab_cur);
-    m->tlab_cur = m->tlab_end = 0;
+    if (m->hot.tlab_end > m->hot.tlab_cur)
+        agc_heap_fill(m->heap, m->hot.tlab_cur, m->hot.tlab_end - m->hot.tlab_cur);
+    m->hot.tlab_cur = m->hot.tlab_end = 0;
 }
 
 static void unlink_mutator(agc_heap *h, agc_mutator *m)
@@ -82,6 +87,7 @@ void agc_detach(agc_mutator *m)
     while (atomic_load(&h->stop_requested))
         pthread_cond_wait(&h->mut_cond, &h->mut_lock);
     unlink_mutator(h, m);
+    h->nmutators--;
     m->attached = 0;
     /* SATB entries of a leaving thread still matter to marking. */
     if (m->nsatb) {
@@ -99,7 +105,7 @@ void agc_detach(agc_mutator *m)
     pthread_mutex_unlock(&h->mut_lock);
     if (agc_self == m)
         agc_self = NULL;
-    free(m->roots);
+    free(m->hot.roots);
     free(m->satb);
     free(m);
     if (!m_in_api)
@@ -113,7 +119,7 @@ void agc_mutator_free_all(agc_heap *h)
         agc_mutator *m = h->mutators;
         h->mutators = m->next;
         move_events(&h->dead_events, &m->events);
-        free(m->roots);
+        free(m->hot.roots);
         free(m->satb);
         if (agc_self == m)
             agc_self = NULL;

@@ -46,7 +46,7 @@ int agc_test_check_list(agc_heap *h, uint32_t handle, uint64_t n)
     if (!m)
         return AGC_ECLOSED;
     uint64_t i = 0;
-    size_t cur = agc_push(m, (void *)h->handles[handle]);
+    size_t cur = agc_push(m, (void *)AGC_HSLOT(h, handle));
     while (agc_root(m, cur)) {
         uint64_t v;
         memcpy(&v, agc_data(m, agc_root(m, cur)), 8);

@@ -239,9 +239,9 @@ int agc_verify_heap(agc_heap *h, char *hex33, int only_check)
     /* every root, then the digest of what the handles reach, in handle order */
     if (!rc) {
         for (agc_mutator *m = h->mutators; m && !rc; m = m->next)
-            for (size_t i = 0; i < m->nroots && !rc; i++) {
+            for (size_t i = 0; i < m->hot.nroots && !rc; i++) {
                 uint64_t id;
-                rc = visit(&v, m->roots[i], ~0ull, &id);
+                rc = visit(&v, m->hot.roots[i], ~0ull, &id);
             }
         if (!rc)
             rc = trace(&v);
@@ -253,10 +253,10 @@ int agc_verify_heap(agc_heap *h, char *hex33, int only_check)
         v.d.a = 0xcbf29ce484222325ull;
         v.d.b = 0x84222325cbf29ce4ull;
         for (uint32_t i = 1; i < h->nhandles && !rc; i++) {
-            if (!h->handle_used[i])
+            if (!AGC_HUSED(h, i))
                 continue;
             uint64_t id;
-            rc = visit(&v, h->handles[i], ~0ull, &id);
+            rc = visit(&v, AGC_HSLOT(h, i), ~0ull, &id);
             mix(&v.d, id);
             if (!rc)
                 rc = trace(&v);
