@@ -40,7 +40,7 @@ def _choice(value: str, table: dict[str, int], what: str) -> int:
 def make_options(heap: int | str = "64MiB", *, mode: str = "minor", delivery: str = "sigbus",
                  gc_threads: int = 1, marking: str = "concurrent", gc_install: bool = True,
                  reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-                 verify: bool = False, seed: int = 0) -> Any:
+                 verify: bool = False, seed: int = 0, pretouch: bool = True) -> Any:
     """Validate Python-level options and build the C ``agc_options``."""
     o = ffi.new("agc_options *")
     lib.agc_options_default(o)
@@ -62,6 +62,7 @@ def make_options(heap: int | str = "64MiB", *, mode: str = "minor", delivery: st
     o.gc_install = 1 if gc_install else 0
     o.reuse_tospace = 1 if reuse_tospace else 0
     o.verify = 1 if verify else 0
+    o.pretouch = 1 if pretouch else 0
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     o.seed = seed & 0xFFFFFFFFFFFFFFFF

@@ -272,6 +272,18 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->release_ns = agc_now_ns() - tr;
     h->gc_baseline = c->used_after;
+    /* allocation rate since the previous cycle, and this cycle's length:
+     * keep 1.5x what the mutators allocate during a cycle in reserve */
+    uint64_t now = agc_now_ns();
+    if (h->prev_cycle_end_ns && c->t_start_ns > h->prev_cycle_end_ns && c->used_before > h->prev_used_after) {
+        double rate = (double)(c->used_before - h->prev_used_after) / (double)(c->t_start_ns - h->prev_cycle_end_ns);
+        double dur = (double)(now - c->t_start_ns);
+        double r = 1.5 * rate * dur;
+        uint64_t cap_half = (h->cap - c->used_after) / 2;   /* never more than half the free space */
+        h->trigger_reserve = r > (double)cap_half ? cap_half : (uint64_t)r;
+    }
+    h->prev_cycle_end_ns = now;
+    h->prev_used_after = c->used_after;
     h->last_traced_live = h->black_new_start;   /* live without what the cycle allocated */
 }
 
@@ -306,6 +318,31 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
     return rc;
 }
 
+/* Between cycles, the GC thread maps the free space ahead of the
+ * allocation pointer (MADV_POPULATE_WRITE), so mutators do not take a page
+ * fault per fresh page after every flip. Stops as soon as a cycle is wanted. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static void pretouch_free_space(agc_heap *h)
+{
+    if (!h->opt.pretouch || h->anon)
+        return;
+    const uint64_t step = 16ull << 20;
+    uint64_t from = (__atomic_load_n(&h->top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    while (from < h->cap) {
+        pthread_mutex_lock(&h->gc_lock);
+        int stop = h->gc_request || h->gc_shutdown;
+        pthread_mutex_unlock(&h->gc_lock);
+        if (stop)
+            return;
+        uint64_t len = h->cap - from < step ? h->cap - from : step;
+        if (madvise(h->primary + from, len, MADV_POPULATE_WRITE) != 0)
+            return;   /* an older kernel: mutators fault the pages in themselves */
+        from += len;
+    }
+}
+
 /* The GC thread. */
 static void *gc_main(void *arg)
 {
@@ -338,6 +375,11 @@ static void *gc_main(void *arg)
             h->cycles_done++;   /* the flip is done; agc_collect_finish completes it */
         }
         pthread_cond_broadcast(&h->gc_done_cond);
+        if (rc == AGC_OK && !h->manual_compaction && !h->gc_request) {
+            pthread_mutex_unlock(&h->gc_lock);
+            pretouch_free_space(h);
+            pthread_mutex_lock(&h->gc_lock);
+        }
     }
     pthread_mutex_unlock(&h->gc_lock);
     agc_compact_thread_done();
@@ -459,6 +501,11 @@ void agc_maybe_trigger(agc_heap *h)
     uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
     uint64_t base = h->gc_baseline;
     uint64_t thr = base + (uint64_t)((double)(h->cap - base) * h->opt.trigger);
+    /* adaptive, as Shenandoah's heuristic: start early enough that the
+     * free space lasts through a cycle at the recent allocation rate */
+    uint64_t reserve = h->trigger_reserve;
+    if (reserve && h->cap - top < reserve && thr > top)
+        thr = top;
     if (top < thr || __atomic_load_n(&h->gc_busy, __ATOMIC_RELAXED) ||
         __atomic_load_n(&h->gc_request, __ATOMIC_RELAXED))
         return;

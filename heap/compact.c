@@ -21,10 +21,13 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     const agc_word base = (agc_word)h->primary;
     const uint64_t end_w = h->plan_top / 8;
     uint64_t moved = 0;
-    for (uint64_t w = agc_page_first(h, page); w != AGC_NONE;) {
+    uint64_t w = agc_page_first(h, page);
+    /* to-space is dense: only the first object needs the bitmap arithmetic,
+     * each next one starts where the previous one ends */
+    uint64_t noff = w != AGC_NONE ? agc_forward_off(h, w * 8) : 0;
+    while (w != AGC_NONE) {
         const agc_header *o = (const agc_header *)(from + w * 8);
         uint64_t size = (uint64_t)o->nwords * 8;
-        uint64_t noff = agc_forward_off(h, w * 8);
         if (noff >= hi)
             break;
         uint64_t a = noff > lo ? noff : lo;
@@ -46,7 +49,8 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
                     *slot = base + agc_forward_off(h, v - base);
             }
         }
-        if (noff + size >= hi)
+        noff += size;
+        if (noff >= hi)
             break;
         w = bm_next(h->mark_bits, w + o->nwords, end_w);
     }

@@ -25,6 +25,7 @@ void agc_options_default(agc_options *o)
     o->trigger = 0.75;
     o->verify = 0;
     o->seed = 0;
+    o->pretouch = 1;
 }
 
 static const char *mode_name(int m)

@@ -25,6 +25,7 @@ typedef struct agc_options {
     double trigger;         /* start a cycle when occupancy passes this fraction */
     int verify;             /* verify the heap after every cycle */
     uint64_t seed;          /* for AGC_ORDER_RANDOM */
+    int pretouch;           /* after a cycle the GC thread maps the free space in advance */
 } agc_options;
 
 typedef struct agc_cycle_stats {

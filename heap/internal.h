@@ -167,6 +167,8 @@ struct agc_heap {
     pthread_mutex_t fault_ev_lock;
     int manual_compaction;      /* agc_collect_begin: no GC page building */
     uint64_t gc_baseline;       /* used bytes after the last cycle (trigger base) */
+    uint64_t trigger_reserve;   /* adaptive trigger: free space to keep for a cycle */
+    uint64_t prev_cycle_end_ns, prev_used_after;
     uint64_t last_traced_live;  /* live bytes marked by the last cycle (not allocated black) */
     uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
     int minor_catch_missing;    /* minor mode registers MISSING too */
