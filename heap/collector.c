@@ -486,8 +486,10 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
     }
     int rc = AGC_OK;
     if (wait) {
+        AGC_NOCANCEL_BEGIN;
         while (h->cycles_done < target && !h->gc_shutdown)
             pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+        AGC_NOCANCEL_END;
         rc = h->last_cycle_error;
         if (rc)
             agc_fail(rc, "%s", h->last_cycle_msg);

@@ -249,8 +249,11 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
         goto fail;
     }
     rc = agc_gc_start(h);
-    if (rc)
+    if (rc) {
+        agc_gc_shutdown(h);
         goto fail;
+    }
+    agc_heap_registry_add(h);
     *out = h;
     return AGC_OK;
 fail:
@@ -264,6 +267,7 @@ void agc_heap_destroy(agc_heap *h)
     if (!h)
         return;
     h->closed = 1;
+    agc_heap_registry_remove(h);
     agc_gc_shutdown(h);
     agc_mutator_free_all(h);
     release_memory(h);

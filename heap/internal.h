@@ -226,7 +226,13 @@ static inline void agc_mark_black_alloc(agc_heap *h, uint64_t off)
 void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
 uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
 
+/* Waits inside artgc are not cancellation points for the caller's thread. */
+#define AGC_NOCANCEL_BEGIN int agc_cs_; pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &agc_cs_)
+#define AGC_NOCANCEL_END pthread_setcancelstate(agc_cs_, NULL)
+
 /* safepoint.c */
+void agc_heap_registry_add(agc_heap *h);
+void agc_heap_registry_remove(agc_heap *h);
 void agc_stop_world(agc_heap *h, int phase);
 void agc_start_world(agc_heap *h);
 agc_mutator *agc_mutator_new(agc_heap *h, int in_api);

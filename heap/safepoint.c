@@ -8,6 +8,58 @@
 volatile int agc_any_stop_requested;
 __thread agc_mutator *agc_self;
 
+/* A native mutator thread that exits or is cancelled without agc_detach is
+ * detached by its thread-specific-data destructor, so it never holds up a
+ * pause. The registry of live heaps keeps that from touching a closed heap. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static agc_heap *registry[256];
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+void agc_heap_registry_add(agc_heap *h)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < 256; i++)
+        if (!registry[i]) {
+            registry[i] = h;
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void agc_heap_registry_remove(agc_heap *h)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < 256; i++)
+        if (registry[i] == h)
+            registry[i] = NULL;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void thread_exit_detach(void *p)
+{
+    agc_mutator *m = p;
+    pthread_mutex_lock(&registry_lock);
+    int alive = 0;
+    for (int i = 0; i < 256 && !alive; i++)
+        if (registry[i] == m->heap) {
+            pthread_mutex_lock(&m->heap->mut_lock);
+            for (agc_mutator *x = m->heap->mutators; x; x = x->next)
+                alive |= x == m;
+            pthread_mutex_unlock(&m->heap->mut_lock);
+        }
+    pthread_mutex_unlock(&registry_lock);
+    if (alive)
+        agc_detach(m);
+}
+
+static int exit_key_made;
+static void make_exit_key(void)
+{
+    exit_key_made = pthread_key_create(&exit_key, thread_exit_detach) == 0;
+}
+static int exit_key_ready(void) { return exit_key_made; }
+
 agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
 {
     agc_mutator *m = calloc(1, sizeof *m);
@@ -20,6 +72,7 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     m->hot.mark_bits = h->mark_bits;
     m->hot.alloc_black = (const int *)&h->alloc_black;
     atomic_store(&m->state, MS_SAFE);
+    AGC_NOCANCEL_BEGIN;
     pthread_mutex_lock(&h->mut_lock);
     while (atomic_load(&h->stop_requested))
         pthread_cond_wait(&h->mut_cond, &h->mut_lock);
@@ -29,6 +82,7 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     h->nmutators++;
     m->attached = 1;
     pthread_mutex_unlock(&h->mut_lock);
+    AGC_NOCANCEL_END;
     return m;
 }
 
@@ -44,6 +98,8 @@ agc_mutator *agc_attach(agc_heap *h)
         return NULL;
     }
     agc_self = m;
+    pthread_once(&exit_once, make_exit_key);
+    pthread_setspecific(exit_key, m);
     agc_unblock(m);
     return m;
 }
@@ -81,8 +137,11 @@ void agc_detach(agc_mutator *m)
         return;
     agc_heap *h = m->heap;
     int m_in_api = m->in_api;
+    if (!m_in_api && exit_key_ready() && pthread_getspecific(exit_key) == m)
+        pthread_setspecific(exit_key, NULL);
     retire_tlab(m);
     agc_block(m);
+    AGC_NOCANCEL_BEGIN;
     pthread_mutex_lock(&h->mut_lock);
     while (atomic_load(&h->stop_requested))
         pthread_cond_wait(&h->mut_cond, &h->mut_lock);
@@ -103,6 +162,7 @@ void agc_detach(agc_mutator *m)
     }
     move_events(&h->dead_events, &m->events);
     pthread_mutex_unlock(&h->mut_lock);
+    AGC_NOCANCEL_END;
     if (agc_self == m)
         agc_self = NULL;
     free(m->hot.roots);
@@ -157,11 +217,13 @@ void agc_unblock(agc_mutator *m)
         atomic_store(&m->state, MS_SAFE);
         if (!t0)
             t0 = agc_now_ns();
+        AGC_NOCANCEL_BEGIN;
         pthread_mutex_lock(&h->mut_lock);
         pthread_cond_broadcast(&h->gc_cond);
         int phase = h->stop_phase;
         park_locked(h);
         pthread_mutex_unlock(&h->mut_lock);
+        AGC_NOCANCEL_END;
         if (phase >= 0 && !m->in_api) {
             /* it wanted to run and the GC held it back: a pause */
             agc_record_event(m, AGC_EV_PAUSE, t0, agc_now_ns() - t0, (uint32_t)phase);
@@ -184,7 +246,9 @@ void agc_poll_slow(agc_mutator *m)
     int phase = h->stop_phase;
     atomic_store(&m->state, MS_SAFE);
     pthread_cond_broadcast(&h->gc_cond);
+    AGC_NOCANCEL_BEGIN;
     park_locked(h);
+    AGC_NOCANCEL_END;
     atomic_store(&m->state, MS_RUNNING);
     pthread_mutex_unlock(&h->mut_lock);
     uint64_t t1 = agc_now_ns();

@@ -2,6 +2,7 @@
  * Python API in reasonable time, and the classic lost-object race of
  * concurrent marking driven by native mutators. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,5 +191,54 @@ int agc_test_rewire_race(agc_heap *h, int threads, uint64_t iters, uint64_t chai
             return agc_fail(args[i].rc, "thread %d: %s", i, args[i].err);
     if (h->corrupt)
         return agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg);
+    return AGC_OK;
+}
+
+/* A native mutator that goes away without agc_detach: how 0 returns from
+ * its thread function, 1 calls pthread_exit, 2 is cancelled by us while it
+ * runs (allocating in a loop, at a cancellation point). The heap must go on:
+ * the caller then collects and verifies. */
+typedef struct {
+    agc_heap *h;
+    int how;
+    volatile int started;
+} abandon_arg;
+
+static void *abandon_thread(void *p)
+{
+    abandon_arg *a = p;
+    agc_mutator *m = agc_attach(a->h);
+    if (!m)
+        return NULL;
+    int cls;
+    agc_define_class(a->h, "Abandoned", 1, 8, &cls);
+    agc_push(m, agc_alloc(m, cls));
+    for (int i = 0; i < 1000; i++)
+        agc_alloc(m, cls);
+    a->started = 1;
+    if (a->how == 1)
+        pthread_exit(NULL);
+    if (a->how == 2)
+        for (;;) {
+            agc_alloc(m, cls);
+            pthread_testcancel();
+        }
+    return NULL;
+}
+
+int agc_test_abandon_mutator(agc_heap *h, int how)
+{
+    if (how < 0 || how > 2)
+        return agc_fail(AGC_EINVAL, "how must be 0, 1 or 2");
+    abandon_arg a = {h, how, 0};
+    pthread_t t;
+    if (pthread_create(&t, NULL, abandon_thread, &a) != 0)
+        return agc_fail(AGC_ESYS, "pthread_create failed");
+    if (how == 2) {
+        while (!a.started)
+            sched_yield();
+        pthread_cancel(t);
+    }
+    pthread_join(t, NULL);
     return AGC_OK;
 }

@@ -6,4 +6,5 @@
 int agc_test_build_list(agc_heap *h, uint64_t n, uint32_t *handle);
 int agc_test_check_list(agc_heap *h, uint32_t handle, uint64_t n);
 int agc_test_rewire_race(agc_heap *h, int threads, uint64_t iters, uint64_t chain);
+int agc_test_abandon_mutator(agc_heap *h, int how);
 #endif
