@@ -299,6 +299,17 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
     reset_counters(h);
     if (h->sigbus_slot >= 0)
         agc_sigbus_install();   /* in front again if a handler displaced ours */
+    if (h->fault_thread && !agc_fault_thread_alive(h->fault_thread)) {
+        /* the handler thread died: say so, and start a new one */
+        fprintf(stderr, "artgc: the userfaultfd handler thread of heap %p had died; starting a new one\n",
+                (void *)h);
+        agc_fault_thread_stop(h->fault_thread);
+        h->fault_thread = agc_fault_thread_start(h->uffd, agc_fault_resolver_fn, h);
+        h->fault_thread_restarts++;
+        if (!h->fault_thread)
+            return agc_fail(AGC_ESYS, "the userfaultfd handler thread died and cannot be restarted: %s",
+                            agc_last_error());
+    }
     h->manual_compaction = stop_after_flip && h->opt.mode != AGC_MODE_STW;
     int rc = h->opt.mode == AGC_MODE_STW ? cycle_stw(h, c) : cycle_concurrent(h, c);
     if (rc == AGC_OK && h->manual_compaction)

@@ -319,6 +319,10 @@ void agc_compact_teardown(agc_heap *h)
     atomic_store(&h->phase, PH_RELEASE);
     while (atomic_load(&h->in_fault))
         sched_yield();
+    /* every page is built: release any thread still waiting in the kernel
+     * (a handler thread may have died under it) */
+    if (h->npages && h->opt.delivery == AGC_DELIVERY_THREAD)
+        agc_uffd_wake(h->uffd, h->primary, h->npages * AGC_PAGE);
     if (h->npages)
         agc_uffd_unregister(h->uffd, h->primary, h->npages * AGC_PAGE);
 }

@@ -335,6 +335,7 @@ struct agc_fault_thread {
     _Atomic int alive;
     _Atomic uint64_t handled;
     _Atomic uint64_t failed;
+    int joined;
 };
 
 static void log_stderr(const char *msg)
@@ -474,9 +475,21 @@ void agc_fault_thread_stop(agc_fault_thread *t)
     uint64_t one = 1;
     while (write(t->stopfd, &one, sizeof one) < 0 && errno == EINTR)
         ;
-    pthread_join(t->th, NULL);
+    if (!t->joined)
+        pthread_join(t->th, NULL);
     close(t->stopfd);
     free(t);
+}
+
+/* For the tests: the handler thread dies (cancelled) as if it had crashed. */
+void agc_fault_thread_kill(agc_fault_thread *t)
+{
+    if (!t || t->joined)
+        return;
+    pthread_cancel(t->th);
+    pthread_join(t->th, NULL);
+    t->joined = 1;
+    atomic_store(&t->alive, 0);
 }
 
 int agc_fault_thread_alive(agc_fault_thread *t)

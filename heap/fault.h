@@ -37,6 +37,8 @@ agc_fault_thread *agc_fault_thread_start(int uffd, agc_fault_resolver fn, void *
 /* Stops and joins it (returns within milliseconds even if no fault comes). */
 void agc_fault_thread_stop(agc_fault_thread *t);
 int agc_fault_thread_alive(agc_fault_thread *t);
+/* For the tests: make the handler thread die as if it had crashed. */
+void agc_fault_thread_kill(agc_fault_thread *t);
 uint64_t agc_fault_thread_handled(agc_fault_thread *t);
 /* Added: the kind passed to the slot's resolver for SIGBUS faults (SIGBUS
  * does not say whether a fault is minor or missing; the default is

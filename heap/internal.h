@@ -163,6 +163,7 @@ struct agc_heap {
     int uffd;
     int sigbus_slot;
     agc_fault_thread *fault_thread;
+    int fault_thread_restarts;
     agc_evlog fault_events;     /* thread delivery: stalls recorded by the handler */
     pthread_mutex_t fault_ev_lock;
     int manual_compaction;      /* agc_collect_begin: no GC page building */

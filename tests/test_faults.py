@@ -38,3 +38,24 @@ def test_full_heap_during_compaction_is_an_error_not_a_crash(require_mode):
     r = artgc.run("lru", size=50, mode="minor", heap="2MiB", mutators=2)
     assert r.failed
     assert "out of memory" in r.error
+
+
+@pytest.mark.parametrize("mode", ["minor", "copy", "move"])
+def test_handler_thread_dies(mode, require_mode):
+    """The fault handler thread dies mid-run: faulting mutators are released
+    at the end of the compaction, the next cycle starts a new handler and
+    says so, and nothing is lost."""
+    require_mode(mode, "thread")
+    with Heap("8MiB", mode=mode, delivery="thread", gc_install=False, verify=True) as h:
+        Obj = h.define_class("Obj", data_bytes=4088)
+        objs = [h.new(Obj) for _ in range(32)]
+        for i, o in enumerate(objs):
+            h.write_data(o, bytes([i]) * 16, 0)
+        h.collect_begin()
+        raise_for(lib.agc_test_kill_fault_thread(h._p()))
+        h.collect_finish()      # GC builds every page and wakes any waiter
+        h.collect()             # restarts the handler
+        assert lib.agc_test_fault_thread_restarts(h._p()) == 1
+        for i, o in enumerate(objs):
+            assert h.read_data(o, 0, 16) == bytes([i]) * 16
+        h.verify()
