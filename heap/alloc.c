@@ -8,7 +8,7 @@
 static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
 {
     pthread_mutex_lock(&h->alloc_lock);
-    uint64_t top = h->top;
+    uint64_t top = AGC_LOAD(h->top);
     uint64_t avail = h->limit > top ? h->limit - top : 0;
     if (avail < min) {
         pthread_mutex_unlock(&h->alloc_lock);
@@ -26,13 +26,13 @@ static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
 uint64_t agc_align_top(agc_heap *h, uint64_t align)
 {
     pthread_mutex_lock(&h->alloc_lock);
-    uint64_t t = h->top;
+    uint64_t t = AGC_LOAD(h->top);
     uint64_t a = (t + align - 1) & ~(align - 1);
     if (a > h->limit)
         a = h->limit;
     if (a > t)
         agc_heap_fill(h, t, a - t);
-    h->top = a;
+    AGC_STORE(h->top, a);
     pthread_mutex_unlock(&h->alloc_lock);
     return a;
 }
@@ -53,7 +53,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         uint64_t want = AGC_TLAB;
         uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
         uint64_t avail = h->limit > top ? h->limit - top : 0;
-        int nm = h->nmutators > 0 ? h->nmutators : 1;
+        int nm = AGC_LOAD(h->nmutators) > 0 ? AGC_LOAD(h->nmutators) : 1;
         if (avail / (4ull * (uint64_t)nm) < want)
             want = (avail / (4ull * (uint64_t)nm)) & ~7ull;
         if (want < bytes)
@@ -112,12 +112,12 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
             p = try_alloc(m, bytes);
             /* objects allocated during a cycle count as live in it, so judge
              * on what the cycle found reachable */
-            if (!p && (h->last_traced_live + bytes > h->limit || round >= 64)) {
+            if (!p && (AGC_LOAD(h->last_traced_live) + bytes > h->limit || round >= 64)) {
                 agc_fail(AGC_EOOM,
                          "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
                          "after a full collection (use a larger --heap)",
                          (unsigned long long)bytes, (unsigned long long)h->cap,
-                         (unsigned long long)h->last_traced_live);
+                         (unsigned long long)AGC_LOAD(h->last_traced_live));
                 return NULL;
             }
         }

@@ -165,7 +165,7 @@ static int cycle_stw(agc_heap *h, agc_cycle_stats *c)
     int rc = agc_map_tospace(h);
     h->live_half = h->to_half;
     uint64_t nt = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    h->top = nt;
+    AGC_STORE(h->top, nt);
     c->t_flip_end_ns = c->t_compact_end_ns = agc_now_ns();
     c->prepare_ns = 0;
     c->compact_ns = c->t_compact_end_ns - tm;
@@ -225,7 +225,7 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         h->to_base = h->anon ? NULL : h->alias + (uint64_t)h->to_half * h->cap;
         h->live_half = h->to_half;
         rc = agc_compact_setup(h);
-        h->top = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+        AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
         atomic_store(&h->phase, PH_COMPACTING);
         tf[4] = agc_now_ns();
         c->flip_plan_ns = tf[1] - tf[0];
@@ -271,7 +271,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     c->moved_bytes = h->opt.mode == AGC_MODE_STW ? h->new_end : atomic_load(&h->moved_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->release_ns = agc_now_ns() - tr;
-    h->gc_baseline = c->used_after;
+    AGC_STORE(h->gc_baseline, c->used_after);
     /* allocation rate since the previous cycle, and this cycle's length:
      * keep 1.5x what the mutators allocate during a cycle in reserve */
     uint64_t now = agc_now_ns();
@@ -280,11 +280,11 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
         double dur = (double)(now - c->t_start_ns);
         double r = 1.5 * rate * dur;
         uint64_t cap_half = (h->cap - c->used_after) / 2;   /* never more than half the free space */
-        h->trigger_reserve = r > (double)cap_half ? cap_half : (uint64_t)r;
+        AGC_STORE(h->trigger_reserve, r > (double)cap_half ? cap_half : (uint64_t)r);
     }
     h->prev_cycle_end_ns = now;
     h->prev_used_after = c->used_after;
-    h->last_traced_live = h->black_new_start;   /* live without what the cycle allocated */
+    AGC_STORE(h->last_traced_live, h->black_new_start);   /* live without what the cycle allocated */
 }
 
 static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
@@ -295,7 +295,7 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
     c->mode = h->opt.mode;
     c->reason = reason;
     c->t_start_ns = agc_now_ns();
-    c->used_before = h->top;
+    c->used_before = AGC_LOAD(h->top);
     reset_counters(h);
     if (h->sigbus_slot >= 0)
         agc_sigbus_install();   /* in front again if a handler displaced ours */
@@ -366,10 +366,10 @@ static void *gc_main(void *arg)
             break;
         int reason = h->gc_request_reason;
         int saf = h->gc_stop_after_flip;
-        h->gc_request = 0;
+        AGC_STORE(h->gc_request, 0);
         h->gc_stop_after_flip = 0;
-        h->gc_busy = 1;
-        h->cycles_started++;
+        AGC_STORE(h->gc_busy, 1);
+        AGC_STORE(h->cycles_started, h->cycles_started + 1);
         pthread_mutex_unlock(&h->gc_lock);
         int rc = h->corrupt ? agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg) : run_cycle(h, reason, saf);
         pthread_mutex_lock(&h->gc_lock);
@@ -380,7 +380,7 @@ static void *gc_main(void *arg)
             snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "%s", h->last_cycle_msg);
         }
         if (!(rc == AGC_OK && h->manual_compaction)) {
-            h->gc_busy = 0;
+            AGC_STORE(h->gc_busy, 0);
             h->cycles_done++;
         } else {
             h->cycles_done++;   /* the flip is done; agc_collect_finish completes it */
@@ -486,7 +486,7 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
         target = h->cycles_started;          /* the running cycle frees space at its flip */
     } else {
         if (!h->gc_request) {
-            h->gc_request = 1;
+            AGC_STORE(h->gc_request, 1);
             h->gc_request_reason = reason;
             h->gc_stop_after_flip = stop_after_flip;
             pthread_cond_broadcast(&h->gc_req_cond);
@@ -512,11 +512,11 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
 void agc_maybe_trigger(agc_heap *h)
 {
     uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
-    uint64_t base = h->gc_baseline;
+    uint64_t base = AGC_LOAD(h->gc_baseline);
     uint64_t thr = base + (uint64_t)((double)(h->cap - base) * h->opt.trigger);
     /* adaptive, as Shenandoah's heuristic: start early enough that the
      * free space lasts through a cycle at the recent allocation rate */
-    uint64_t reserve = h->trigger_reserve;
+    uint64_t reserve = AGC_LOAD(h->trigger_reserve);
     if (reserve && h->cap - top < reserve && thr > top)
         thr = top;
     if (top < thr || __atomic_load_n(&h->gc_busy, __ATOMIC_RELAXED) ||
@@ -543,7 +543,7 @@ int agc_collect_finish_cycle(agc_heap *h)
     h->manual_compaction = 0;
     pthread_mutex_unlock(&h->gc_lock);
     pthread_mutex_lock(&h->gc_lock);
-    h->gc_busy = 0;
+    AGC_STORE(h->gc_busy, 0);
     h->last_cycle_error = rc;
     pthread_cond_broadcast(&h->gc_done_cond);
     pthread_cond_broadcast(&h->gc_req_cond);

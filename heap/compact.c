@@ -203,11 +203,11 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         agc_mutator *m = agc_self;
         if (m && m->heap == h) {
             agc_event e = {t_fault_ns, t1 - t_fault_ns, m->id, AGC_EV_FAULT,
-                           (uint32_t)h->cycles_started, 0};
+                           (uint32_t)AGC_LOAD(h->cycles_started), 0};
             agc_evlog_add(&m->events, &e);
         }
     } else {
-        agc_event e = {t_fault_ns, t1 - t_fault_ns, tid, AGC_EV_FAULT, (uint32_t)h->cycles_started, 1};
+        agc_event e = {t_fault_ns, t1 - t_fault_ns, tid, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->cycles_started), 1};
         pthread_mutex_lock(&h->fault_ev_lock);
         agc_evlog_add(&h->fault_events, &e);
         pthread_mutex_unlock(&h->fault_ev_lock);

@@ -205,6 +205,10 @@ struct agc_heap {
     char corrupt_msg[512];
 };
 
+/* Fields written under a lock but read without one use these. */
+#define AGC_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define AGC_STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 /* heap.c */
 static inline uint8_t *agc_obj_at(agc_heap *h, uint64_t off) { return h->primary + off; }
 static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t)((const uint8_t *)p - h->primary); }

@@ -79,7 +79,7 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     m->id = h->next_mutator_id++;
     m->next = h->mutators;
     h->mutators = m;
-    h->nmutators++;
+    AGC_STORE(h->nmutators, h->nmutators + 1);
     m->attached = 1;
     pthread_mutex_unlock(&h->mut_lock);
     AGC_NOCANCEL_END;
@@ -146,7 +146,7 @@ void agc_detach(agc_mutator *m)
     while (atomic_load(&h->stop_requested))
         pthread_cond_wait(&h->mut_cond, &h->mut_lock);
     unlink_mutator(h, m);
-    h->nmutators--;
+    AGC_STORE(h->nmutators, h->nmutators - 1);
     m->attached = 0;
     /* SATB entries of a leaving thread still matter to marking. */
     if (m->nsatb) {

@@ -43,7 +43,7 @@ void agc_evlog_free(agc_evlog *log)
 
 void agc_record_event(agc_mutator *m, int kind, uint64_t t0, uint64_t dur, uint32_t phase)
 {
-    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)m->heap->cycles_started, phase};
+    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)AGC_LOAD(m->heap->cycles_started), phase};
     agc_evlog_add(&m->events, &e);
 }
 
@@ -60,11 +60,12 @@ void agc_cycle_push(agc_heap *h, const agc_cycle_stats *c)
         h->cycles = n;
         h->cycles_cap = nc;
     }
-    h->cycles[h->ncycles++] = *c;
+    h->cycles[h->ncycles] = *c;
+    AGC_STORE(h->ncycles, h->ncycles + 1);
     pthread_mutex_unlock(&h->stats_lock);
 }
 
-uint64_t agc_cycle_count(agc_heap *h) { return h->ncycles; }
+uint64_t agc_cycle_count(agc_heap *h) { return AGC_LOAD(h->ncycles); }
 
 int agc_cycle_get(agc_heap *h, uint64_t i, agc_cycle_stats *out)
 {

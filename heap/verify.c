@@ -192,7 +192,7 @@ static void vinit(vctx *v, agc_heap *h)
 {
     memset(v, 0, sizeof *v);
     v->h = h;
-    v->top = h->top;
+    v->top = AGC_LOAD(h->top);
     v->next_id = 1;
     v->d.a = 0xcbf29ce484222325ull;
     v->d.b = 0x84222325cbf29ce4ull;
@@ -306,7 +306,7 @@ uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n)
     while (h->gc_busy || h->gc_request)
         pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
     agc_stop_world(h, -1);
-    uint64_t top = h->top, words = top / 8;
+    uint64_t top = AGC_LOAD(h->top), words = top / 8;
     if (out) {
         uint64_t k = words < n ? words : n;
         memcpy(out, h->primary, k * 8);
