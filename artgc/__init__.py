@@ -13,13 +13,16 @@ __all__ = [
     "Heap", "probe", "run", "bench", "plot", "parse_size", "format_size", "__version__",
 ]
 
-# The heavier pieces load on first use, so that `import artgc` stays cheap.
+# `probe` and `bench` are functions named like their modules: importing the
+# modules here, before binding the names, keeps a later `import artgc.probe`
+# from replacing the function by the module. Plotting (matplotlib) loads on
+# first use.
+from .bench import bench  # noqa: E402
+from .heap import Heap  # noqa: E402
+from .probe import probe  # noqa: E402
+from .runner import RunResult, run  # noqa: E402
+
 _LAZY = {
-    "Heap": ("heap", "Heap"),
-    "probe": ("probe", "probe"),
-    "run": ("runner", "run"),
-    "RunResult": ("runner", "RunResult"),
-    "bench": ("bench", "bench"),
     "plot": ("plots", "plot_results"),
 }
 

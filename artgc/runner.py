@@ -437,9 +437,14 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         try:
             box["code"] = lib.agc_workload_run(h, params, res)
             box["msg"] = last_error() if box["code"] != lib.AGC_OK else ""
+            box["t1"] = time.monotonic_ns()
+            # a cycle the run started may still be running: let it finish so
+            # that it is recorded (its error, if any, is the heap's, reported
+            # by the cycle itself)
+            lib.agc_heap_quiesce(h)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             box["exc"] = exc
-        box["t1"] = time.monotonic_ns()
+        box.setdefault("t1", time.monotonic_ns())
 
     try:
         with _Interrupter(lib) as intr:

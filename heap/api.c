@@ -284,3 +284,17 @@ int agc_verify(agc_heap *h, char *digest_hex)
     pthread_mutex_unlock(&h->gc_lock);
     return rc;
 }
+
+/* Wait until no cycle is running or requested (so every cycle a run caused
+ * is recorded); returns at once when idle. */
+int agc_heap_quiesce(agc_heap *h)
+{
+    if (!h || h->closed)
+        return agc_fail(AGC_ECLOSED, "the heap is closed");
+    pthread_mutex_lock(&h->gc_lock);
+    while ((h->gc_busy || h->gc_request) && !h->manual_compaction && !h->gc_shutdown)
+        pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+    int rc = h->last_cycle_error;
+    pthread_mutex_unlock(&h->gc_lock);
+    return rc ? agc_fail(rc, "%s", h->last_cycle_msg) : AGC_OK;
+}

@@ -87,6 +87,8 @@ int agc_read_data(agc_heap *h, uint32_t handle, uint64_t offset, uint8_t *buf, u
 int agc_write_data(agc_heap *h, uint32_t handle, uint64_t offset, const uint8_t *buf, uint64_t len);
 
 int agc_collect(agc_heap *h, agc_cycle_stats *out);
+/* Wait for a running or requested cycle to end. */
+int agc_heap_quiesce(agc_heap *h);
 /* Run a cycle up to the end of the flip and stop there: pages are then built
  * only by mutator faults (or agc_collect_finish). For demonstration. */
 int agc_collect_begin(agc_heap *h);
