@@ -162,7 +162,10 @@ static int cycle_stw(agc_heap *h, agc_cycle_stats *c)
     for (uint64_t p = 0; p < h->npages; p++)
         agc_build_page(h, p, h->to_base + p * AGC_PAGE);
     agc_for_each_root(h, forward_root, NULL);
-    int rc = agc_map_tospace(h);
+    /* stw needs no fault: the standby's page tables can all stay */
+    int rc = agc_standby_prepare(h, 0);
+    if (!rc)
+        rc = agc_map_tospace(h, 0);
     h->live_half = h->to_half;
     uint64_t nt = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     AGC_STORE(h->top, nt);
@@ -195,6 +198,19 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     if (rc)
         return rc;
     h->populated_upto = sure;
+    /* minor mode keeps the standby's page tables above to-space; copy mode
+     * punched that half, so it has none to keep */
+    if (h->opt.mode == AGC_MODE_MINOR) {
+        /* what gets allocated until the flip joins to-space too: drop the
+         * entries of about twice what came since the marking pause, so the
+         * flip rarely has any left to drop */
+        uint64_t grown = AGC_LOAD(h->top) - B;
+        uint64_t zap = sure + 2 * grown + (16ull << 20);
+        zap = zap > h->cap ? h->cap : (zap + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+        rc = agc_standby_prepare(h, zap);
+        if (rc)
+            return rc;
+    }
     (void)want;
     c->prepare_ns = agc_now_ns() - tp;
 
@@ -217,7 +233,7 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
             shuffle_pages(h, h->npages);
         agc_for_each_root(h, forward_root, NULL);
         tf[2] = agc_now_ns();
-        rc = agc_map_tospace(h);
+        rc = agc_map_tospace(h, h->npages * AGC_PAGE);
         tf[3] = agc_now_ns();
     }
     if (!rc) {
@@ -253,8 +269,9 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     uint64_t tr = agc_now_ns();
     int from_half = h->anon ? 0 : 1 - h->live_half;
     agc_plan_heap_maps(h);
-    agc_unmap_fromspace(h);
-    if (h->opt.mode == AGC_MODE_COPY || (!h->opt.reuse_tospace && h->opt.mode != AGC_MODE_MOVE))
+    int punch = h->opt.mode == AGC_MODE_COPY || (!h->opt.reuse_tospace && h->opt.mode != AGC_MODE_MOVE);
+    agc_release_fromspace(h, !punch && (h->opt.mode == AGC_MODE_MINOR || h->opt.mode == AGC_MODE_STW));
+    if (punch)
         release_half(h, from_half);
     agc_mark_reset(h);
     memset((void *)h->page_state, 0, h->npages);

@@ -148,11 +148,13 @@ static void release_memory(agc_heap *h)
         munmap(h->res_p, h->res_p_len);
     if (h->res_f)
         munmap(h->res_f, h->res_f_len);
+    if (h->res_s)
+        munmap(h->res_s, h->res_s_len);
     if (h->alias)
         munmap(h->alias, 2 * h->cap);
     if (h->memfd >= 0)
         close(h->memfd);
-    h->res_p = h->res_f = NULL;
+    h->res_p = h->res_f = h->res_s = NULL;
     h->alias = NULL;
     h->memfd = -1;
     free_side_tables(h);
@@ -198,7 +200,8 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
 
     h->primary = reserve_aligned(h->cap, &h->res_p, &h->res_p_len);
     h->fromspace = reserve_aligned(h->cap, &h->res_f, &h->res_f_len);
-    if (!h->primary || !h->fromspace) {
+    h->standby = reserve_aligned(h->cap, &h->res_s, &h->res_s_len);
+    if (!h->primary || !h->fromspace || !h->standby) {
         rc = agc_fail(AGC_ESYS, "cannot reserve %llu MiB of address space: %s",
                       (unsigned long long)(h->cap >> 20), strerror(errno));
         goto fail;
@@ -288,9 +291,41 @@ void agc_heap_destroy(agc_heap *h)
     free(h);
 }
 
-/* The flip's remap (world stopped): the primary range now shows to-space. */
-int agc_map_tospace(agc_heap *h)
+static void reserve_again(uint8_t *at, uint64_t len)
 {
+    mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+/* Outside any pause: make the standby S map the to-space half, and drop the
+ * page-table entries of its first zap_len bytes (the pages compaction will
+ * build, which must fault). The rest keeps its entries from the cycle
+ * before, so mutators allocating there after the flip take no page fault. */
+int agc_standby_prepare(agc_heap *h, uint64_t zap_len)
+{
+    if (h->anon)
+        return AGC_OK;
+    if (!h->standby_valid || h->standby_half != h->to_half) {
+        if (mmap(h->standby, h->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
+                 (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
+            return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
+        h->standby_valid = 1;
+        h->standby_half = h->to_half;
+        h->zapped_upto = h->cap;     /* a fresh mapping has no entries at all */
+        return AGC_OK;
+    }
+    if (zap_len && madvise(h->standby, zap_len, MADV_DONTNEED) != 0)
+        return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
+    h->zapped_upto = zap_len;
+    return AGC_OK;
+}
+
+/* The flip's remap (world stopped): the primary range now shows to-space.
+ * Page tables move with mremap (cheap at 1 GiB alignment); must_zap bytes at
+ * the start of to-space lose their entries so that touching them faults. */
+int agc_map_tospace(agc_heap *h, uint64_t must_zap)
+{
+    /* must_zap: to-space bytes that need faults; the standby lacks entries
+     * below zapped_upto already */
     if (h->anon) {
         void *r = mremap(h->primary, h->cap, h->cap,
                          MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, h->fromspace);
@@ -301,16 +336,38 @@ int agc_map_tospace(agc_heap *h)
     void *r = mremap(h->primary, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->fromspace);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
+    if (h->standby_valid && h->standby_half == h->to_half) {
+        r = mremap(h->standby, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->primary);
+        if (r == MAP_FAILED)
+            return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
+        h->standby_valid = 0;
+        reserve_again(h->standby, h->cap);
+        if (must_zap > h->zapped_upto &&
+            madvise(h->primary + h->zapped_upto, must_zap - h->zapped_upto, MADV_DONTNEED) != 0)
+            return agc_fail(AGC_ESYS, "flip: dropping to-space page tables failed: %s", strerror(errno));
+        return AGC_OK;
+    }
     if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
              (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mapping to-space failed: %s", strerror(errno));
     return AGC_OK;
 }
 
-/* After compaction: drop the old primary's page tables (outside any pause). */
-void agc_unmap_fromspace(agc_heap *h)
+/* After compaction (outside any pause): the old primary, now at F, either
+ * becomes the standby of the next cycle (its half is the next to-space; its
+ * page tables are kept) or is dropped. */
+void agc_release_fromspace(agc_heap *h, int keep)
 {
-    mmap(h->fromspace, h->cap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (keep && !h->anon) {
+        void *r = mremap(h->fromspace, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->standby);
+        if (r != MAP_FAILED) {
+            h->standby_valid = 1;
+            h->standby_half = 1 - h->live_half;
+            reserve_again(h->fromspace, h->cap);
+            return;
+        }
+    }
+    reserve_again(h->fromspace, h->cap);
 }
 
 uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->top, __ATOMIC_RELAXED); }

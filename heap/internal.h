@@ -85,8 +85,10 @@ struct agc_heap {
     uint8_t *primary;           /* P: mutators' view */
     uint8_t *fromspace;         /* F: where the primary goes at the flip */
     uint8_t *alias;             /* the whole memfd, for GC writes */
-    void *res_p, *res_f;        /* reservations (for munmap) */
-    size_t res_p_len, res_f_len;
+    uint8_t *standby;           /* S: the next to-space half, mapped ahead with its page tables */
+    int standby_valid, standby_half;
+    void *res_p, *res_f, *res_s;        /* reservations (for munmap) */
+    size_t res_p_len, res_f_len, res_s_len;
     int live_half;              /* memfd half mapped at P */
     int closed;
 
@@ -173,6 +175,7 @@ struct agc_heap {
     uint64_t last_traced_live;  /* live bytes marked by the last cycle (not allocated black) */
     uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
     int minor_catch_missing;    /* minor mode registers MISSING too */
+    uint64_t zapped_upto;       /* standby bytes without page-table entries */
 
     /* the GC thread and its requests */
     pthread_t gc_thread;
@@ -212,8 +215,9 @@ struct agc_heap {
 /* heap.c */
 static inline uint8_t *agc_obj_at(agc_heap *h, uint64_t off) { return h->primary + off; }
 static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t)((const uint8_t *)p - h->primary); }
-int agc_map_tospace(agc_heap *h);      /* the flip's remap */
-void agc_unmap_fromspace(agc_heap *h); /* after compaction */
+int agc_map_tospace(agc_heap *h, uint64_t must_zap);  /* the flip's remap */
+void agc_release_fromspace(agc_heap *h, int keep);  /* after compaction */
+int agc_standby_prepare(agc_heap *h, uint64_t zap_len); /* outside pauses */
 
 /* object layout helpers (objects.c) */
 uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word);

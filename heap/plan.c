@@ -26,17 +26,28 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
         sum += h->chunk_live[c];
     }
     h->chunk_prefix[c1] = sum;
-    /* first objects of pages: per object below S; in the black region
-     * [S, T) pages find theirs when built (agc_page_first) */
-    uint64_t end_w = (to < h->mark_start_top ? to : h->mark_start_top) / 8;
-    for (uint64_t w = bm_next(h->mark_bits, from / 8, end_w); w != AGC_NONE;) {
-        const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
-        uint64_t nw = o->nwords;
-        uint64_t noff = agc_forward_off(h, w * 8);
-        uint64_t nend = noff + nw * 8;
-        for (uint64_t p = (noff + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < nend; p++)
-            h->page_first[p] = w;
-        w = bm_next(h->mark_bits, w + nw, end_w);
+    /* first objects of pages below S, from the prefix sums, as ART does: the
+     * to-space page starting at x begins inside the chunk c whose prefix
+     * range holds x, at its k-th live word (k = (x - prefix[c]) / 8); the
+     * object covering that word is the last object start at or before it.
+     * Work per page, not per object. In the black region [S, T) pages find
+     * theirs when built (agc_page_first). */
+    uint64_t s_top = to < h->mark_start_top ? to : h->mark_start_top;
+    uint64_t cs1 = (s_top + AGC_CHUNK - 1) / AGC_CHUNK;     /* chunks below S */
+    uint64_t live_s = cs1 > c0 ? h->chunk_prefix[cs1] : 0;
+    if (cs1 == c1)
+        live_s = sum;
+    uint64_t c = c0;
+    for (uint64_t p = (h->chunk_prefix[c0] + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < live_s; p++) {
+        uint64_t x = p * AGC_PAGE;
+        while (c + 1 < cs1 && h->chunk_prefix[c + 1] <= x)
+            c++;
+        uint64_t k = (x - h->chunk_prefix[c]) / 8;
+        uint64_t bits = h->live_bits[c];
+        for (uint64_t i = 0; i < k; i++)
+            bits &= bits - 1;                 /* drop the k lowest live words */
+        uint64_t wk = c * 64 + (uint64_t)__builtin_ctzll(bits);
+        h->page_first[p] = bm_prev(h->mark_bits, wk);
     }
     if (from <= h->mark_start_top && h->mark_start_top <= to)
         h->black_new_start = h->chunk_prefix[h->mark_start_top / AGC_CHUNK];
