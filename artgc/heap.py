@@ -26,6 +26,7 @@ CYCLE_FIELDS = [
     "used_before", "live_bytes", "moved_bytes", "used_after", "pages", "pages_by_gc",
     "pages_by_mutator", "faults", "faults_minor", "faults_missing", "fault_waits",
     "satb_entries", "black_bytes", "mode", "reason", "ttsp_max_ns", "flip_plan_ns", "flip_remap_ns",
+    "memfd_bytes",
 ]
 
 

@@ -289,6 +289,20 @@ def kernel_caps() -> dict[str, Any] | None:
                          ("minor_shmem", "missing_shmem", "sigbus", "move", "wp")}}
 
 
+def _peak_rss() -> int:
+    """VmHWM of this process: unlike ru_maxrss it starts afresh at exec, so a
+    child process does not report its parent's peak. Heap pages count twice
+    (primary and alias mappings); cycles' ``memfd_bytes`` is the heap itself."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _cycle_dict(ffi: Any, c: Any) -> dict[str, Any]:
     d: dict[str, Any] = {}
     for name, _ in ffi.typeof("agc_cycle_stats").fields:
@@ -481,9 +495,9 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         events = _events(ffi, lib, h)
         before = _heap_map(ffi, lib, h, 0)
         after = _heap_map(ffi, lib, h, 1)
-        # ru_maxrss is the high-water mark of the whole process (Python and any
-        # earlier runs in it included); bench runs each point in its own process.
-        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # the high-water mark of the whole process (Python and earlier runs in
+        # it included); bench runs each point in its own process.
+        peak_rss = _peak_rss()
     finally:
         if worker is not None and worker.is_alive():  # never free a heap still in use
             lib.agc_workload_interrupt()

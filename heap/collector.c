@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
 #include "uffd.h"
@@ -288,6 +289,9 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     c->moved_bytes = h->opt.mode == AGC_MODE_STW ? h->new_end : atomic_load(&h->moved_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->release_ns = agc_now_ns() - tr;
+    struct stat st;
+    if (h->memfd >= 0 && fstat(h->memfd, &st) == 0)
+        c->memfd_bytes = (uint64_t)st.st_blocks * 512;
     AGC_STORE(h->gc_baseline, c->used_after);
     /* allocation rate since the previous cycle, and this cycle's length:
      * keep 1.5x what the mutators allocate during a cycle in reserve */

@@ -207,7 +207,14 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
             agc_evlog_add(&m->events, &e);
         }
     } else {
-        agc_event e = {t_fault_ns, t1 - t_fault_ns, tid, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->cycles_started), 1};
+        uint32_t who = tid;
+        uint32_t n = AGC_LOAD(h->ntid_map);
+        for (uint32_t i = n; i-- > 0;)          /* newest first: tids are reused */
+            if (AGC_LOAD(h->tid_map[i][0]) == tid) {
+                who = AGC_LOAD(h->tid_map[i][1]);
+                break;
+            }
+        agc_event e = {t_fault_ns, t1 - t_fault_ns, who, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->cycles_started), 1};
         pthread_mutex_lock(&h->fault_ev_lock);
         agc_evlog_add(&h->fault_events, &e);
         pthread_mutex_unlock(&h->fault_ev_lock);

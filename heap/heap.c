@@ -86,6 +86,10 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and 64, got %d", o->gc_threads);
     if (!(o->trigger > 0.0 && o->trigger <= 1.0))
         return agc_fail(AGC_EINVAL, "trigger must be a fraction in (0, 1], got %g", o->trigger);
+    if (!o->gc_install && o->mode != AGC_MODE_MINOR && o->mode != AGC_MODE_STW)
+        return agc_fail(AGC_EINVAL,
+                        "gc_install=False needs mode 'minor': in copy and move modes a page is built in "
+                        "the GC thread's private buffer, so only that thread can install it");
     if (o->capacity < (1ull << 20))
         return agc_fail(AGC_EINVAL, "heap size must be at least 1MiB, got %llu bytes",
                         (unsigned long long)o->capacity);

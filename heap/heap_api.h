@@ -46,6 +46,7 @@ typedef struct agc_cycle_stats {
     uint64_t ttsp_max_ns;     /* longest time-to-safepoint of the cycle's pauses */
     uint64_t flip_plan_ns;    /* in the flip: planning what was allocated since marking */
     uint64_t flip_remap_ns;   /* in the flip: mremap + map + userfaultfd registration */
+    uint64_t memfd_bytes;     /* memory the heap's memfd holds after the cycle (both halves) */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */

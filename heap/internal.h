@@ -62,6 +62,7 @@ struct agc_mutator {
     /* stats */
     agc_evlog events;
     uint64_t bytes_allocated;
+    uint32_t tid;               /* kernel thread id */
     struct agc_mutator *next;
 };
 
@@ -102,6 +103,8 @@ struct agc_heap {
     agc_class classes[AGC_MAX_CLASSES];
     uint32_t class_words[AGC_MAX_CLASSES];   /* size of fixed-size classes, for the fast path */
     int nmutators;
+    uint32_t tid_map[1024][2];  /* kernel tid -> mutator id, for handler-thread faults */
+    uint32_t ntid_map;
     _Atomic int nclasses;
 
     /* mutators and safepoints */

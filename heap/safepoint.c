@@ -78,6 +78,15 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     while (atomic_load(&h->stop_requested))
         pthread_cond_wait(&h->mut_cond, &h->mut_lock);
     m->id = h->next_mutator_id++;
+    m->tid = (uint32_t)gettid();
+    {
+        /* a small table the handler thread reads without locks */
+        uint32_t k = h->ntid_map < 1024 ? h->ntid_map : (m->id % 1024);
+        AGC_STORE(h->tid_map[k][1], m->id);
+        AGC_STORE(h->tid_map[k][0], m->tid);
+        if (h->ntid_map < 1024)
+            AGC_STORE(h->ntid_map, h->ntid_map + 1);
+    }
     m->next = h->mutators;
     h->mutators = m;
     AGC_STORE(h->nmutators, h->nmutators + 1);

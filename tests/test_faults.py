@@ -46,7 +46,7 @@ def test_handler_thread_dies(mode, require_mode):
     at the end of the compaction, the next cycle starts a new handler and
     says so, and nothing is lost."""
     require_mode(mode, "thread")
-    with Heap("8MiB", mode=mode, delivery="thread", gc_install=False, verify=True) as h:
+    with Heap("8MiB", mode=mode, delivery="thread", gc_install=(mode != "minor"), verify=True) as h:
         Obj = h.define_class("Obj", data_bytes=4088)
         objs = [h.new(Obj) for _ in range(32)]
         for i, o in enumerate(objs):
