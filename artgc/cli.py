@@ -63,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="FILE", default=None, help="write the full result as JSON to FILE")
     _bool_pair(r, "gc-install", True, "GC threads install the pages they build")
     _bool_pair(r, "reuse-tospace", True, "keep the old from-space half populated for the next cycle")
+    _bool_pair(r, "pretouch", True, "between cycles the GC thread maps free space ahead of allocation")
     r.add_argument("--order", default="ascending", help="order GC threads build pages: "
                    "ascending|descending|random (default: ascending)")
     r.add_argument("--trigger", type=float, default=0.75, metavar="F",
-                   help="start a cycle when this fraction of the heap is used (default: 0.75)")
+                   help="start a cycle when this fraction of the space free after the last cycle is "
+                   "used, or earlier if the allocation rate needs it (default: 0.75)")
     r.add_argument("--quiet", action="store_true", help="do not print the workload's output")
 
     b = sub.add_parser("bench", help="a sweep of modes x workloads x heaps x mutators")
@@ -97,7 +99,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     res = run(args.workload, size=args.size, mode=args.mode, delivery=args.delivery, heap=args.heap,
               mutators=args.mutators, gc_threads=args.gc_threads, seed=args.seed, verify=args.verify,
               marking=args.marking, gc_install=args.gc_install, reuse_tospace=args.reuse_tospace,
-              order=args.order, trigger=args.trigger)
+              order=args.order, trigger=args.trigger, pretouch=args.pretouch)
     if res.output and not args.quiet:
         sys.stdout.write(res.output if res.output.endswith("\n") else res.output + "\n")
         sys.stdout.write("\n")

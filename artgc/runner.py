@@ -218,8 +218,8 @@ def _flag(name: str, value: Any) -> bool:
 def validate_args(workload: Any, *, size: Any = None, mode: Any = "minor", delivery: Any = "sigbus",
                   heap: Any = "256MiB", mutators: Any = 1, gc_threads: Any = 1, seed: Any = 0,
                   verify: Any = False, marking: Any = "concurrent", gc_install: Any = True,
-                  reuse_tospace: Any = True, order: Any = "ascending", trigger: Any = 0.75
-                  ) -> dict[str, Any]:
+                  reuse_tospace: Any = True, order: Any = "ascending", trigger: Any = 0.75,
+                  pretouch: Any = True) -> dict[str, Any]:
     """Check run()'s arguments; return them normalized (heap in bytes).
     Raises ValueError/TypeError saying what is valid."""
     out: dict[str, Any] = {
@@ -235,6 +235,7 @@ def validate_args(workload: Any, *, size: Any = None, mode: Any = "minor", deliv
         "verify": _flag("verify", verify),
         "gc_install": _flag("gc_install", gc_install),
         "reuse_tospace": _flag("reuse_tospace", reuse_tospace),
+        "pretouch": _flag("pretouch", pretouch),
     }
     out["size"] = None if size is None else _count("size", size, 1, 2**62)
     if isinstance(trigger, bool) or not isinstance(trigger, (int, float)):
@@ -398,7 +399,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         heap: int | str = "256MiB", mutators: int = 1, gc_threads: int = 1, seed: int = 0,
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-        check: bool = False) -> RunResult:
+        pretouch: bool = True, check: bool = False) -> RunResult:
     """Run a workload on a fresh heap and return what was measured.
 
     Bad arguments raise ValueError/TypeError naming the valid values; a mode
@@ -411,7 +412,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
-                      order=order, trigger=trigger)
+                      order=order, trigger=trigger, pretouch=pretouch)
     from . import __version__
     from ._lib import _raise, ffi, last_error, lib
 
@@ -428,7 +429,8 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     opts.trigger = a["trigger"]
     opts.verify = int(a["verify"])
     opts.seed = a["seed"]
-    options = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify")}
+    opts.pretouch = int(a["pretouch"])
+    options = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
 
     kernel = kernel_caps()
     hp = ffi.new("agc_heap **")
