@@ -117,6 +117,7 @@ struct agc_heap {
     uint64_t stop_epoch;
     uint64_t stop_t0;
     uint64_t stop_ttsp_ns;      /* time-to-safepoint of the last stop */
+    uint64_t start_t;           /* when the last stop ended */
     int stop_phase;
     agc_evlog dead_events;      /* events of detached mutators */
 

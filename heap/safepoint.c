@@ -1,6 +1,7 @@
 /* Mutator threads: attach/detach, safepoint polls, blocking transitions, and
  * stopping / restarting the world. */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -200,18 +201,23 @@ void agc_mutator_free_all(agc_heap *h)
 
 /* Park until the current stop ends (called with mut_lock held). A futex
  * wake-up from another core costs tens of microseconds on these VMs, so when
- * there is a core to spare the thread first spins a little, lock released. */
+ * there is a core to spare the thread first spins a little, lock released,
+ * in the marking pauses only: the flip changes the address space (mremap,
+ * madvise), and a thread spinning on another CPU then costs every such call a
+ * TLB-shootdown interrupt, which lengthens the flip more than sleeping does. */
 static long ncpus;
+static const uint64_t spin_ns = 200000;
 static void park_locked(agc_heap *h)
 {
     if (!ncpus)
         ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (atomic_load(&h->stop_requested) && AGC_LOAD(h->nmutators) < ncpus) {
+    if (atomic_load(&h->stop_requested) && AGC_LOAD(h->nmutators) < ncpus &&
+        (h->stop_phase == 0 || h->stop_phase == 1)) {
         uint64_t epoch = h->stop_epoch;
         pthread_mutex_unlock(&h->mut_lock);
         uint64_t t0 = agc_now_ns();
         while (atomic_load_explicit(&h->stop_requested, memory_order_acquire) &&
-               agc_now_ns() - t0 < 200000)
+               agc_now_ns() - t0 < spin_ns)
             __builtin_ia32_pause();
         pthread_mutex_lock(&h->mut_lock);
         (void)epoch;
@@ -303,6 +309,7 @@ void agc_stop_world(agc_heap *h, int phase)
 void agc_start_world(agc_heap *h)
 {
     pthread_mutex_lock(&h->mut_lock);
+    AGC_STORE(h->start_t, agc_now_ns());
     atomic_store(&h->stop_requested, 0);
     __atomic_sub_fetch(&agc_any_stop_requested, 1, __ATOMIC_SEQ_CST);
     h->stop_epoch++;

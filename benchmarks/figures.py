@@ -1,0 +1,145 @@
+"""The issues' headline figures, each from real runs on this machine.
+
+    python benchmarks/figures.py [--out benchmarks/figures] [--only NAME ...] [--big]
+
+Writes OUT/figures.json (every run's summary) and OUT/FIGURES.md (the tables
+quoted in the README). Each point runs in its own process
+(`python -m artgc run ... --json`), like `artgc bench`. --big adds the 4 GiB
+points (the memfd needs up to 8 GiB; a few minutes more).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+
+def run(workload: str, size: int, mode: str, heap: str, **kw: Any) -> dict[str, Any]:
+    args = [sys.executable, "-m", "artgc", "run", workload, "--size", str(size), "--mode", mode,
+            "--heap", heap, "--quiet"]
+    for k, v in kw.items():
+        flag = "--" + k.replace("_", "-")
+        args += ([flag] if v is True else [f"--no-{k.replace('_', '-')}"] if v is False else [flag, str(v)])
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    t = time.time()
+    p = subprocess.run(args + ["--json", path], capture_output=True, text=True, timeout=1800)
+    try:
+        with open(path) as fh:
+            d = json.load(fh)
+    except (OSError, ValueError):
+        d = {"failed": True, "error": p.stderr.strip()[-500:]}
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    pauses = np.asarray(d.get("pauses_ns") or [], dtype=np.float64)
+    stalls = np.asarray(d.get("fault_stalls_ns") or [], dtype=np.float64)
+    cycles = d.get("cycles") or []
+
+    def mx(key: str) -> float:
+        return max((c.get(key, 0) for c in cycles), default=0) / 1e6
+
+    comp_ns = sum(c.get("compact_ns", 0) for c in cycles)
+    moved = sum(c.get("moved_bytes", 0) for c in cycles)
+    s = {
+        "point": f"{workload} --size {size} --mode {mode} --heap {heap} " +
+                 " ".join(f"--{k.replace('_', '-')} {v}" for k, v in kw.items()),
+        "ok": not d.get("failed") and not d.get("error"), "error": d.get("error"),
+        "wall_s": d.get("wall_s"), "cycles": len(cycles),
+        "max_pause_ms": float(pauses.max() / 1e6) if pauses.size else 0.0,
+        "p99_pause_ms": float(np.percentile(pauses, 99) / 1e6) if pauses.size else 0.0,
+        "p50_pause_ms": float(np.median(pauses) / 1e6) if pauses.size else 0.0,
+        "gc_max_init_ms": mx("init_pause_ns"), "gc_max_mark_pause_ms": mx("mark_pause_ns"),
+        "gc_max_flip_ms": mx("flip_pause_ns"), "gc_max_ttsp_ms": mx("ttsp_max_ns"),
+        "faults": int(stalls.size),
+        "stall_p50_us": float(np.median(stalls) / 1e3) if stalls.size else None,
+        "stall_p99_us": float(np.percentile(stalls, 99) / 1e3) if stalls.size else None,
+        "moved_mib": moved / 2**20, "compact_gbps": (moved / comp_ns) if comp_ns else None,
+        "max_live_mib": max((c.get("live_bytes", 0) for c in cycles), default=0) / 2**20,
+        "took_s": round(time.time() - t, 1),
+    }
+    print(f"  {s['point']}: ok={s['ok']} wall={s['wall_s']} max pause {s['max_pause_ms']:.2f} ms "
+          f"(gc flip {s['gc_max_flip_ms']:.2f} ms) stalls p50 {s['stall_p50_us']} us "
+          f"compaction {s['compact_gbps']} GB/s", flush=True)
+    return s
+
+
+def flip_vs_heap(big: bool) -> list[dict[str, Any]]:
+    """Issue 4: the flip pause against heap size, live data growing with it."""
+    pts = [("64MiB", 16), ("256MiB", 18), ("1GiB", 20)] + ([("4GiB", 22)] if big else [])
+    return [run("binarytrees", size, mode, heap) for heap, size in pts for mode in ("minor", "stw")]
+
+
+def minor_vs_copy() -> list[dict[str, Any]]:
+    """Issue 4: fault stalls and compaction throughput, minor vs copy vs move."""
+    out = []
+    for mode in ("minor", "copy", "move"):
+        out.append(run("binarytrees", 20, mode, "1GiB"))
+        out.append(run("graph", 50, mode, "64MiB", mutators=2))
+    return out
+
+
+def marking_vs_heap(big: bool) -> list[dict[str, Any]]:
+    """Issue 5: worst pause with concurrent and stw marking, 256 MiB vs 4 GiB
+    holding proportionally more live data (long-lived tree 16x bigger)."""
+    pts = [("256MiB", 19, 16)] + ([("4GiB", 23, 20)] if big else [("1GiB", 21, 18)])
+    out = []
+    for heap, bt, gcb in pts:
+        for marking in ("concurrent", "stw"):
+            out.append(run("binarytrees", bt, "minor", heap, marking=marking))
+            out.append(run("gcbench", gcb, "minor", heap, marking=marking))
+    return out
+
+
+FIGURES = {"flip_vs_heap": flip_vs_heap, "minor_vs_copy": minor_vs_copy, "marking_vs_heap": marking_vs_heap}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="benchmarks/figures")
+    ap.add_argument("--only", nargs="*", choices=list(FIGURES))
+    ap.add_argument("--big", action="store_true", help="include the 4 GiB points")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    from artgc import probe
+    res: dict[str, Any] = {"machine": {"node": platform.node(), "kernel": platform.release(),
+                                       "cpus": os.cpu_count(), "python": platform.python_version()},
+                           "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                           "command": " ".join([sys.executable.rsplit("/", 1)[-1]] + sys.argv),
+                           "probe": probe(quick=True)["limits"]}
+    for name in a.only or list(FIGURES):
+        print(name, flush=True)
+        res[name] = FIGURES[name](a.big) if name != "minor_vs_copy" else FIGURES[name]()
+    with open(os.path.join(a.out, "figures.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(a.out, "FIGURES.md"), "w") as f:
+        f.write(f"# Figures ({res['date']}, kernel {res['machine']['kernel']}, "
+                f"{res['machine']['cpus']} CPUs)\n\nCommand: `{res['command']}`\n\n")
+        f.write(f"Probe floor: minor fault + CONTINUE (SIGBUS) {res['probe'].get('minor_continue_sigbus_us')} us, "
+                f"missing fault + COPY (SIGBUS) {res['probe'].get('missing_copy_sigbus_us')} us, "
+                f"memcpy {res['probe'].get('memcpy_gbps')} GB/s\n\n")
+        cols = ["point", "ok", "wall_s", "cycles", "max_live_mib", "max_pause_ms", "p99_pause_ms",
+                "gc_max_init_ms", "gc_max_mark_pause_ms", "gc_max_flip_ms", "gc_max_ttsp_ms", "faults",
+                "stall_p50_us", "stall_p99_us", "compact_gbps"]
+        for name in FIGURES:
+            if name not in res:
+                continue
+            f.write(f"## {name}\n\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n")
+            for s in res[name]:
+                f.write("| " + " | ".join(
+                    f"{s[c]:.3g}" if isinstance(s[c], float) else str(s[c]) for c in cols) + " |\n")
+            f.write("\n")
+    print(f"wrote {a.out}/figures.json and {a.out}/FIGURES.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
