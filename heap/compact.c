@@ -21,38 +21,59 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     const agc_word base = (agc_word)h->primary;
     const uint64_t end_w = h->plan_top / 8;
     uint64_t moved = 0;
+    /* the objects landing on this page: at most one per word, plus one that
+     * starts on an earlier page */
+    uint64_t ws[AGC_PAGE / 8 + 1], offs[AGC_PAGE / 8 + 1];
+    unsigned n = 0;
     uint64_t w = agc_page_first(h, page);
     /* to-space is dense: only the first object needs the bitmap arithmetic,
      * each next one starts where the previous one ends */
     uint64_t noff = w != AGC_NONE ? agc_forward_off(h, w * 8) : 0;
-    while (w != AGC_NONE) {
+    /* pass 1: copy, one memcpy per run of objects adjacent in from-space */
+    uint64_t run_src = 0, run_dst = 0, run_len = 0;
+    while (w != AGC_NONE && noff < hi) {
         const agc_header *o = (const agc_header *)(from + w * 8);
         uint64_t size = (uint64_t)o->nwords * 8;
-        if (noff >= hi)
-            break;
         uint64_t a = noff > lo ? noff : lo;
         uint64_t b = noff + size < hi ? noff + size : hi;
-        memcpy(dst + (a - lo), (const uint8_t *)o + (a - noff), b - a);
-        moved += b - a;
-        uint64_t fw;
-        uint64_t nrefs = agc_obj_refs(h, o, &fw);
-        if (nrefs) {
-            uint64_t ra = noff + fw * 8, rb = ra + nrefs * 8;
-            if (ra < a)
-                ra = a;
-            if (rb > b)
-                rb = b;
-            for (uint64_t s = ra; s < rb; s += 8) {
-                agc_word *slot = (agc_word *)(dst + (s - lo));
-                agc_word v = *slot;
-                if (v)
-                    *slot = base + agc_forward_off(h, v - base);
-            }
+        uint64_t src = w * 8 + (a - noff);
+        if (run_len && src == run_src + run_len) {
+            run_len += b - a;
+        } else {
+            if (run_len)
+                memcpy(dst + (run_dst - lo), from + run_src, run_len);
+            run_src = src;
+            run_dst = a;
+            run_len = b - a;
         }
+        moved += b - a;
+        ws[n] = w;
+        offs[n++] = noff;
         noff += size;
         if (noff >= hi)
             break;
         w = bm_next(h->mark_bits, w + o->nwords, end_w);
+    }
+    if (run_len)
+        memcpy(dst + (run_dst - lo), from + run_src, run_len);
+    /* pass 2: rewrite the references that lie on this page */
+    for (unsigned k = 0; k < n; k++) {
+        const agc_header *o = (const agc_header *)(from + ws[k] * 8);
+        uint64_t fw;
+        uint64_t nrefs = agc_obj_refs(h, o, &fw);
+        if (!nrefs)
+            continue;
+        uint64_t ra = offs[k] + fw * 8, rb = ra + nrefs * 8;
+        if (ra < lo)
+            ra = lo;
+        if (rb > hi)
+            rb = hi;
+        for (uint64_t s = ra; s < rb; s += 8) {
+            agc_word *slot = (agc_word *)(dst + (s - lo));
+            agc_word v = *slot;
+            if (v)
+                *slot = base + agc_forward_off(h, v - base);
+        }
     }
     if (hi > h->new_end) {
         uint64_t tail = h->new_end > lo ? h->new_end : lo;
