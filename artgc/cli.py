@@ -28,6 +28,7 @@ WORKLOADS = "binarytrees, gcbench, lru, graph"
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, no usage dump, exit 2
+        message = message.replace("\r", "\\r").replace("\n", "\\n")   # stays one line
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see `{self.prog} --help`)\n")
 
 
@@ -94,8 +95,20 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_output_file(path: str | None, what: str) -> None:
+    """Refuse an output path that cannot be written before doing the work."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise ValueError(f"{what} {path}: is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{what} {path}: the directory {parent} does not exist")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run
+    _check_output_file(args.json, "--json")
     res = run(args.workload, size=args.size, mode=args.mode, delivery=args.delivery, heap=args.heap,
               mutators=args.mutators, gc_threads=args.gc_threads, seed=args.seed, verify=args.verify,
               marking=args.marking, gc_install=args.gc_install, reuse_tospace=args.reuse_tospace,

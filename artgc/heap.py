@@ -30,6 +30,26 @@ CYCLE_FIELDS = [
 ]
 
 
+U64_MAX = (1 << 64) - 1
+
+
+def _index(value: object, what: str) -> int:
+    """A non-negative int that fits the C side's 64 bits, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    if value > U64_MAX:
+        raise ValueError(f"{what} {value} is out of range (at most 2**64 - 1)")
+    return value
+
+
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, not {type(value).__name__}")
+    return value
+
+
 def _choice(value: str, table: dict[str, int], what: str) -> int:
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, one of: {', '.join(table)}")
@@ -60,13 +80,11 @@ def make_options(heap: int | str = "64MiB", *, mode: str = "minor", delivery: st
     if not 0.0 < float(trigger) <= 1.0:
         raise ValueError(f"trigger must be a fraction in (0, 1], got {trigger}")
     o.trigger = float(trigger)
-    o.gc_install = 1 if gc_install else 0
-    o.reuse_tospace = 1 if reuse_tospace else 0
-    o.verify = 1 if verify else 0
-    o.pretouch = 1 if pretouch else 0
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    o.seed = seed & 0xFFFFFFFFFFFFFFFF
+    o.gc_install = 1 if _bool(gc_install, "gc_install") else 0
+    o.reuse_tospace = 1 if _bool(reuse_tospace, "reuse_tospace") else 0
+    o.verify = 1 if _bool(verify, "verify") else 0
+    o.pretouch = 1 if _bool(pretouch, "pretouch") else 0
+    o.seed = _index(seed, "seed")
     return o
 
 
@@ -150,6 +168,7 @@ class Heap:
         self.delivery = delivery
         self.capacity = int(lib.agc_heap_capacity(self._ptr))
         self._classes: dict[int, Class] = {}
+        self._manual = False
         self._builtin = {1: "RefArray", 2: "ByteArray"}
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, Heap._destroy, self._ptr)
@@ -193,6 +212,8 @@ class Heap:
         """Define (or look up) a class with ``refs`` reference slots and ``data_bytes`` of data."""
         if not isinstance(name, str):
             raise TypeError("class name must be a string")
+        if "\x00" in name:
+            raise ValueError("a class name cannot contain a NUL character")
         for v, what in ((refs, "refs"), (data_bytes, "data_bytes")):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"{what} must be an int")
@@ -216,7 +237,11 @@ class Heap:
         return Handle(self, idx) if idx else None
 
     def new(self, cls: Class, length: int | None = None) -> Handle:
-        """Allocate an object of ``cls`` (zeroed); returns a handle (a root)."""
+        """Allocate an object of ``cls`` (zeroed); returns a handle (a root).
+        Arrays: new_ref_array() and new_byte_array()."""
+        if length is not None:
+            raise TypeError("new() takes no length: classes have a fixed size; "
+                            "use new_ref_array(n) or new_byte_array(n) for arrays")
         if not isinstance(cls, Class):
             raise TypeError(f"new() needs a class from define_class() or ref_array/byte_array, not {type(cls).__name__}")
         if cls.heap_id != id(self) or cls.id not in self._classes:
@@ -234,10 +259,7 @@ class Heap:
         return self._new_array(2, length)
 
     def _new_array(self, cid: int, length: int) -> Handle:
-        if isinstance(length, bool) or not isinstance(length, int):
-            raise TypeError("array length must be an int")
-        if length < 0:
-            raise ValueError(f"array length must be >= 0, got {length}")
+        _index(length, "array length")
         out = ffi.new("uint32_t *")
         raise_for(lib.agc_new(self._p(), cid, length, out))
         return Handle(self, int(out[0]))
@@ -247,7 +269,7 @@ class Heap:
             raise TypeError(f"slot must be an int, not {type(slot).__name__}")
         if slot < 0:
             raise ValueError(f"slot {slot} out of range: slots are numbered from 0")
-        return slot
+        return _index(slot, "slot")
 
     def get_ref(self, obj: Handle, slot: int) -> Handle | None:
         """The object in reference slot ``slot`` of ``obj`` (None if empty)."""
@@ -286,12 +308,13 @@ class Heap:
         """The object's data bytes (all of them by default)."""
         self._check(obj)
         n = self._info(obj)[2]
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a non-negative int, got {offset!r}")
+        _index(offset, "offset")
         if length is None:
             length = max(0, n - offset)
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ValueError(f"length must be a non-negative int, got {length!r}")
+        _index(length, "length")
+        if offset > n or length > n - offset:
+            raise ValueError(f"data out of range: {self.class_of(obj)} has {n} data bytes; "
+                             f"asked for {length} at offset {offset}")
         buf = ffi.new("uint8_t[]", max(1, length))
         raise_for(lib.agc_read_data(self._p(), obj._idx, offset, buf, length))
         return bytes(ffi.buffer(buf, length))
@@ -301,8 +324,7 @@ class Heap:
         self._check(obj)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"offset must be a non-negative int, got {offset!r}")
+        _index(offset, "offset")
         b = bytes(data)
         raise_for(lib.agc_write_data(self._p(), obj._idx, offset, b, len(b)))
 
@@ -325,11 +347,13 @@ class Heap:
         """Run a cycle up to the end of its flip and stop: to-space pages are then
         built only when touched (a userfaultfd fault), until collect_finish()."""
         raise_for(lib.agc_collect_begin(self._p()))
+        self._manual = True
 
     def collect_finish(self) -> dict[str, Any]:
         """Let GC threads build the remaining pages and finish the cycle."""
         out = ffi.new("agc_cycle_stats *")
         raise_for(lib.agc_collect_finish(self._p(), out))
+        self._manual = False
         return cycle_to_dict(out)
 
     def page_states(self) -> list[str]:
@@ -382,6 +406,9 @@ class Heap:
         equal for two heaps holding the same objects at the same offsets."""
         import numpy as np
         p = self._p()
+        if self._manual:
+            raise ValueError("cannot snapshot in the middle of a cycle begun with collect_begin(); "
+                             "call collect_finish() first")
         n = int(lib.agc_heap_snapshot(p, ffi.NULL, 0)) + 1024
         arr = np.zeros(n, dtype=np.uint64)
         got = int(lib.agc_heap_snapshot(p, ffi.cast("uint64_t *", ffi.from_buffer(arr)), n))

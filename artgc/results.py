@@ -128,12 +128,32 @@ def missing_keys(run: Mapping[str, Any]) -> list[str]:
     return missing
 
 
+# Types of the contract's keys (numbers may be null where a run failed).
+_NUMERIC_KEYS = ("heap_bytes", "mutators", "gc_threads", "seed", "wall_s", "peak_rss_bytes")
+_TEXT_KEYS = ("workload", "mode", "delivery", "output")
+
+
 def validate_run(run: Any, where: str = "run") -> None:
     if not isinstance(run, Mapping):
         raise ResultsError(f"{where}: expected a JSON object, got {type(run).__name__}")
     gone = missing_keys(run)
     if gone:
         raise ResultsError(f"{where}: missing required keys: {', '.join(gone)}")
+    for k in _NUMERIC_KEYS:
+        v = run[k]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ResultsError(f"{where}: {k} must be a number, not {v!r}")
+    for k in _TEXT_KEYS:
+        if run[k] is not None and not isinstance(run[k], str):
+            raise ResultsError(f"{where}: {k} must be a string, not {run[k]!r}")
+    for k in ("pauses_ns", "fault_stalls_ns"):
+        v = run[k]
+        if v is not None and not isinstance(v, list):
+            raise ResultsError(f"{where}: {k} must be a list of numbers")
+        if v and any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in v[:1000]):
+            raise ResultsError(f"{where}: {k} must hold numbers only")
+    if not isinstance(run["cycles"], list):
+        raise ResultsError(f"{where}: cycles must be a list")
 
 
 def _check_version(d: Mapping[str, Any], name: str) -> None:

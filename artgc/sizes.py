@@ -20,6 +20,8 @@ def parse_size(value: int | str, what: str = "size") -> int:
     if isinstance(value, int):
         if value <= 0:
             raise ValueError(f"{what} must be positive, got {value}")
+        if value >= 1 << 63:
+            raise ValueError(f"{what} {value} is far too large")
         return value
     if not isinstance(value, str):
         raise TypeError(f"{what} must be an int or a string like '64MiB', not {type(value).__name__}")
@@ -29,6 +31,8 @@ def parse_size(value: int | str, what: str = "size") -> int:
     n = float(m.group(1)) * _UNITS[m.group(2).lower()]
     if n != int(n) or n <= 0:
         raise ValueError(f"{what}: {value!r} is not a positive whole number of bytes")
+    if n >= 2.0 ** 63:
+        raise ValueError(f"{what}: {value!r} is far too large")
     return int(n)
 
 

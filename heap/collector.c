@@ -452,6 +452,7 @@ int agc_gc_start(agc_heap *h)
             if (h->sigbus_slot < 0)
                 return agc_fail(AGC_ESYS, "too many heaps with SIGBUS delivery in this process");
         } else {
+            __atomic_store_n(&agc_fault_thread_exit_hook, agc_compact_thread_done, __ATOMIC_RELEASE);
             h->fault_thread = agc_fault_thread_start(h->uffd, agc_fault_resolver_fn, h);
             if (!h->fault_thread)
                 return agc_fail(AGC_ESYS, "cannot start the fault handler thread: %s", agc_last_error());

@@ -326,6 +326,8 @@ uint64_t agc_sigbus_chained_count(void)
 
 /* ---- handler thread ----------------------------------------------------- */
 
+void (*agc_fault_thread_exit_hook)(void);
+
 struct agc_fault_thread {
     int uffd;
     int stopfd;
@@ -423,6 +425,9 @@ static void *fault_thread_main(void *arg)
         }
     }
     atomic_store(&t->alive, 0);
+    void (*hook)(void) = __atomic_load_n(&agc_fault_thread_exit_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook();   /* e.g. the collector frees this thread's page buffers */
     return NULL;
 }
 

@@ -31,6 +31,8 @@ void agc_sigbus_remove_range(int slot);
 uint64_t agc_sigbus_chained_count(void);   /* faults passed on to the previous handler */
 
 /* Handler-thread delivery. */
+/* Called by every handler thread as it ends (set once, by the collector). */
+extern void (*agc_fault_thread_exit_hook)(void);
 typedef struct agc_fault_thread agc_fault_thread;
 /* Starts a thread polling uffd; each page fault message goes to fn. */
 agc_fault_thread *agc_fault_thread_start(int uffd, agc_fault_resolver fn, void *ctx);

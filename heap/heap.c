@@ -295,6 +295,23 @@ void agc_heap_destroy(agc_heap *h)
     free(h);
 }
 
+/* Move a mapping onto `to` without ever leaving a hole in artgc's address
+ * ranges: with MREMAP_DONTUNMAP (shared mappings since Linux 5.13) the source
+ * keeps an empty mapping, and MREMAP_FIXED replaces the target in one step,
+ * so no mmap of another thread can land in between and be overwritten.
+ * Kernels without it get the plain move (and a tiny window). */
+static int dontunmap_ok = 1;
+static void *move_mapping(uint8_t *from, uint8_t *to, uint64_t len)
+{
+    if (__atomic_load_n(&dontunmap_ok, __ATOMIC_RELAXED)) {
+        void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+        if (r != MAP_FAILED || errno != EINVAL)
+            return r;
+        __atomic_store_n(&dontunmap_ok, 0, __ATOMIC_RELAXED);
+    }
+    return mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+}
+
 static void reserve_again(uint8_t *at, uint64_t len)
 {
     mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
@@ -337,11 +354,11 @@ int agc_map_tospace(agc_heap *h, uint64_t must_zap)
             return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
         return AGC_OK;
     }
-    void *r = mremap(h->primary, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->fromspace);
+    void *r = move_mapping(h->primary, h->fromspace, h->cap);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
     if (h->standby_valid && h->standby_half == h->to_half) {
-        r = mremap(h->standby, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->primary);
+        r = move_mapping(h->standby, h->primary, h->cap);
         if (r == MAP_FAILED)
             return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
         h->standby_valid = 0;
@@ -363,7 +380,7 @@ int agc_map_tospace(agc_heap *h, uint64_t must_zap)
 void agc_release_fromspace(agc_heap *h, int keep)
 {
     if (keep && !h->anon) {
-        void *r = mremap(h->fromspace, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED, h->standby);
+        void *r = move_mapping(h->fromspace, h->standby, h->cap);
         if (r != MAP_FAILED) {
             h->standby_valid = 1;
             h->standby_half = 1 - h->live_half;

@@ -302,6 +302,11 @@ uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n)
 {
     if (!h || h->closed)
         return 0;
+    if (h->manual_compaction) {
+        agc_fail(AGC_EINVAL, "cannot snapshot in the middle of a cycle begun with collect_begin(); "
+                 "call collect_finish() first");
+        return 0;
+    }
     pthread_mutex_lock(&h->gc_lock);
     while (h->gc_busy || h->gc_request)
         pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
