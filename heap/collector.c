@@ -185,9 +185,9 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     /* prepare, concurrently: objects allocated during marking are live */
     uint64_t tp = agc_now_ns();
     uint64_t S = h->mark_start_top, B = h->black_top;
-    agc_mark_black_range(h, S, B);
-    agc_plan_chunks(h, 0, B);
-    agc_plan_range(h, 0, B);
+    agc_plan_chunks(h, 0, S);
+    agc_plan_range(h, 0, S);
+    agc_plan_black(h, B);
     h->to_half = h->anon ? 0 : 1 - h->live_half;
     uint64_t want = h->new_end + (h->cap - B);   /* upper bound after the flip */
     want = (want + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
@@ -221,9 +221,7 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     tf[0] = agc_now_ns();
     c->t_flip_start_ns = h->stop_t0;
     uint64_t T = agc_align_top(h, AGC_PAGE);
-    agc_mark_black_range(h, B, T);
-    agc_plan_chunks(h, B, T);
-    agc_plan_range(h, B, T);
+    agc_plan_black(h, T);
     atomic_store(&h->alloc_black, 0);
     tf[1] = agc_now_ns();
     c->black_bytes = T - S;

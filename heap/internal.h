@@ -274,7 +274,6 @@ void agc_mark_roots(agc_heap *h);               /* world stopped: grey the roots
 void agc_mark_drain(agc_heap *h);               /* trace until the stack is empty */
 void agc_mark_flush_satb(agc_heap *h);          /* world stopped: grey SATB entries */
 void agc_mark_object(agc_heap *h, uint64_t woff);
-void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to);  /* [from,to) all live */
 void agc_mark_reset(agc_heap *h);
 uint64_t agc_mark_concurrent_step(agc_heap *h);
 
@@ -282,9 +281,14 @@ uint64_t agc_mark_concurrent_step(agc_heap *h);
 void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to);  /* chunk_live for [from,to) */
 void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to);   /* prefix, first objects */
 void agc_plan_heap_maps(agc_heap *h);
+void agc_plan_black(agc_heap *h, uint64_t top);   /* [S, top) slides as one block */
 uint64_t agc_page_first(agc_heap *h, uint64_t p);
 static inline uint64_t agc_forward_off(agc_heap *h, uint64_t off)
 {
+    /* the region allocated during the cycle, [S, T), is live as a whole and
+     * slides by one distance: no bitmap needed */
+    if (off >= h->mark_start_top)
+        return h->black_new_start + (off - h->mark_start_top);
     uint64_t w = off >> 3;
     uint64_t c = w >> 6;
     uint64_t mask = (1ull << (w & 63)) - 1;

@@ -166,15 +166,6 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
     __atomic_store_n(slot, (agc_word)val, __ATOMIC_RELAXED);
 }
 
-/* Every word of [from, to) is live: the black region, allocated during the
- * cycle, whose objects (and fillers) got their mark bits at allocation. Bulk
- * bitmap work, nothing per object. */
-void agc_mark_black_range(agc_heap *h, uint64_t from, uint64_t to)
-{
-    if (to > from)
-        bm_set_range(h->live_bits, from / 8, (to - from) / 8);
-}
-
 void agc_mark_reset(agc_heap *h)
 {
     uint64_t words = (h->plan_top / 8 + 63) / 64 + 1;

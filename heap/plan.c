@@ -56,6 +56,18 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
     h->plan_top = to;
 }
 
+/* The black region [S, top): everything allocated since marking began, live
+ * as a whole (objects and fillers got mark bits when allocated), lands right
+ * after the compacted data at one distance. Constant work: this is all the
+ * flip pause does for what the mutators allocated meanwhile. */
+void agc_plan_black(agc_heap *h, uint64_t top)
+{
+    uint64_t S = h->mark_start_top;
+    h->new_end = h->black_new_start + (top > S ? top - S : 0);
+    h->npages = (h->new_end + AGC_PAGE - 1) / AGC_PAGE;
+    h->plan_top = top;
+}
+
 /* The from-space object covering the start of to-space page p. */
 uint64_t agc_page_first(agc_heap *h, uint64_t p)
 {
@@ -81,7 +93,8 @@ void agc_plan_heap_maps(agc_heap *h)
     for (uint64_t p = 0; p < np; p++) {
         uint32_t s = 0;
         for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->nchunks; c++)
-            s += (c * AGC_CHUNK < h->plan_top) ? h->chunk_live[c] : 0;
+            s += (c * AGC_CHUNK < h->mark_start_top) ? h->chunk_live[c]
+               : (c * AGC_CHUNK < h->plan_top) ? (uint32_t)AGC_CHUNK : 0;
         before[p] = s;
     }
     for (uint64_t p = 0; p < h->npages; p++) {
