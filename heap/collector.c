@@ -189,10 +189,6 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     agc_plan_range(h, 0, S);
     agc_plan_black(h, B);
     h->to_half = h->anon ? 0 : 1 - h->live_half;
-    uint64_t want = h->new_end + (h->cap - B);   /* upper bound after the flip */
-    want = (want + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    if (want > h->cap)
-        want = h->cap;
     /* pages needed for sure: those planned so far; the rest at the flip */
     uint64_t sure = h->npages * AGC_PAGE;
     int rc = populate_tospace(h, sure);
@@ -212,7 +208,6 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         if (rc)
             return rc;
     }
-    (void)want;
     c->prepare_ns = agc_now_ns() - tp;
 
     /* the flip */
