@@ -77,17 +77,12 @@ void agc_fill(uint8_t *p, uint64_t bytes)
  * gets a mark bit like any object, so the region stays walkable by bitmap. */
 void agc_heap_fill(agc_heap *h, uint64_t off, uint64_t bytes)
 {
-    uint8_t *p = agc_obj_at(h, off);
-    while (bytes >= 8) {
-        uint64_t w = bytes / 8;
-        if (w > 0xffffffffull)
-            w = 0xffffffffull;
-        agc_header hd = {AGC_CLS_FILLER, (uint32_t)w};
-        memcpy(p, &hd, 8);
-        agc_mark_black_alloc(h, off);
-        p += w * 8;
-        off += w * 8;
-        bytes -= w * 8;
+    agc_fill(agc_obj_at(h, off), bytes);
+    if (!atomic_load_explicit(&h->alloc_black, memory_order_relaxed))
+        return;
+    for (uint64_t o = off, end = off + (bytes & ~7ull); o < end;) {
+        agc_mark_black_alloc(h, o);
+        o += (uint64_t)((const agc_header *)agc_obj_at(h, o))->nwords * 8;
     }
 }
 
