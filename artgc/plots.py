@@ -160,15 +160,21 @@ def plot_pause_cdf(doc: Mapping[str, Any]) -> Figure | None:
         series = _ref_runs(doc, wl, refs[wl])
         for lab in _order(list(series)):
             _cdf(ax, _pooled(series[lab], "pauses_ns"), lab)
-        ax.set_xscale("log")
-        _fmt_time_axis(ax)
-        ax.set_xlabel("pause duration (log scale)")
-        ax.set_ylabel("fraction of pauses <= x")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(_describe(wl, refs[wl]), fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
+        _finish_cdf_axis(ax, "pause duration (log scale)", "fraction of pauses <= x",
+                         _describe(wl, refs[wl]), 7)
     return fig
+
+
+def _finish_cdf_axis(ax: Any, xlabel: str, ylabel: str, title: str, legend_size: float) -> None:
+    """Log time axis, 0-1 fraction, grid and legend: the look of every CDF panel."""
+    ax.set_xscale("log")
+    _fmt_time_axis(ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size, loc="lower right")
 
 
 _FLOORS = (("minor_continue_sigbus_us", "minor fault + CONTINUE, SIGBUS", "minor/sigbus"),
@@ -196,14 +202,8 @@ def plot_fault_stalls(doc: Mapping[str, Any]) -> Figure | None:
             if isinstance(v, (int, float)) and v > 0:
                 ax.axvline(v * 1e3, color=_color(lab), linestyle="--", linewidth=1.0, alpha=0.8,
                            label=f"floor: {text} ({v:.3g} us)")
-        ax.set_xscale("log")
-        _fmt_time_axis(ax)
-        ax.set_xlabel("fault stall: fault to resumption (log scale)")
-        ax.set_ylabel("fraction of faults <= x")
-        ax.set_ylim(0, 1.02)
-        ax.set_title(_describe(wl, refs[wl]), fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=6.5, loc="lower right")
+        _finish_cdf_axis(ax, "fault stall: fault to resumption (log scale)", "fraction of faults <= x",
+                         _describe(wl, refs[wl]), 6.5)
     return fig
 
 

@@ -361,21 +361,61 @@ static inline void wake_existing(int fd, uint64_t at, int dontwake)
         agc_uffd_wake(fd, (void *)(uintptr_t)at, PAGE);
 }
 
-int agc_uffd_continue(int fd, void *addr, size_t len, int dontwake)
+/* The four resolving ioctls, one step each: try [d, d + len) (source s
+ * where there is one); return 0 or -1 with errno, and the bytes done. */
+enum { RES_CONTINUE, RES_COPY, RES_ZEROPAGE, RES_MOVE };
+
+static int resolve_step(int fd, int op, uint64_t d, uint64_t s, uint64_t len, int dontwake,
+                        uint64_t *done)
 {
-    uint64_t at = (uint64_t)(uintptr_t)addr, end = at + len;
+    int rc;
+    switch (op) {
+    case RES_CONTINUE: {
+        struct agc_uffdio_continue c = {.range = {d, len},
+                                        .mode = dontwake ? AGC_UFFDIO_CONTINUE_MODE_DONTWAKE : 0};
+        rc = ioctl(fd, AGC_UFFDIO_CONTINUE, &c);
+        *done = progress(c.mapped);
+        break;
+    }
+    case RES_COPY: {
+        struct uffdio_copy c = {.dst = d, .src = s, .len = len,
+                                .mode = dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0};
+        rc = ioctl(fd, UFFDIO_COPY, &c);
+        *done = progress(c.copy);
+        break;
+    }
+    case RES_ZEROPAGE: {
+        struct uffdio_zeropage z = {.range = {d, len},
+                                    .mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0};
+        rc = ioctl(fd, UFFDIO_ZEROPAGE, &z);
+        *done = progress(z.zeropage);
+        break;
+    }
+    default: {
+        struct agc_uffdio_move m = {.dst = d, .src = s, .len = len,
+                                    .mode = dontwake ? AGC_UFFDIO_MOVE_MODE_DONTWAKE : 0};
+        rc = ioctl(fd, AGC_UFFDIO_MOVE, &m);
+        *done = progress(m.move);
+        break;
+    }
+    }
+    return rc;
+}
+
+/* Resolve the whole range: retry on EAGAIN/EINTR from where the kernel got
+ * to; a page already there (EEXIST) is stepped over (for MOVE its source
+ * page stays with the caller). Returns 0, 1 if some page existed, -errno. */
+static int resolve_range(int fd, int op, uint64_t d, uint64_t s, uint64_t len, int dontwake)
+{
+    uint64_t end = d + len;
     int existed = 0;
-    while (at < end) {
-        struct agc_uffdio_continue c;
-        c.range.start = at;
-        c.range.len = end - at;
-        c.mode = dontwake ? AGC_UFFDIO_CONTINUE_MODE_DONTWAKE : 0;
-        c.mapped = 0;
-        if (ioctl(fd, AGC_UFFDIO_CONTINUE, &c) == 0)
+    while (d < end) {
+        uint64_t done = 0;
+        if (resolve_step(fd, op, d, s, end - d, dontwake, &done) == 0)
             break;
         int e = errno;
-        uint64_t done = progress(c.mapped);
-        at += done;
+        d += done;
+        s += done;
         if (e == EAGAIN || e == EINTR) {
             if (!done)
                 sched_yield();
@@ -383,112 +423,32 @@ int agc_uffd_continue(int fd, void *addr, size_t len, int dontwake)
         }
         if (e == EEXIST) {
             existed = 1;
-            wake_existing(fd, at, dontwake);
-            at += PAGE;
+            wake_existing(fd, d, dontwake);
+            d += PAGE;
+            s += PAGE;
             continue;
         }
         return -e;
     }
     return existed;
+}
+
+int agc_uffd_continue(int fd, void *addr, size_t len, int dontwake)
+{
+    return resolve_range(fd, RES_CONTINUE, (uint64_t)(uintptr_t)addr, 0, len, dontwake);
 }
 
 int agc_uffd_copy(int fd, void *dst, const void *src, size_t len, int dontwake)
 {
-    uint64_t d = (uint64_t)(uintptr_t)dst, s = (uint64_t)(uintptr_t)src, end = d + len;
-    int existed = 0;
-    while (d < end) {
-        struct uffdio_copy c;
-        c.dst = d;
-        c.src = s;
-        c.len = end - d;
-        c.mode = dontwake ? UFFDIO_COPY_MODE_DONTWAKE : 0;
-        c.copy = 0;
-        if (ioctl(fd, UFFDIO_COPY, &c) == 0)
-            break;
-        int e = errno;
-        uint64_t done = progress(c.copy);
-        d += done;
-        s += done;
-        if (e == EAGAIN || e == EINTR) {
-            if (!done)
-                sched_yield();
-            continue;
-        }
-        if (e == EEXIST) {
-            existed = 1;
-            wake_existing(fd, d, dontwake);
-            d += PAGE;
-            s += PAGE;
-            continue;
-        }
-        return -e;
-    }
-    return existed;
+    return resolve_range(fd, RES_COPY, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src, len, dontwake);
 }
 
 int agc_uffd_zeropage(int fd, void *dst, size_t len, int dontwake)
 {
-    uint64_t d = (uint64_t)(uintptr_t)dst, end = d + len;
-    int existed = 0;
-    while (d < end) {
-        struct uffdio_zeropage z;
-        z.range.start = d;
-        z.range.len = end - d;
-        z.mode = dontwake ? UFFDIO_ZEROPAGE_MODE_DONTWAKE : 0;
-        z.zeropage = 0;
-        if (ioctl(fd, UFFDIO_ZEROPAGE, &z) == 0)
-            break;
-        int e = errno;
-        uint64_t done = progress(z.zeropage);
-        d += done;
-        if (e == EAGAIN || e == EINTR) {
-            if (!done)
-                sched_yield();
-            continue;
-        }
-        if (e == EEXIST) {
-            existed = 1;
-            wake_existing(fd, d, dontwake);
-            d += PAGE;
-            continue;
-        }
-        return -e;
-    }
-    return existed;
+    return resolve_range(fd, RES_ZEROPAGE, (uint64_t)(uintptr_t)dst, 0, len, dontwake);
 }
 
 int agc_uffd_move(int fd, void *dst, void *src, size_t len, int dontwake)
 {
-    uint64_t d = (uint64_t)(uintptr_t)dst, s = (uint64_t)(uintptr_t)src, end = d + len;
-    int existed = 0;
-    while (d < end) {
-        struct agc_uffdio_move m;
-        m.dst = d;
-        m.src = s;
-        m.len = end - d;
-        m.mode = dontwake ? AGC_UFFDIO_MOVE_MODE_DONTWAKE : 0;
-        m.move = 0;
-        if (ioctl(fd, AGC_UFFDIO_MOVE, &m) == 0)
-            break;
-        int e = errno;
-        uint64_t done = progress(m.move);
-        d += done;
-        s += done;
-        if (e == EAGAIN || e == EINTR) {
-            if (!done)
-                sched_yield();
-            continue;
-        }
-        if (e == EEXIST) {
-            /* The destination page is already there; the source page stays
-             * where it is (the caller still owns it). */
-            existed = 1;
-            wake_existing(fd, d, dontwake);
-            d += PAGE;
-            s += PAGE;
-            continue;
-        }
-        return -e;
-    }
-    return existed;
+    return resolve_range(fd, RES_MOVE, (uint64_t)(uintptr_t)dst, (uint64_t)(uintptr_t)src, len, dontwake);
 }

@@ -8,6 +8,17 @@ import pytest
 ALL_MODES = ["stw", "copy", "minor", "move"]
 
 
+def _native() -> bool:
+    try:
+        from artgc._lib import lib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_native = pytest.mark.skipif(not _native(), reason="artgc's native core is not built")
+
+
 def _caps() -> dict:
     from artgc._lib import ffi, lib
     c = ffi.new("agc_uffd_caps *")

@@ -20,15 +20,7 @@ from artgc.suites import SUITE_NAMES, PeerConfig, Point, Suite, get_suite, skip_
 bench_mod = sys.modules["artgc.bench"]  # (artgc.bench is the function)
 
 
-def _native() -> bool:
-    try:
-        from artgc._lib import lib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_native = pytest.mark.skipif(not _native(), reason="artgc's native core is not built")
+from conftest import needs_native  # noqa: E402
 
 
 # --------------------------------------------------------------------------- synthetic results

@@ -19,15 +19,7 @@ from artgc.results import CYCLE_KEYS, FORMAT_VERSION, RUN_KEYS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _native() -> bool:
-    try:
-        from artgc._lib import lib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_native = pytest.mark.skipif(not _native(), reason="artgc's native core is not built")
+from conftest import needs_native  # noqa: E402
 
 
 def _err(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
