@@ -28,6 +28,7 @@ import numpy as np
 
 from . import __version__, metrics
 from . import peers as peers_mod
+from ._sigint import on_sigint
 from .results import FORMAT_VERSION, series_label, to_jsonable, validate_run, write_json
 from .sizes import format_size
 from .suites import Point, Suite, get_suite, skip_reason
@@ -357,13 +358,42 @@ def bench(suite: str | Suite = "quick", out: str | os.PathLike[str] = "results",
     except KeyboardInterrupt:
         doc["interrupted"] = True
     finally:
-        prog.close()
-        doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        files = _write_outputs(doc, outdir)
+        with _SavingShield() as shield:
+            prog.close()
+            doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            files = _write_outputs(doc, outdir)
+    if shield.pressed and not doc.get("interrupted"):
+        raise KeyboardInterrupt   # everything is saved; the user still asked to stop
     doc["files"] = files
     doc["counts"] = _counts(doc["runs"])
     doc["peer_counts"] = _counts(doc["peers"])
     return doc
+
+
+class _SavingShield:
+    """Holds off Ctrl-C while the outputs are written (the plots take seconds).
+
+    A second Ctrl-C there would otherwise land anywhere, for instance in a
+    weak-reference callback of an import, where Python prints it as an ignored
+    exception and the files may be left half written. Presses are counted and
+    answered with one line; the caller decides what they mean once the files
+    are complete."""
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self._cm = on_sigint(self._handler)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.pressed += 1
+        if self.pressed == 1:
+            os.write(2, b"\nartgc: saving the results first (a few seconds)\n")
+
+    def __enter__(self) -> _SavingShield:
+        self._cm.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cm.__exit__(None, None, None)
 
 
 class _Saver:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -212,3 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def console_main() -> int:
+    """The ``artgc`` command and ``python -m artgc``: :func:`main`, and once it
+    has answered an interrupt (everything saved, exit 130) a further Ctrl-C
+    during the interpreter's shutdown no longer turns the exit into a death by
+    SIGINT."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code

@@ -6,7 +6,6 @@ heap, starts the run and gathers the measurements into a :class:`RunResult`.
 from __future__ import annotations
 
 import resource
-import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import errors, metrics
+from ._sigint import on_sigint
 from .results import FORMAT_VERSION, dumps, to_jsonable, write_json
 from .sizes import format_size, parse_size
 
@@ -374,23 +374,18 @@ class _Interrupter:
     def __init__(self, lib: Any) -> None:
         self.lib = lib
         self.hit = False
-        self.old: Any = None
-        self.installed = False
+        self._cm = on_sigint(self._handler)
 
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.hit = True
         self.lib.agc_workload_interrupt()
 
     def __enter__(self) -> _Interrupter:
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handler)
-            self.installed = True
+        self._cm.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, self.old if self.old is not None else signal.SIG_DFL)
+        self._cm.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- run

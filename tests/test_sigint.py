@@ -218,3 +218,20 @@ def test_second_ctrl_c_while_the_sweep_saves(tmp_path: Path) -> None:
     assert p.returncode == 130, f"exit {p.returncode}\n{err[-3000:]}"
     assert "Traceback" not in err and "internal error" not in err, err[-3000:]
     _check_kept(out_dir, seen)
+
+
+def test_saving_shield_holds_off_ctrl_c_and_restores_the_handler(capfd: pytest.CaptureFixture[str]) -> None:
+    """While the sweep writes its files a Ctrl-C is counted and answered, not
+    raised; afterwards the handler that was there before is back."""
+    from artgc.bench import _SavingShield
+    before = signal.getsignal(signal.SIGINT)
+    with _SavingShield() as shield:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while shield.pressed < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)   # the Python-level handler runs between bytecodes
+    assert shield.pressed == 2
+    assert signal.getsignal(signal.SIGINT) is before
+    err = capfd.readouterr().err
+    assert err.count("artgc: saving the results first") == 1, err
