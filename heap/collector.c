@@ -209,6 +209,13 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
             return rc;
     }
     c->prepare_ns = agc_now_ns() - tp;
+    /* the preparation takes a while and allocation goes on: catch up on the
+     * entries to drop, with room for what comes until the world stops */
+    if (h->opt.mode == AGC_MODE_MINOR) {
+        rc = agc_standby_zap_to(h, AGC_LOAD(h->top) + (4ull << 20));
+        if (rc)
+            return rc;
+    }
 
     /* the flip */
     agc_stop_world(h, 2);

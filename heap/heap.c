@@ -340,6 +340,22 @@ int agc_standby_prepare(agc_heap *h, uint64_t zap_len)
     return AGC_OK;
 }
 
+/* Right before the flip's stop (outside pauses): drop the standby's entries
+ * up to `upto` too, so that what was allocated since the preparation is not
+ * left for the flip to drop. */
+int agc_standby_zap_to(agc_heap *h, uint64_t upto)
+{
+    if (h->anon || !h->standby_valid || h->standby_half != h->to_half)
+        return AGC_OK;
+    upto = upto > h->cap ? h->cap : (upto + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    if (upto <= h->zapped_upto)
+        return AGC_OK;
+    if (madvise(h->standby + h->zapped_upto, upto - h->zapped_upto, MADV_DONTNEED) != 0)
+        return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
+    h->zapped_upto = upto;
+    return AGC_OK;
+}
+
 /* The flip's remap (world stopped): the primary range now shows to-space.
  * Page tables move with mremap (cheap at 1 GiB alignment); must_zap bytes at
  * the start of to-space lose their entries so that touching them faults. */

@@ -222,6 +222,7 @@ static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t
 int agc_map_tospace(agc_heap *h, uint64_t must_zap);  /* the flip's remap */
 void agc_release_fromspace(agc_heap *h, int keep);  /* after compaction */
 int agc_standby_prepare(agc_heap *h, uint64_t zap_len); /* outside pauses */
+int agc_standby_zap_to(agc_heap *h, uint64_t upto);      /* outside pauses */
 
 /* object layout helpers (objects.c) */
 uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word);
