@@ -202,9 +202,10 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     pthread_mutex_init(&h->stats_lock, NULL);
     pthread_mutex_init(&h->fault_ev_lock, NULL);
 
-    h->primary = reserve_aligned(h->cap, &h->res_p, &h->res_p_len);
-    h->fromspace = reserve_aligned(h->cap, &h->res_f, &h->res_f_len);
-    h->standby = reserve_aligned(h->cap, &h->res_s, &h->res_s_len);
+    h->span = (h->cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
+    h->primary = reserve_aligned(h->span, &h->res_p, &h->res_p_len);
+    h->fromspace = reserve_aligned(h->span, &h->res_f, &h->res_f_len);
+    h->standby = reserve_aligned(h->span, &h->res_s, &h->res_s_len);
     if (!h->primary || !h->fromspace || !h->standby) {
         rc = agc_fail(AGC_ESYS, "cannot reserve %llu MiB of address space: %s",
                       (unsigned long long)(h->cap >> 20), strerror(errno));
@@ -233,7 +234,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
             rc = agc_fail(AGC_ESYS, "cannot map the heap alias: %s", strerror(errno));
             goto fail;
         }
-        if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+        if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
                  h->memfd, 0) == MAP_FAILED) {
             rc = agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
             goto fail;
@@ -326,7 +327,7 @@ int agc_standby_prepare(agc_heap *h, uint64_t zap_len)
     if (h->anon)
         return AGC_OK;
     if (!h->standby_valid || h->standby_half != h->to_half) {
-        if (mmap(h->standby, h->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
+        if (mmap(h->standby, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
                  (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
             return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
         h->standby_valid = 1;
@@ -370,21 +371,21 @@ int agc_map_tospace(agc_heap *h, uint64_t must_zap)
             return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
         return AGC_OK;
     }
-    void *r = move_mapping(h->primary, h->fromspace, h->cap);
+    void *r = move_mapping(h->primary, h->fromspace, h->span);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
     if (h->standby_valid && h->standby_half == h->to_half) {
-        r = move_mapping(h->standby, h->primary, h->cap);
+        r = move_mapping(h->standby, h->primary, h->span);
         if (r == MAP_FAILED)
             return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
         h->standby_valid = 0;
-        reserve_again(h->standby, h->cap);
+        reserve_again(h->standby, h->span);
         if (must_zap > h->zapped_upto &&
             madvise(h->primary + h->zapped_upto, must_zap - h->zapped_upto, MADV_DONTNEED) != 0)
             return agc_fail(AGC_ESYS, "flip: dropping to-space page tables failed: %s", strerror(errno));
         return AGC_OK;
     }
-    if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
+    if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
              (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mapping to-space failed: %s", strerror(errno));
     return AGC_OK;
@@ -396,15 +397,15 @@ int agc_map_tospace(agc_heap *h, uint64_t must_zap)
 void agc_release_fromspace(agc_heap *h, int keep)
 {
     if (keep && !h->anon) {
-        void *r = move_mapping(h->fromspace, h->standby, h->cap);
+        void *r = move_mapping(h->fromspace, h->standby, h->span);
         if (r != MAP_FAILED) {
             h->standby_valid = 1;
             h->standby_half = 1 - h->live_half;
-            reserve_again(h->fromspace, h->cap);
+            reserve_again(h->fromspace, h->span);
             return;
         }
     }
-    reserve_again(h->fromspace, h->cap);
+    reserve_again(h->fromspace, h->span);
 }
 
 uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->top, __ATOMIC_RELAXED); }

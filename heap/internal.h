@@ -80,6 +80,9 @@ typedef struct agc_satb_block {
 struct agc_heap {
     agc_options opt;
     uint64_t cap;               /* bytes in the live space */
+    uint64_t span;              /* length of every mapping of a half: cap rounded up to
+                                 * AGC_ALIGN_RESERVE, so the flip moves whole 1 GiB
+                                 * page-table entries (one TLB flush) */
     uint64_t nwords;            /* cap / 8 */
     int memfd;                  /* -1 for anonymous (move mode) */
     int anon;                   /* heap backed by anonymous memory (move mode) */
