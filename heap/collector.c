@@ -210,9 +210,11 @@ static int cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     }
     c->prepare_ns = agc_now_ns() - tp;
     /* the preparation takes a while and allocation goes on: catch up on the
-     * entries to drop, with room for what comes until the world stops */
+     * entries to drop, with room for what comes until the world stops. In
+     * to-space what is allocated since B lands right after the planned
+     * pages; dropping more would only cost page faults after the flip. */
     if (h->opt.mode == AGC_MODE_MINOR) {
-        rc = agc_standby_zap_to(h, AGC_LOAD(h->top) + (4ull << 20));
+        rc = agc_standby_zap_to(h, sure + (AGC_LOAD(h->top) - B) + (4ull << 20));
         if (rc)
             return rc;
     }
