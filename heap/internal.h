@@ -182,6 +182,7 @@ struct agc_heap {
     uint64_t last_traced_live;  /* live bytes marked by the last cycle (not allocated black) */
     uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
     int minor_catch_missing;    /* minor mode registers MISSING too */
+    uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
     uint64_t zapped_upto;       /* standby bytes without page-table entries */
 
     /* the GC thread and its requests */
