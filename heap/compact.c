@@ -21,15 +21,18 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     const agc_word base = (agc_word)h->primary;
     const uint64_t end_w = h->plan_top / 8;
     uint64_t moved = 0;
-    /* the objects landing on this page: at most one per word, plus one that
-     * starts on an earlier page */
-    uint64_t ws[AGC_PAGE / 8 + 1], offs[AGC_PAGE / 8 + 1];
+    /* the reference slots landing on this page, as ranges of to-space
+     * offsets: at most one range per object, one object per two words (an
+     * object with references has a header and a slot), plus one that starts
+     * on an earlier page */
+    uint64_t ra[AGC_PAGE / 16 + 1], rb[AGC_PAGE / 16 + 1];
     unsigned n = 0;
     uint64_t w = agc_page_first(h, page);
     /* to-space is dense: only the first object needs the bitmap arithmetic,
      * each next one starts where the previous one ends */
     uint64_t noff = w != AGC_NONE ? agc_forward_off(h, w * 8) : 0;
-    /* pass 1: copy, one memcpy per run of objects adjacent in from-space */
+    /* pass 1: copy, one memcpy per run of objects adjacent in from-space,
+     * noting where each object's references land (its header is read once) */
     uint64_t run_src = 0, run_dst = 0, run_len = 0;
     while (w != AGC_NONE && noff < hi) {
         const agc_header *o = (const agc_header *)(from + w * 8);
@@ -47,8 +50,17 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
             run_len = b - a;
         }
         moved += b - a;
-        ws[n] = w;
-        offs[n++] = noff;
+        uint64_t fw;
+        uint64_t nrefs = agc_obj_refs(h, o, &fw);
+        if (nrefs) {
+            uint64_t r0 = noff + fw * 8, r1 = r0 + nrefs * 8;
+            r0 = r0 < lo ? lo : r0;
+            r1 = r1 > hi ? hi : r1;
+            if (r0 < r1 && n < sizeof ra / sizeof ra[0]) {
+                ra[n] = r0;
+                rb[n++] = r1;
+            }
+        }
         noff += size;
         if (noff >= hi)
             break;
@@ -57,24 +69,13 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     if (run_len)
         memcpy(dst + (run_dst - lo), from + run_src, run_len);
     /* pass 2: rewrite the references that lie on this page */
-    for (unsigned k = 0; k < n; k++) {
-        const agc_header *o = (const agc_header *)(from + ws[k] * 8);
-        uint64_t fw;
-        uint64_t nrefs = agc_obj_refs(h, o, &fw);
-        if (!nrefs)
-            continue;
-        uint64_t ra = offs[k] + fw * 8, rb = ra + nrefs * 8;
-        if (ra < lo)
-            ra = lo;
-        if (rb > hi)
-            rb = hi;
-        for (uint64_t s = ra; s < rb; s += 8) {
+    for (unsigned k = 0; k < n; k++)
+        for (uint64_t s = ra[k]; s < rb[k]; s += 8) {
             agc_word *slot = (agc_word *)(dst + (s - lo));
             agc_word v = *slot;
             if (v)
                 *slot = base + agc_forward_off(h, v - base);
         }
-    }
     if (hi > h->new_end) {
         uint64_t tail = h->new_end > lo ? h->new_end : lo;
         memset(dst + (tail - lo), 0, hi - tail);

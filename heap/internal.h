@@ -229,7 +229,23 @@ int agc_standby_prepare(agc_heap *h, uint64_t zap_len); /* outside pauses */
 int agc_standby_zap_to(agc_heap *h, uint64_t upto);      /* outside pauses */
 
 /* object layout helpers (objects.c) */
-uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word);
+/* How many reference slots an object has, and the word they start at
+ * (inline: the page builder and the marker call it for every object). */
+static inline uint64_t agc_obj_refs(const agc_heap *h, const agc_header *o, uint64_t *first_word)
+{
+    switch (o->cls) {
+    case AGC_CLS_FILLER:
+    case AGC_CLS_BYTEARRAY:
+        *first_word = o->cls == AGC_CLS_FILLER ? 1 : 2;
+        return 0;
+    case AGC_CLS_REFARRAY:
+        *first_word = 2;
+        return ((const uint64_t *)o)[1];
+    default:
+        *first_word = 1;
+        return h->classes[o->cls].nrefs;
+    }
+}
 uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off);
 uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err);
 void agc_fill(uint8_t *p, uint64_t bytes);      /* write a filler object */

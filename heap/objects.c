@@ -3,22 +3,6 @@
 #include <string.h>
 #include "internal.h"
 
-uint64_t agc_obj_refs(agc_heap *h, const agc_header *o, uint64_t *first_word)
-{
-    switch (o->cls) {
-    case AGC_CLS_FILLER:
-    case AGC_CLS_BYTEARRAY:
-        *first_word = o->cls == AGC_CLS_FILLER ? 1 : 2;
-        return 0;
-    case AGC_CLS_REFARRAY:
-        *first_word = 2;
-        return ((const uint64_t *)o)[1];
-    default:
-        *first_word = 1;
-        return h->classes[o->cls].nrefs;
-    }
-}
-
 uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off)
 {
     switch (o->cls) {
