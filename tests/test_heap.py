@@ -328,3 +328,19 @@ def test_collect_begin_shows_pages_built_by_faults(require_mode):
         assert h.page_states() == []
         for i, o in enumerate(objs):
             assert h.read_data(o, 0, 8) == bytes([i]) * 8
+
+
+def _thread_names() -> set[str]:
+    names = set()
+    for t in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{t}/comm", encoding="utf-8") as fh:
+                names.add(fh.read().strip())
+        except OSError:
+            pass   # a thread that ended meanwhile
+    return names
+
+
+def test_gc_thread_is_named_for_top_perf_and_gdb() -> None:
+    with Heap("4MiB", mode="stw"):
+        assert "artgc-gc" in _thread_names()
