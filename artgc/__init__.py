@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArtgcError", "HeapCorruption", "Interrupted", "OutOfMemory", "UnsupportedMode",
-    "Heap", "probe", "run", "bench", "plot", "parse_size", "format_size", "__version__",
+    "Heap", "probe", "run", "RunResult", "bench", "plot", "parse_size", "format_size", "__version__",
 ]
 
 # `probe` and `bench` are functions named like their modules: importing the

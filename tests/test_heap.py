@@ -251,6 +251,7 @@ def test_page_order_does_not_matter(mode, threads, require_mode):
         gc.collect()
         h.collect()
         ref = h.snapshot()
+        del roots   # alive until the snapshot, like the runs above
     for s in snaps:
         assert len(s) == len(ref)
         assert (s == ref).all()

@@ -230,7 +230,7 @@ def test_open_names_a_missing_feature(monkeypatch):
                if not getattr(CAPS, f)]
     if not missing:
         pytest.skip("this kernel offers every feature artgc asks for")
-    f, want = missing[0]
+    _, want = missing[0]
     assert lib.agc_uffd_open(want) == -1
     assert "artgc probe" in _err()
     assert lib.agc_uffd_errcode() == lib.AGC_EUNSUPPORTED
