@@ -3,22 +3,17 @@
 #include <string.h>
 #include "internal.h"
 
+/* Raw data follows the reference slots (agc_obj_refs gives where those end). */
 uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off)
 {
-    switch (o->cls) {
-    case AGC_CLS_FILLER:
-        *data_off = 8;
-        return 0;
-    case AGC_CLS_REFARRAY:
-        *data_off = 16 + 8 * ((const uint64_t *)o)[1];
-        return 0;
-    case AGC_CLS_BYTEARRAY:
-        *data_off = 16;
+    uint64_t fw;
+    uint64_t nrefs = agc_obj_refs(h, o, &fw);
+    *data_off = 8 * (fw + nrefs);
+    if (o->cls == AGC_CLS_BYTEARRAY)
         return ((const uint64_t *)o)[1];
-    default:
-        *data_off = 8 + 8ull * h->classes[o->cls].nrefs;
-        return h->classes[o->cls].data_bytes;
-    }
+    if (o->cls == AGC_CLS_FILLER || o->cls == AGC_CLS_REFARRAY)
+        return 0;
+    return h->classes[o->cls].data_bytes;
 }
 
 uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err)
