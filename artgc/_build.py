@@ -15,15 +15,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEAP = os.path.join(ROOT, "heap")
 
 
+# Headers that are their own cffi declaration (preprocessor lines dropped).
+PUBLIC_HEADERS = ("heap_api.h",)
+
+
 def _sources() -> list[str]:
-    files = sorted(glob.glob(os.path.join(HEAP, "*.c")))
-    files += sorted(glob.glob(os.path.join(HEAP, "workloads", "*.c")))
+    """Every C file of the core, its folders included; heap/tools (standalone
+    drivers) is not part of the extension."""
+    files = sorted(glob.glob(os.path.join(HEAP, "**", "*.c"), recursive=True))
+    files = [f for f in files if os.path.relpath(f, HEAP).split(os.sep)[0] != "tools"]
     return [os.path.relpath(f, ROOT) for f in files]
 
 
+def _header_as_cdef(path: str) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return "".join(line for line in fh if not line.lstrip().startswith("#"))
+
+
 def _cdef() -> str:
-    parts = []
-    for f in sorted(glob.glob(os.path.join(HEAP, "*.cdef"))):
+    parts = [_header_as_cdef(os.path.join(HEAP, h)) for h in PUBLIC_HEADERS]
+    for f in sorted(glob.glob(os.path.join(HEAP, "**", "*.cdef"), recursive=True)):
         with open(f, encoding="utf-8") as fh:
             parts.append(fh.read())
     return "\n".join(parts)

@@ -1,6 +1,7 @@
 /* Building to-space pages and getting them to the primary mapping. One
- * function builds a page (agc_build_page); the modes differ only in where it
- * builds and how the page is installed (install_page: the seam). */
+ * function builds a page (agc_build_page); the mode (h->mode) says where it
+ * is built (in place through the alias, or in a buffer) and how a run of
+ * built pages is installed (h->mode->install). */
 #define _GNU_SOURCE
 #define AGC_BATCH 16
 #include <sched.h>
@@ -14,7 +15,7 @@
 /* Build to-space page `page` into dst (PAGE bytes): slide the live objects
  * that land on it out of from-space and rewrite their references. Reads only
  * from-space and the plan; safe to run from any thread, in any order. */
-void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
+uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 {
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
     const uint8_t *from = h->from_base;
@@ -81,18 +82,17 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
         memset(dst + (tail - lo), 0, hi - tail);
         agc_fill(dst + (tail - lo), hi - tail);
     }
-    atomic_fetch_add_explicit(&h->moved_bytes, moved, memory_order_relaxed);
+    return moved;
 }
 
 /* Per-thread page buffers, mmap'd on first use (async-signal-safe). */
-static __thread uint8_t *copy_buf;
-static __thread uint8_t *move_scratch;
-static __thread uint8_t *batch_buf;     /* AGC_BATCH pages, copy and move modes */
+static __thread uint8_t *page_buf;      /* one page: a fault, or a GC thread's single page */
+static __thread uint8_t *batch_buf;     /* AGC_BATCH pages: a GC thread's runs */
 
-static uint8_t *page_buffer(uint8_t **slot)
+static uint8_t *thread_buffer(uint8_t **slot, uint64_t pages)
 {
     if (!*slot) {
-        void *s = mmap(NULL, AGC_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *s = mmap(NULL, pages * AGC_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (s == MAP_FAILED)
             return NULL;
         *slot = s;
@@ -103,47 +103,28 @@ static uint8_t *page_buffer(uint8_t **slot)
 /* Give back this thread's page buffers (a thread that is done compacting). */
 void agc_compact_thread_done(void)
 {
-    if (copy_buf)
-        munmap(copy_buf, AGC_PAGE);
-    if (move_scratch)
-        munmap(move_scratch, AGC_PAGE);
+    if (page_buf)
+        munmap(page_buf, AGC_PAGE);
     if (batch_buf)
         munmap(batch_buf, AGC_BATCH * AGC_PAGE);
-    copy_buf = move_scratch = batch_buf = NULL;
+    page_buf = batch_buf = NULL;
 }
 
-/* Build page p and put it where mutators see it, per mode. */
-static int build_and_install(agc_heap *h, uint64_t p, int install)
+/* Build page p where the mode builds it, and install it if asked. */
+static int build_and_install(agc_heap *h, uint64_t p, int by_gc, int install)
 {
-    uint8_t *target = h->primary + p * AGC_PAGE;
-    int rc = 0;
-    switch (h->opt.mode) {
-    case AGC_MODE_MINOR:
-        agc_build_page(h, p, h->to_base + p * AGC_PAGE);
-        if (install)
-            rc = agc_uffd_continue(h->uffd, target, AGC_PAGE, 0);
-        break;
-    case AGC_MODE_COPY: {
-        uint8_t *buf = page_buffer(&copy_buf);
+    uint8_t *buf = NULL, *dst;
+    if (h->mode->build_in_place) {
+        dst = h->to_base + p * AGC_PAGE;
+    } else {
+        buf = dst = thread_buffer(&page_buf, 1);
         if (!buf)
             return -1;
-        agc_build_page(h, p, buf);
-        rc = agc_uffd_copy(h->uffd, target, buf, AGC_PAGE, 0);
-        break;
     }
-    case AGC_MODE_MOVE: {
-        /* MOVE takes the scratch page away; the next write refills it */
-        uint8_t *buf = page_buffer(&move_scratch);
-        if (!buf)
-            return -1;
-        agc_build_page(h, p, buf);
-        rc = agc_uffd_move(h->uffd, target, buf, AGC_PAGE, 0);
-        break;
-    }
-    default:
-        agc_build_page(h, p, h->to_base + p * AGC_PAGE);
-        break;
-    }
+    uint64_t moved = agc_build_page(h, p, dst);
+    agc_gc_count(h, AGC_GE_PAGE_BUILT, (uint64_t)by_gc, moved);
+    int rc = install ? h->mode->install(h, p, 1, buf) : 0;
+    agc_release_page_built(h, p);
     return rc < 0 ? rc : 0;
 }
 
@@ -153,7 +134,7 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
 {
     _Atomic uint8_t *st = &h->page_state[p];
     int waited = 0;
-    int install = !by_gc || h->opt.gc_install || h->opt.mode != AGC_MODE_MINOR;
+    int install = !by_gc || h->opt.gc_install || !h->mode->build_in_place;
     for (;;) {
         uint8_t s = atomic_load_explicit(st, memory_order_acquire);
         if (s == PG_UNPROCESSED) {
@@ -161,19 +142,15 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
             if (!atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
                                                          memory_order_acq_rel, memory_order_acquire))
                 continue;
-            int rc = build_and_install(h, p, install);
+            int rc = build_and_install(h, p, by_gc, install);
             atomic_store_explicit(st, install ? PG_MAPPED : PG_PROCESSED, memory_order_release);
-            if (by_gc)
-                atomic_fetch_add_explicit(&h->pages_by_gc, 1, memory_order_relaxed);
-            else
-                atomic_fetch_add_explicit(&h->pages_by_mutator, 1, memory_order_relaxed);
             return rc;
         }
         if (s == PG_PROCESSING) {
             if (by_gc)
                 return 0;            /* someone else has it */
             if (!waited++)
-                atomic_fetch_add_explicit(&h->fault_waits, 1, memory_order_relaxed);
+                agc_gc_count(h, AGC_GE_FAULT_WAIT, 0, 0);
             if (waited > 64)
                 sched_yield();
             else
@@ -183,8 +160,8 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
         if (s == PG_PROCESSED) {
             if (by_gc)
                 return 0;
-            /* built by a GC thread that left the install to us */
-            int rc = agc_uffd_continue(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE, 0);
+            /* built in place by a GC thread that left the install to us */
+            int rc = h->mode->install(h, p, 1, NULL);
             uint8_t exp = PG_PROCESSED;
             atomic_compare_exchange_strong(st, &exp, PG_MAPPED);
             return rc < 0 ? rc : 0;
@@ -214,11 +191,8 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         return 0;
     }
     if (in_signal)   /* SIGBUS does not say which kind: it is the one registered */
-        kind = h->opt.mode == AGC_MODE_MINOR ? AGC_FAULT_MINOR : AGC_FAULT_MISSING;
-    if (kind == AGC_FAULT_MINOR)
-        atomic_fetch_add_explicit(&h->faults_minor, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&h->faults_missing, 1, memory_order_relaxed);
+        kind = h->mode->fault_kind;
+    agc_gc_count(h, AGC_GE_FAULT, (uint64_t)kind, 0);
     rc = agc_resolve_page(h, p, 0, in_signal);
     uint64_t t1 = agc_now_ns();
     if (in_signal) {
@@ -261,34 +235,45 @@ static void worker_fail(agc_heap *h, uint64_t p, int rc)
 /* Install the run [p, p + k) built by this thread, then mark it mapped. */
 static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
-    uint8_t *target = h->primary + p * AGC_PAGE;
-    int rc = 0;
-    if (h->opt.mode == AGC_MODE_MINOR) {
-        if (!h->opt.gc_install)
-            return;
-        rc = agc_uffd_continue(h->uffd, target, k * AGC_PAGE, 0);
-    } else if (h->opt.mode == AGC_MODE_COPY) {
-        rc = agc_uffd_copy(h->uffd, target, buf, k * AGC_PAGE, 0);
-    } else if (h->opt.mode == AGC_MODE_MOVE) {
-        rc = agc_uffd_move(h->uffd, target, buf, k * AGC_PAGE, 0);
-    }
+    if (h->mode->build_in_place && !h->opt.gc_install)
+        return;   /* left to the faulting mutators (the pages stay processed) */
+    int rc = h->mode->install(h, p, k, h->mode->build_in_place ? NULL : buf);
     if (rc < 0)
         worker_fail(h, p, rc);
     for (uint64_t q = p; q < p + k; q++)
         atomic_store_explicit(&h->page_state[q], PG_MAPPED, memory_order_release);
 }
 
+/* In-place modes that populate lazily: to-space is made to exist a few MiB
+ * ahead of where the builders claim pages (in claim order), by whichever GC
+ * thread gets there first; a mutator's fault on a page not there yet is a
+ * missing fault, built through the alias all the same. */
+#define AGC_POPULATE_AHEAD 1024ull    /* pages (4 MiB) */
+static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
+{
+    if (!h->populate_lazy || i0 + AGC_POPULATE_AHEAD / 2 < atomic_load(&h->pop_done))
+        return;
+    int exp = 0;
+    if (!atomic_compare_exchange_strong(&h->pop_busy, &exp, 1))
+        return;
+    uint64_t a = atomic_load(&h->pop_done), b = a + AGC_POPULATE_AHEAD;
+    if (b > n)
+        b = n;
+    if (a < b) {
+        uint64_t lo = h->opt.order == AGC_ORDER_DESCENDING ? n - b : a;
+        h->space->populate(h, lo * AGC_PAGE, (b - a) * AGC_PAGE);
+        atomic_store(&h->pop_done, b);
+    }
+    atomic_store(&h->pop_busy, 0);
+}
+
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
     uint64_t n = h->npages;
-    int inplace = h->opt.mode == AGC_MODE_MINOR;
-    if (!inplace && !batch_buf) {
-        void *b = mmap(NULL, AGC_BATCH * AGC_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (b == MAP_FAILED) {
-            worker_fail(h, 0, -12);
-            return;
-        }
-        batch_buf = b;
+    int inplace = h->mode->build_in_place;
+    if (!inplace && !thread_buffer(&batch_buf, AGC_BATCH)) {
+        worker_fail(h, 0, -12);
+        return;
     }
     for (;;) {
         uint64_t i0 = atomic_fetch_add_explicit(&h->next_page, AGC_BATCH, memory_order_relaxed);
@@ -296,6 +281,7 @@ void agc_compact_worker_run(agc_heap *h, int worker)
             break;
         uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
         uint64_t run_start = 0, run_len = 0;
+        populate_ahead(h, i0, n);
         for (uint64_t i = i0; i < i1; i++) {
             uint64_t p = h->opt.order == AGC_ORDER_DESCENDING ? n - 1 - i
                        : h->opt.order == AGC_ORDER_RANDOM ? h->page_order[i] : i;
@@ -313,18 +299,21 @@ void agc_compact_worker_run(agc_heap *h, int worker)
                 continue;
             if (!run_len)
                 run_start = p;
+            uint64_t moved;
             if (inplace) {
-                agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+                moved = agc_build_page(h, p, h->to_base + p * AGC_PAGE);
                 /* built: a faulting mutator may install it from now on */
                 atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
             } else {
-                agc_build_page(h, p, batch_buf + run_len * AGC_PAGE);
+                moved = agc_build_page(h, p, batch_buf + run_len * AGC_PAGE);
             }
             run_len++;
-            atomic_fetch_add_explicit(&h->pages_by_gc, 1, memory_order_relaxed);
+            agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
+            agc_release_page_built(h, p);
         }
         if (run_len)
             install_run(h, run_start, run_len, batch_buf);
+        agc_release_ready(h);
     }
 }
 
@@ -333,9 +322,7 @@ int agc_compact_setup(agc_heap *h)
 {
     if (h->npages == 0)
         return AGC_OK;
-    int modes = h->opt.mode == AGC_MODE_MINOR ? AGC_UFFD_REG_MINOR : AGC_UFFD_REG_MISSING;
-    if (h->minor_catch_missing)
-        modes |= AGC_UFFD_REG_MISSING;
+    int modes = h->mode->reg_modes(h);
     if (agc_uffd_register(h->uffd, h->primary, h->npages * AGC_PAGE, modes) != 0)
         return agc_fail(AGC_ESYS, "flip: registering to-space with userfaultfd failed: %s",
                         agc_last_error());

@@ -1,5 +1,6 @@
-/* Heap memory: one memfd of two halves, the primary mapping (1 GiB aligned),
- * the alias of the whole memfd, the from-space reservation; create/destroy. */
+/* Creating and destroying a heap: options checked, the mode and memory kind
+ * chosen (heap/modes, heap/space), the address reservations (primary,
+ * from-space, standby: 1 GiB aligned), the collector's side tables. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +27,9 @@ void agc_options_default(agc_options *o)
     o->verify = 0;
     o->seed = 0;
     o->pretouch = 1;
-}
-
-static const char *mode_name(int m)
-{
-    static const char *n[] = {"stw", "copy", "minor", "move"};
-    return (m >= 0 && m < 4) ? n[m] : "?";
+    o->memory = AGC_MEMORY_AUTO;
+    o->eager_release = 0;
+    o->pretouch_window = 0;
 }
 
 static uint64_t mem_total(void)
@@ -40,53 +38,57 @@ static uint64_t mem_total(void)
     return pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-/* Refuse a mode the kernel cannot do, naming the missing feature. */
+/* The memory kind a heap runs on: the option, or the mode's default. */
+static int memory_of(const agc_options *o, const agc_mode_ops *m)
+{
+    return o->memory == AGC_MEMORY_AUTO ? m->default_memory : o->memory;
+}
+
+/* Refuse a mode the kernel (or the memory kind) cannot do, naming the
+ * missing feature. */
 static int check_mode(const agc_options *o)
 {
-    if (o->mode == AGC_MODE_STW)
+    const agc_mode_ops *m = agc_mode_lookup(o->mode);
+    int memory = memory_of(o, m);
+    int ok = memory == AGC_MEMORY_SHMEM ? AGC_MEM_OK_SHMEM : AGC_MEM_OK_ANON;
+    if (!(m->memories & ok))
+        return agc_fail(AGC_EUNSUPPORTED, "mode '%s' cannot run on %s memory: %s", m->name,
+                        agc_memory_name(memory), m->memory_refusal);
+    if (!m->faults)
         return AGC_OK;
     agc_uffd_caps c;
     agc_uffd_caps_get(&c);
-    const char *mn = mode_name(o->mode);
     if (!c.available)
         return agc_fail(AGC_EUNSUPPORTED,
                         "mode '%s' needs userfaultfd, which is not available here: %s "
                         "(see `artgc probe`: uffd.available); mode 'stw' works without it",
-                        mn, c.reason);
+                        m->name, c.reason);
     if (o->delivery == AGC_DELIVERY_SIGBUS && !c.sigbus)
         return agc_fail(AGC_EUNSUPPORTED,
                         "delivery 'sigbus' needs UFFD_FEATURE_SIGBUS, which this kernel does not "
                         "grant (see `artgc probe`: features.sigbus); use --delivery thread");
-    if (o->mode == AGC_MODE_MINOR && !c.minor_shmem)
-        return agc_fail(AGC_EUNSUPPORTED,
-                        "mode 'minor' needs UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+), which this kernel "
-                        "does not grant (see `artgc probe`: features.minor_shmem)");
-    if (o->mode == AGC_MODE_COPY && !c.missing_shmem)
-        return agc_fail(AGC_EUNSUPPORTED,
-                        "mode 'copy' needs UFFD_FEATURE_MISSING_SHMEM, which this kernel does not "
-                        "grant (see `artgc probe`: features.missing_shmem)");
-    if (o->mode == AGC_MODE_MOVE && !c.move)
-        return agc_fail(AGC_EUNSUPPORTED,
-                        "mode 'move' needs UFFDIO_MOVE (UFFD_FEATURE_MOVE, Linux 6.8+), which this "
-                        "kernel does not grant (see `artgc probe`: features.move)");
-    return AGC_OK;
+    return m->check(o, memory, &c);
 }
 
 static int check_options(const agc_options *o)
 {
-    if (o->mode < AGC_MODE_STW || o->mode > AGC_MODE_MOVE)
+    if (!agc_mode_lookup(o->mode))
         return agc_fail(AGC_EINVAL, "unknown mode %d; valid modes: stw, copy, minor, move", o->mode);
+    if (o->memory != AGC_MEMORY_AUTO && !agc_space_lookup(o->memory))
+        return agc_fail(AGC_EINVAL, "unknown memory kind %d; valid: anon, shmem", o->memory);
     if (o->delivery != AGC_DELIVERY_SIGBUS && o->delivery != AGC_DELIVERY_THREAD)
         return agc_fail(AGC_EINVAL, "unknown delivery %d; valid deliveries: sigbus, thread", o->delivery);
     if (o->marking != AGC_MARKING_STW && o->marking != AGC_MARKING_CONCURRENT)
         return agc_fail(AGC_EINVAL, "unknown marking %d; valid: concurrent, stw", o->marking);
     if (o->order < AGC_ORDER_ASCENDING || o->order > AGC_ORDER_RANDOM)
         return agc_fail(AGC_EINVAL, "unknown compaction order %d; valid: ascending, descending, random", o->order);
-    if (o->gc_threads < 1 || o->gc_threads > 64)
-        return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and 64, got %d", o->gc_threads);
+    if (o->gc_threads < 1 || o->gc_threads > AGC_MAX_GC_THREADS)
+        return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and %d, got %d", AGC_MAX_GC_THREADS,
+                        o->gc_threads);
     if (!(o->trigger > 0.0 && o->trigger <= 1.0))
         return agc_fail(AGC_EINVAL, "trigger must be a fraction in (0, 1], got %g", o->trigger);
-    if (!o->gc_install && o->mode != AGC_MODE_MINOR && o->mode != AGC_MODE_STW)
+    const agc_mode_ops *m = agc_mode_lookup(o->mode);
+    if (!o->gc_install && m->faults && !m->build_in_place)
         return agc_fail(AGC_EINVAL,
                         "gc_install=False needs mode 'minor': in copy and move modes a page is built in "
                         "the GC thread's private buffer, so only that thread can install it");
@@ -106,19 +108,6 @@ static int check_options(const agc_options *o)
     return AGC_OK;
 }
 
-/* Reserve len bytes aligned to AGC_ALIGN_RESERVE; returns the aligned start. */
-static uint8_t *reserve_aligned(size_t len, void **res, size_t *res_len)
-{
-    size_t total = len + AGC_ALIGN_RESERVE;
-    void *p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    *res = p;
-    *res_len = total;
-    uintptr_t a = ((uintptr_t)p + AGC_ALIGN_RESERVE - 1) & ~(uintptr_t)(AGC_ALIGN_RESERVE - 1);
-    return (uint8_t *)a;
-}
-
 static void *anon_zeroed(size_t len)
 {
     if (len == 0)
@@ -134,6 +123,7 @@ static void anon_free(void *p, size_t len)
 }
 
 static size_t bm_bytes(agc_heap *h) { return h->nbitwords * 8; }
+static size_t rel_table_len(agc_heap *h) { return h->rel_chunk ? h->cap / h->rel_chunk + 2 : 0; }
 
 static void free_side_tables(agc_heap *h)
 {
@@ -144,6 +134,10 @@ static void free_side_tables(agc_heap *h)
     anon_free(h->page_first, (h->cap / AGC_PAGE + 1) * 8);
     anon_free((void *)h->page_state, h->cap / AGC_PAGE + 1);
     anon_free(h->page_order, (h->cap / AGC_PAGE + 1) * 8);
+    anon_free(h->rel_lo, rel_table_len(h) * 8);
+    anon_free(h->rel_hi, rel_table_len(h) * 8);
+    anon_free((void *)h->rel_pending, rel_table_len(h) * 4);
+    anon_free((void *)h->rel_state, rel_table_len(h));
 }
 
 static void release_memory(agc_heap *h)
@@ -154,13 +148,9 @@ static void release_memory(agc_heap *h)
         munmap(h->res_f, h->res_f_len);
     if (h->res_s)
         munmap(h->res_s, h->res_s_len);
-    if (h->alias)
-        munmap(h->alias, 2 * h->cap);
-    if (h->memfd >= 0)
-        close(h->memfd);
+    if (h->space)
+        h->space->unmap(h);
     h->res_p = h->res_f = h->res_s = NULL;
-    h->alias = NULL;
-    h->memfd = -1;
     free_side_tables(h);
 }
 
@@ -182,7 +172,10 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     h->memfd = -1;
     h->uffd = -1;
     h->sigbus_slot = -1;
-    h->anon = (o->mode == AGC_MODE_MOVE);
+    h->mode = agc_mode_lookup(o->mode);
+    h->space = agc_space_lookup(memory_of(o, h->mode));
+    h->opt.memory = h->space->id;
+    h->listener = &agc_stats_listener;
     h->limit = h->cap;
     h->nclasses = AGC_FIRST_USER_CLASS;
     snprintf(h->classes[AGC_CLS_FILLER].name, 64, "<filler>");
@@ -203,44 +196,17 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     pthread_mutex_init(&h->fault_ev_lock, NULL);
 
     h->span = (h->cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
-    h->primary = reserve_aligned(h->span, &h->res_p, &h->res_p_len);
-    h->fromspace = reserve_aligned(h->span, &h->res_f, &h->res_f_len);
-    h->standby = reserve_aligned(h->span, &h->res_s, &h->res_s_len);
+    h->primary = agc_reserve_aligned(h->span, &h->res_p, &h->res_p_len);
+    h->fromspace = agc_reserve_aligned(h->span, &h->res_f, &h->res_f_len);
+    h->standby = agc_reserve_aligned(h->span, &h->res_s, &h->res_s_len);
     if (!h->primary || !h->fromspace || !h->standby) {
         rc = agc_fail(AGC_ESYS, "cannot reserve %llu MiB of address space: %s",
                       (unsigned long long)(h->cap >> 20), strerror(errno));
         goto fail;
     }
-    if (h->anon) {
-        if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
-            rc = agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-            goto fail;
-        }
-    } else {
-        h->memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
-        if (h->memfd < 0) {
-            rc = agc_fail(AGC_ESYS, "memfd_create failed: %s", strerror(errno));
-            goto fail;
-        }
-        if (ftruncate(h->memfd, (off_t)(2 * h->cap)) != 0) {
-            rc = agc_fail(AGC_ESYS, "cannot size the heap memfd to %llu bytes: %s",
-                          (unsigned long long)(2 * h->cap), strerror(errno));
-            goto fail;
-        }
-        h->alias = mmap(NULL, 2 * h->cap, PROT_READ | PROT_WRITE, MAP_SHARED, h->memfd, 0);
-        if (h->alias == MAP_FAILED) {
-            h->alias = NULL;
-            rc = agc_fail(AGC_ESYS, "cannot map the heap alias: %s", strerror(errno));
-            goto fail;
-        }
-        if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-                 h->memfd, 0) == MAP_FAILED) {
-            rc = agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-            goto fail;
-        }
-    }
-    h->live_half = 0;
+    rc = h->space->map(h);
+    if (rc)
+        goto fail;
     h->nbitwords = (h->nwords + 63) / 64;
     h->nchunks = h->nbitwords;
     uint64_t maxpages = h->cap / AGC_PAGE + 1;
@@ -251,8 +217,17 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     h->page_first = anon_zeroed(maxpages * 8);
     h->page_state = anon_zeroed(maxpages);
     h->page_order = anon_zeroed(maxpages * 8);
+    /* from-space release chunks: ART's 8 MiB, smaller in small heaps */
+    h->rel_chunk = AGC_RELEASE_CHUNK;
+    while (h->rel_chunk > (64ull << 10) && h->rel_chunk * 16 > h->cap)
+        h->rel_chunk /= 2;
+    h->rel_lo = anon_zeroed(rel_table_len(h) * 8);
+    h->rel_hi = anon_zeroed(rel_table_len(h) * 8);
+    h->rel_pending = anon_zeroed(rel_table_len(h) * 4);
+    h->rel_state = anon_zeroed(rel_table_len(h));
     if (!h->mark_bits || !h->live_bits || !h->chunk_live || !h->chunk_prefix ||
-        !h->page_first || !h->page_state || !h->page_order) {
+        !h->page_first || !h->page_state || !h->page_order || !h->rel_lo || !h->rel_hi ||
+        !h->rel_pending || !h->rel_state) {
         rc = agc_fail(AGC_ESYS, "cannot allocate the collector's side tables: %s", strerror(errno));
         goto fail;
     }
@@ -296,121 +271,23 @@ void agc_heap_destroy(agc_heap *h)
     free(h);
 }
 
-/* Move a mapping onto `to` without ever leaving a hole in artgc's address
- * ranges: with MREMAP_DONTUNMAP (shared mappings since Linux 5.13) the source
- * keeps an empty mapping, and MREMAP_FIXED replaces the target in one step,
- * so no mmap of another thread can land in between and be overwritten.
- * Kernels without it get the plain move (and a tiny window). */
-static int dontunmap_ok = 1;
-static void *move_mapping(uint8_t *from, uint8_t *to, uint64_t len)
-{
-    if (__atomic_load_n(&dontunmap_ok, __ATOMIC_RELAXED)) {
-        void *r = mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
-        if (r != MAP_FAILED || errno != EINVAL)
-            return r;
-        __atomic_store_n(&dontunmap_ok, 0, __ATOMIC_RELAXED);
-    }
-    return mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-}
-
-static void reserve_again(uint8_t *at, uint64_t len)
-{
-    mmap(at, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-}
-
-/* Outside any pause: make the standby S map the to-space half, and drop the
- * page-table entries of its first zap_len bytes (the pages compaction will
- * build, which must fault). The rest keeps its entries from the cycle
- * before, so mutators allocating there after the flip take no page fault. */
-int agc_standby_prepare(agc_heap *h, uint64_t zap_len)
-{
-    if (h->anon)
-        return AGC_OK;
-    if (!h->standby_valid || h->standby_half != h->to_half) {
-        if (mmap(h->standby, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
-                 (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
-            return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
-        h->standby_valid = 1;
-        h->standby_half = h->to_half;
-        h->zapped_upto = h->cap;     /* a fresh mapping has no entries at all */
-        return AGC_OK;
-    }
-    if (zap_len && madvise(h->standby, zap_len, MADV_DONTNEED) != 0)
-        return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
-    h->zapped_upto = zap_len;
-    return AGC_OK;
-}
-
-/* Right before the flip's stop (outside pauses): drop the standby's entries
- * up to `upto` too, so that what was allocated since the preparation is not
- * left for the flip to drop. */
-int agc_standby_zap_to(agc_heap *h, uint64_t upto)
-{
-    if (h->anon || !h->standby_valid || h->standby_half != h->to_half)
-        return AGC_OK;
-    upto = upto > h->cap ? h->cap : (upto + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    if (upto <= h->zapped_upto)
-        return AGC_OK;
-    if (madvise(h->standby + h->zapped_upto, upto - h->zapped_upto, MADV_DONTNEED) != 0)
-        return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
-    h->zapped_upto = upto;
-    return AGC_OK;
-}
-
-/* The flip's remap (world stopped): the primary range now shows to-space.
- * Page tables move with mremap (cheap at 1 GiB alignment); must_zap bytes at
- * the start of to-space lose their entries so that touching them faults. */
-int agc_map_tospace(agc_heap *h, uint64_t must_zap)
-{
-    /* must_zap: to-space bytes that need faults; the standby lacks entries
-     * below zapped_upto already */
-    if (h->anon) {
-        void *r = mremap(h->primary, h->cap, h->cap,
-                         MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, h->fromspace);
-        if (r == MAP_FAILED)
-            return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
-        return AGC_OK;
-    }
-    void *r = move_mapping(h->primary, h->fromspace, h->span);
-    if (r == MAP_FAILED)
-        return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
-    if (h->standby_valid && h->standby_half == h->to_half) {
-        r = move_mapping(h->standby, h->primary, h->span);
-        if (r == MAP_FAILED)
-            return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
-        h->standby_valid = 0;
-        reserve_again(h->standby, h->span);
-        if (must_zap > h->zapped_upto &&
-            madvise(h->primary + h->zapped_upto, must_zap - h->zapped_upto, MADV_DONTNEED) != 0)
-            return agc_fail(AGC_ESYS, "flip: dropping to-space page tables failed: %s", strerror(errno));
-        return AGC_OK;
-    }
-    if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
-             (off_t)((uint64_t)h->to_half * h->cap)) == MAP_FAILED)
-        return agc_fail(AGC_ESYS, "flip: mapping to-space failed: %s", strerror(errno));
-    return AGC_OK;
-}
-
-/* After compaction (outside any pause): the old primary, now at F, either
- * becomes the standby of the next cycle (its half is the next to-space; its
- * page tables are kept) or is dropped. */
-void agc_release_fromspace(agc_heap *h, int keep)
-{
-    if (keep && !h->anon) {
-        void *r = move_mapping(h->fromspace, h->standby, h->span);
-        if (r != MAP_FAILED) {
-            h->standby_valid = 1;
-            h->standby_half = 1 - h->live_half;
-            reserve_again(h->fromspace, h->span);
-            return;
-        }
-    }
-    reserve_again(h->fromspace, h->span);
-}
-
 uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->top, __ATOMIC_RELAXED); }
 uint64_t agc_heap_capacity(agc_heap *h) { return h->cap; }
 uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->primary; }
 uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->alias; }
 int agc_heap_memfd(agc_heap *h) { return h->memfd; }
 int agc_heap_live_half(agc_heap *h) { return h->live_half; }
+int agc_heap_memory(agc_heap *h) { return h->space->id; }
+uint64_t agc_heap_held_bytes(agc_heap *h) { return h->space->held_bytes(h); }
+
+/* artgc's own metadata: the side tables (counted as mapped, an upper bound:
+ * they are populated lazily), the event logs and the cycle records. */
+uint64_t agc_heap_meta_bytes(agc_heap *h)
+{
+    uint64_t maxpages = h->cap / AGC_PAGE + 1;
+    uint64_t n = 2 * bm_bytes(h) + h->nchunks * 4 + (h->nchunks + 1) * 8 + maxpages * (8 + 1 + 8);
+    n += rel_table_len(h) * (8 + 8 + 4 + 1);
+    n += (uint64_t)AGC_LOAD(h->cycles_cap) * sizeof(agc_cycle_stats);
+    n += (agc_event_count(h) + AGC_EVCHUNK - 1) / AGC_EVCHUNK * sizeof(agc_evchunk);
+    return n;
+}

@@ -1,5 +1,6 @@
-/* The heap as Python (and the workload runner) sees it. Declared to cffi in
- * heap_api.cdef; keep the two in step. */
+/* The heap as Python (and the workload runner) sees it. This file is also
+ * the cffi declaration (artgc/_build.py reads it with the preprocessor
+ * lines left out), so it holds only what cffi can parse. */
 #ifndef ARTGC_HEAP_API_H
 #define ARTGC_HEAP_API_H
 #include <stddef.h>
@@ -12,6 +13,14 @@ enum { AGC_MODE_STW = 0, AGC_MODE_COPY = 1, AGC_MODE_MINOR = 2, AGC_MODE_MOVE = 
 enum { AGC_DELIVERY_SIGBUS = 0, AGC_DELIVERY_THREAD = 1 };
 enum { AGC_MARKING_STW = 0, AGC_MARKING_CONCURRENT = 1 };
 enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 };
+/* The heap's memory: AUTO picks the mode's default (minor: shmem, copy and
+ * move: anon, stw: shmem). */
+enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
+/* Why a cycle ran. */
+enum { AGC_REASON_TRIGGER = 0, AGC_REASON_EXPLICIT = 1, AGC_REASON_ALLOC_FAILURE = 2 };
+/* What a stop of the world is for (a pause event's phase). */
+enum { AGC_PHASE_INIT_MARK = 0, AGC_PHASE_MARK = 1, AGC_PHASE_FLIP = 2, AGC_PHASE_STW = 3,
+       AGC_PHASE_VERIFY = -1 };
 
 typedef struct agc_options {
     uint64_t capacity;      /* bytes of live heap (one half of the memfd) */
@@ -26,6 +35,10 @@ typedef struct agc_options {
     int verify;             /* verify the heap after every cycle */
     uint64_t seed;          /* for AGC_ORDER_RANDOM */
     int pretouch;           /* after a cycle the GC thread maps the free space in advance */
+    int memory;             /* AGC_MEMORY_*: what the heap's memory is */
+    int eager_release;      /* give from-space back in chunks as compaction goes */
+    uint64_t pretouch_window;   /* with pretouch: map this far ahead of allocation
+                                 * (0: all the free space at once) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
@@ -42,11 +55,18 @@ typedef struct agc_cycle_stats {
     uint64_t faults, faults_minor, faults_missing, fault_waits;
     uint64_t satb_entries, black_bytes;
     int mode;
-    int reason;               /* 0 trigger, 1 explicit, 2 allocation failure */
+    int reason;               /* AGC_REASON_* */
     uint64_t ttsp_max_ns;     /* longest time-to-safepoint of the cycle's pauses */
     uint64_t flip_plan_ns;    /* in the flip: planning what was allocated since marking */
     uint64_t flip_remap_ns;   /* in the flip: mremap + map + userfaultfd registration */
-    uint64_t memfd_bytes;     /* memory the heap's memfd holds after the cycle (both halves) */
+    uint64_t memfd_bytes;     /* memory the heap's memory holds after the cycle (shmem: the
+                               * memfd, both halves; anon: resident pages) */
+    int memory;               /* AGC_MEMORY_* the heap runs on */
+    int kind;                 /* 0 full (young cycles: not yet) */
+    uint64_t dense_prefix_bytes;  /* leading bytes not moved (updated in place) */
+    uint64_t promoted_bytes, cards_scanned;
+    int skipped;              /* 0, or why compaction was skipped */
+    uint64_t released_bytes;  /* from-space given back during compaction */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */
@@ -57,12 +77,22 @@ typedef struct agc_event {
     uint32_t thread;          /* mutator id */
     uint32_t kind;            /* AGC_EV_* */
     uint32_t cycle;
-    uint32_t phase;           /* for pauses: 0 init mark, 1 mark, 2 flip, 3 stw */
+    uint32_t phase;           /* for pauses: AGC_PHASE_* */
 } agc_event;
 
 typedef struct agc_heap agc_heap;
 
 const char *agc_last_error(void);          /* message of the last failure, this thread */
+/* One name each, everywhere: mode, memory kind, cycle reason, stop phase. */
+const char *agc_mode_name(int mode);
+const char *agc_memory_name(int memory);
+const char *agc_reason_name(int reason);
+const char *agc_phase_name(int phase);
+/* Bytes of artgc's own metadata for the heap (bitmaps, plan, page states,
+ * event logs), and of memory the heap's memory holds now. */
+uint64_t agc_heap_meta_bytes(agc_heap *h);
+uint64_t agc_heap_held_bytes(agc_heap *h);
+int agc_heap_memory(agc_heap *h);
 void agc_options_default(agc_options *o);
 
 int agc_heap_create(const agc_options *o, agc_heap **out);

@@ -10,6 +10,9 @@
 #include "fault.h"
 #include "clock.h"
 #include "error.h"
+#include "events.h"
+#include "modes/mode.h"
+#include "space/space.h"
 
 #define AGC_PAGE 4096ull
 #define AGC_CHUNK 512ull                     /* bytes per live-words bitmap word */
@@ -20,6 +23,8 @@
 #define AGC_NONE UINT64_MAX
 #define AGC_HCHUNK 4096                      /* handles per chunk */
 #define AGC_HCHUNKS 4096
+#define AGC_MAX_GC_THREADS 64                /* compaction threads per heap */
+#define AGC_RELEASE_CHUNK (8ull << 20)       /* from-space given back in these (ART: 8 MiB) */
 
 /* Page states during concurrent compaction (compared as integers). */
 enum { PG_UNPROCESSED = 0, PG_PROCESSING = 1, PG_PROCESSED = 2, PG_MAPPED = 3 };
@@ -79,16 +84,18 @@ typedef struct agc_satb_block {
 
 struct agc_heap {
     agc_options opt;
+    const agc_mode_ops *mode;   /* where pages are built, how installed, the cycle driver */
+    const agc_space_ops *space; /* what the memory is, how the flip moves it */
+    const agc_listener *listener;   /* the GC's events go here (statistics) */
     uint64_t cap;               /* bytes in the live space */
     uint64_t span;              /* length of every mapping of a half: cap rounded up to
                                  * AGC_ALIGN_RESERVE, so the flip moves whole 1 GiB
                                  * page-table entries (one TLB flush) */
     uint64_t nwords;            /* cap / 8 */
-    int memfd;                  /* -1 for anonymous (move mode) */
-    int anon;                   /* heap backed by anonymous memory (move mode) */
+    int memfd;                  /* shmem: the heap's memfd; -1 for anonymous memory */
     uint8_t *primary;           /* P: mutators' view */
     uint8_t *fromspace;         /* F: where the primary goes at the flip */
-    uint8_t *alias;             /* the whole memfd, for GC writes */
+    uint8_t *alias;             /* shmem: the whole memfd, for GC writes */
     uint8_t *standby;           /* S: the next to-space half, mapped ahead with its page tables */
     int standby_valid, standby_half;
     void *res_p, *res_f, *res_s;        /* reservations (for munmap) */
@@ -162,6 +169,22 @@ struct agc_heap {
     uint8_t *to_base;           /* where the GC writes to-space (memfd modes) */
     int to_half;
 
+    /* from-space released as compaction goes (release.c) */
+    uint64_t rel_chunk, rel_n, rel_early;
+    int rel_active;
+    uint64_t *rel_lo, *rel_hi;  /* per chunk: the to-space pages that read from it */
+    _Atomic uint32_t *rel_pending;
+    _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released */
+    int released_during;        /* this cycle gave from-space back early */
+    int populate_lazy;          /* to-space made to exist ahead of the builders, not before the flip */
+    _Atomic uint64_t pop_done;  /* claim indices below it are populated */
+    _Atomic int pop_busy;
+    _Atomic uint64_t released_bytes;
+
+    /* the statistics listener's state (stats.c) */
+    uint64_t st_stop_t0, st_stopped_t, st_roots_t;
+    int st_phase;
+
     /* concurrent compaction */
     _Atomic int phase;
     _Atomic uint64_t next_page; /* work distribution among GC threads */
@@ -195,6 +218,8 @@ struct agc_heap {
     int gc_stop_after_flip;
     int gc_busy;                /* a cycle is running */
     int gc_shutdown;
+    int pretouch_wanted;        /* allocation came near the end of what is mapped ahead */
+    uint64_t pretouched_upto;   /* live-space bytes mapped ahead of allocation */
     uint64_t cycles_done;
     uint64_t cycles_started;
     int last_cycle_error;
@@ -223,10 +248,13 @@ struct agc_heap {
 /* heap.c */
 static inline uint8_t *agc_obj_at(agc_heap *h, uint64_t off) { return h->primary + off; }
 static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t)((const uint8_t *)p - h->primary); }
-int agc_map_tospace(agc_heap *h, uint64_t must_zap);  /* the flip's remap */
-void agc_release_fromspace(agc_heap *h, int keep);  /* after compaction */
-int agc_standby_prepare(agc_heap *h, uint64_t zap_len); /* outside pauses */
-int agc_standby_zap_to(agc_heap *h, uint64_t upto);      /* outside pauses */
+
+/* release.c: from-space given back as compaction goes */
+void agc_release_plan_early(agc_heap *h);     /* after planning, outside the pause */
+void agc_compact_plan_release(agc_heap *h);   /* in the flip, after the remap */
+void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
+void agc_release_ready(agc_heap *h);          /* GC threads */
+void agc_compact_release_rest(agc_heap *h);
 
 /* object layout helpers (objects.c) */
 /* How many reference slots an object has, and the word they start at
@@ -317,7 +345,7 @@ static inline uint64_t agc_forward_off(agc_heap *h, uint64_t off)
 }
 
 /* compact.c */
-void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst);  /* the one page builder */
+uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst);  /* the one page builder; bytes moved */
 int agc_resolve_page(agc_heap *h, uint64_t page, int by_gc, int in_signal);
 int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, uint32_t tid, int in_signal);
 void agc_compact_worker_run(agc_heap *h, int worker);

@@ -1,9 +1,171 @@
-/* Statistics: per-thread event logs (async-signal-safe appends) and the
- * per-cycle records. */
+/* Statistics: per-thread event logs (async-signal-safe appends), the
+ * statistics listener that turns the collector's events into the per-cycle
+ * records, and the one name of each reason and phase. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "internal.h"
+
+/* --- the collector's events ------------------------------------------- */
+
+void agc_gc_event_at(agc_heap *h, agc_gc_event ev, uint64_t t, uint64_t a, uint64_t b)
+{
+    if (h->listener)
+        h->listener->event(h->listener->ctx, h, ev, t, a, b);
+}
+
+void agc_gc_emit(agc_heap *h, agc_gc_event ev, uint64_t a, uint64_t b)
+{
+    agc_gc_event_at(h, ev, agc_now_ns(), a, b);
+}
+
+void agc_gc_count(agc_heap *h, agc_gc_event ev, uint64_t a, uint64_t b)
+{
+    agc_gc_event_at(h, ev, 0, a, b);
+}
+
+static void reset_counters(agc_heap *h)
+{
+    atomic_store(&h->pages_by_gc, 0);
+    atomic_store(&h->pages_by_mutator, 0);
+    atomic_store(&h->faults_minor, 0);
+    atomic_store(&h->faults_missing, 0);
+    atomic_store(&h->fault_waits, 0);
+    atomic_store(&h->moved_bytes, 0);
+    atomic_store(&h->released_bytes, 0);
+}
+
+/* The cycle's data once from-space is given back. */
+static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
+{
+    c->release_ns = t - (c->t_compact_end_ns ? c->t_compact_end_ns : t);
+    c->live_bytes = h->new_end;
+    c->used_after = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    c->pages = h->npages;
+    c->pages_by_gc = atomic_load(&h->pages_by_gc);
+    c->pages_by_mutator = atomic_load(&h->pages_by_mutator);
+    c->faults_minor = atomic_load(&h->faults_minor);
+    c->faults_missing = atomic_load(&h->faults_missing);
+    c->faults = c->faults_minor + c->faults_missing;
+    c->fault_waits = atomic_load(&h->fault_waits);
+    c->moved_bytes = atomic_load(&h->moved_bytes);
+    c->released_bytes = atomic_load(&h->released_bytes);
+    c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
+    c->memfd_bytes = h->space->held_bytes(h);
+}
+
+static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uint64_t a, uint64_t b)
+{
+    (void)ctx;
+    agc_cycle_stats *c = &h->cur;
+    switch (ev) {
+    case AGC_GE_CYCLE_START:
+        memset(c, 0, sizeof *c);
+        reset_counters(h);
+        c->index = h->cycles_started;
+        c->mode = h->mode->id;
+        c->memory = h->space->id;
+        c->reason = (int)a;
+        c->t_start_ns = t;
+        c->used_before = AGC_LOAD(h->top);
+        h->st_phase = -2;
+        break;
+    case AGC_GE_REQUESTING_STOP:
+        h->st_stop_t0 = t;
+        if (a == AGC_PHASE_FLIP)
+            c->t_flip_start_ns = t;
+        break;
+    case AGC_GE_MUTATORS_STOPPED:
+        h->st_phase = (int)a;
+        h->st_stopped_t = t;
+        if (b > c->ttsp_max_ns)
+            c->ttsp_max_ns = b;
+        if (t - h->st_stop_t0 > c->ttsp_max_ns)
+            c->ttsp_max_ns = t - h->st_stop_t0;
+        break;
+    case AGC_GE_MUTATORS_RESTARTED:
+        h->st_phase = -2;
+        switch ((int)a) {
+        case AGC_PHASE_INIT_MARK: c->init_pause_ns += b; break;
+        case AGC_PHASE_MARK: c->mark_pause_ns += b; break;
+        case AGC_PHASE_FLIP: c->flip_pause_ns += b; c->t_flip_end_ns = t; break;
+        case AGC_PHASE_STW:
+            /* one pause: the marking part, then the compaction part */
+            c->mark_pause_ns = c->t_mark_end_ns - h->st_stop_t0;
+            c->flip_pause_ns = b - c->mark_pause_ns;
+            break;
+        default: break;
+        }
+        break;
+    case AGC_GE_MARK_START: c->t_mark_start_ns = t; break;
+    case AGC_GE_MARKING_DONE:
+        c->t_mark_end_ns = t;
+        c->mark_ns = t - c->t_mark_start_ns;
+        c->satb_entries = a;
+        break;
+    case AGC_GE_PLANNED: c->prepare_ns = t - c->t_mark_end_ns; break;
+    case AGC_GE_FLIP_PLANNED:
+        c->flip_plan_ns = t - h->st_stopped_t;
+        c->black_bytes = a;
+        break;
+    case AGC_GE_FLIP_ROOTS_DONE: h->st_roots_t = t; break;
+    case AGC_GE_FLIPPED:
+        if (h->st_phase == AGC_PHASE_STW)
+            c->t_flip_start_ns = c->t_mark_end_ns;
+        else
+            c->flip_remap_ns = t - h->st_roots_t;
+        break;
+    case AGC_GE_COMPACTION_DONE:
+        c->t_compact_end_ns = t;
+        if (h->st_phase == AGC_PHASE_STW) {
+            c->t_flip_end_ns = t;
+            c->compact_ns = t - c->t_mark_end_ns;
+        } else {
+            c->compact_ns = t - c->t_flip_end_ns;
+        }
+        break;
+    case AGC_GE_RELEASED: cycle_final(h, c, t); break;
+    case AGC_GE_CYCLE_END:
+        c->t_end_ns = t;
+        agc_cycle_push(h, c);
+        break;
+    case AGC_GE_PAGE_BUILT:
+        atomic_fetch_add_explicit(a ? &h->pages_by_gc : &h->pages_by_mutator, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->moved_bytes, b, memory_order_relaxed);
+        break;
+    case AGC_GE_FAULT:
+        atomic_fetch_add_explicit(a == AGC_FAULT_MINOR ? &h->faults_minor : &h->faults_missing, 1,
+                                  memory_order_relaxed);
+        break;
+    case AGC_GE_FAULT_WAIT: atomic_fetch_add_explicit(&h->fault_waits, 1, memory_order_relaxed); break;
+    }
+}
+
+const agc_listener agc_stats_listener = {stats_event, NULL};
+
+const char *agc_reason_name(int reason)
+{
+    switch (reason) {
+    case AGC_REASON_TRIGGER: return "trigger";
+    case AGC_REASON_EXPLICIT: return "explicit";
+    case AGC_REASON_ALLOC_FAILURE: return "allocation-failure";
+    default: return "?";
+    }
+}
+
+const char *agc_phase_name(int phase)
+{
+    switch (phase) {
+    case AGC_PHASE_INIT_MARK: return "init-mark";
+    case AGC_PHASE_MARK: return "mark";
+    case AGC_PHASE_FLIP: return "flip";
+    case AGC_PHASE_STW: return "stw";
+    case AGC_PHASE_VERIFY: return "verify";
+    default: return "?";
+    }
+}
+
+/* --- event logs of the mutators ---------------------------------------- */
 
 void agc_evlog_add(agc_evlog *log, const agc_event *e)
 {

@@ -1,0 +1,35 @@
+/* stw: the same marking and sliding compaction, all inside one pause; works
+ * on every kernel (no userfaultfd). Its own cycle driver. */
+#include "internal.h"
+#include "modes/mode.h"
+#include "modes/driver.h"
+
+int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
+{
+    (void)c;
+    agc_do_marking(h, 1);           /* leaves the world stopped */
+    uint64_t T = h->black_top;
+    agc_plan_chunks(h, 0, T);
+    agc_plan_range(h, 0, T);
+    int rc = h->space->stw_begin(h);
+    if (!rc) {
+        for (uint64_t p = 0; p < h->npages; p++) {
+            agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+            agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, 0);
+        }
+        agc_for_each_root(h, agc_forward_root, NULL);
+        rc = h->space->stw_end(h);
+    }
+    AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+    agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
+    agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
+    agc_resume_world(h, AGC_PHASE_STW);
+    return rc;
+}
+
+const agc_mode_ops agc_mode_stw = {
+    .name = "stw", .id = AGC_MODE_STW,
+    .memories = AGC_MEM_OK_SHMEM | AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_SHMEM,
+    .faults = 0, .build_in_place = 1,
+    .cycle = agc_cycle_stw,
+};

@@ -1,0 +1,129 @@
+/* From-space given back while compaction runs (ART: MADV_DONTNEED in 8 MiB
+ * chunks, "reduce RSS peak during compaction"). For every from-space chunk
+ * the plan gives the range of to-space pages that read from it (sliding
+ * compaction is monotonic, so the range is contiguous): [lo, hi], widened
+ * to the pages that read the header of the last object starting in it. A
+ * chunk goes back to the kernel once every page of its range is built. The
+ * counting is lock-free (mutators count in their SIGBUS handlers too); the
+ * release itself (madvise, fallocate) is done by GC threads, never in a
+ * pause or a fault. */
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include "internal.h"
+#include "space/space.h"
+
+static uint64_t fwd_at(agc_heap *h, uint64_t off)
+{
+    /* to-space offset of the live bytes at or after from-space offset off
+     * (off a multiple of AGC_CHUNK, or at or above S) */
+    if (off >= h->mark_start_top)
+        return h->black_new_start + (off - h->mark_start_top);
+    return h->chunk_prefix[off / AGC_CHUNK];
+}
+
+/* Plan chunk j: from-space [a, b). Reads headers through `base`. Ranges
+ * stay nondecreasing in j: an empty chunk takes the previous one's end. */
+static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
+{
+    uint64_t prev_hi = j ? h->rel_hi[j - 1] : 0;
+    uint64_t a = j * h->rel_chunk, b = a + h->rel_chunk;
+    if (b > h->plan_top)
+        b = h->plan_top;
+    uint64_t lo = a < b ? fwd_at(h, a) : 0, hi = a < b ? fwd_at(h, b) : 0;
+    if (b > h->mark_start_top && h->mark_start_top > a && a < b)
+        hi = h->black_new_start + (b - h->mark_start_top);
+    uint64_t last = a < b ? bm_prev(h->mark_bits, b / 8 - 1) : AGC_NONE;
+    if (last != AGC_NONE && last * 8 >= a) {
+        const agc_header *o = (const agc_header *)(base + last * 8);
+        uint64_t end = agc_forward_off(h, last * 8) + (uint64_t)o->nwords * 8;
+        if (end > hi)
+            hi = end;
+    }
+    if (hi <= lo) {
+        h->rel_lo[j] = h->rel_hi[j] = prev_hi;
+        atomic_store_explicit(&h->rel_pending[j], 0, memory_order_relaxed);
+        atomic_store_explicit(&h->rel_state[j], 1, memory_order_relaxed);   /* ready now */
+        return;
+    }
+    uint64_t plo = lo / AGC_PAGE, phi = (hi - 1) / AGC_PAGE;
+    if (phi >= h->npages)
+        phi = h->npages ? h->npages - 1 : 0;
+    h->rel_lo[j] = plo;
+    h->rel_hi[j] = phi;
+    atomic_store_explicit(&h->rel_pending[j], (uint32_t)(phi - plo + 1), memory_order_relaxed);
+    atomic_store_explicit(&h->rel_state[j], 0, memory_order_relaxed);
+}
+
+/* Outside the pause, after planning: chunks entirely below S (their plan is
+ * final; headers are read through the primary, where they do not change). */
+void agc_release_plan_early(agc_heap *h)
+{
+    h->rel_active = 0;
+    if (!h->opt.eager_release || !h->rel_chunk)
+        return;
+    h->rel_early = h->mark_start_top / h->rel_chunk;
+    for (uint64_t j = 0; j < h->rel_early; j++)
+        plan_chunk(h, j, h->primary);
+}
+
+/* In the flip, after the remap: the chunks from S up (arithmetic and a
+ * header read each: what was allocated during the cycle is one block). */
+void agc_compact_plan_release(agc_heap *h)
+{
+    if (!h->opt.eager_release || !h->rel_chunk)
+        return;
+    h->rel_n = (h->plan_top + h->rel_chunk - 1) / h->rel_chunk;
+    for (uint64_t j = h->rel_early; j < h->rel_n; j++)
+        plan_chunk(h, j, h->from_base);     /* the flip has moved the primary on */
+    h->rel_active = 1;
+}
+
+/* Page p is built: count it in the chunks whose range holds it. */
+void agc_release_page_built(agc_heap *h, uint64_t p)
+{
+    if (!h->rel_active)
+        return;
+    /* ranges are nondecreasing in j: the first chunk whose hi >= p */
+    uint64_t l = 0, r = h->rel_n;
+    while (l < r) {
+        uint64_t m = (l + r) / 2;
+        if (h->rel_hi[m] < p)
+            l = m + 1;
+        else
+            r = m;
+    }
+    for (uint64_t j = l; j < h->rel_n; j++) {
+        if (h->rel_lo[j] > p)
+            break;
+        if (atomic_load_explicit(&h->rel_pending[j], memory_order_relaxed) == 0)
+            continue;
+        if (atomic_fetch_sub_explicit(&h->rel_pending[j], 1, memory_order_acq_rel) == 1)
+            atomic_store_explicit(&h->rel_state[j], 1, memory_order_release);
+    }
+}
+
+/* GC threads: give back every chunk that is ready. */
+void agc_release_ready(agc_heap *h)
+{
+    if (!h->rel_active)
+        return;
+    for (uint64_t j = 0; j < h->rel_n; j++) {
+        uint8_t exp = 1;
+        if (atomic_load_explicit(&h->rel_state[j], memory_order_acquire) != 1 ||
+            !atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2))
+            continue;
+        uint64_t a = j * h->rel_chunk, len = h->rel_chunk;
+        if (a + len > h->cap)
+            len = h->cap - a;
+        h->space->release(h, a, len);
+        h->released_during = 1;
+        atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
+    }
+}
+
+/* Every page is built: whatever is ready goes now; the rest with the cycle. */
+void agc_compact_release_rest(agc_heap *h)
+{
+    agc_release_ready(h);
+    h->rel_active = 0;
+}

@@ -1,0 +1,53 @@
+/* The memory seam: what the heap's memory is and how the flip moves it.
+ * shmem (heap/space/shmem.c): one memfd of two halves, the primary mapping
+ * shows the live half, the alias maps both for GC writes, the standby keeps
+ * the next to-space half's page tables. anon (heap/space/anon.c): private
+ * anonymous memory as ART ships it; the flip moves the primary's pages to
+ * the from-space reservation with mremap(MREMAP_DONTUNMAP) and leaves the
+ * primary range empty. */
+#ifndef ARTGC_SPACE_H
+#define ARTGC_SPACE_H
+#include <stdint.h>
+
+typedef struct agc_heap agc_heap;
+
+typedef struct agc_space_ops {
+    const char *name;
+    int id;                                   /* AGC_MEMORY_* */
+    int (*map)(agc_heap *h);                  /* create the memory, map the primary */
+    void (*unmap)(agc_heap *h);
+    /* Outside pauses, after planning: get to-space ready. populate: bytes of
+     * to-space that must exist (modes that build in place), zap: bytes at its
+     * start whose page-table entries must go (pages that will fault). */
+    int (*prepare)(agc_heap *h, uint64_t populate, uint64_t zap);
+    int (*prepare_late)(agc_heap *h, uint64_t zap_upto);
+    /* During compaction, ahead of the page builders: to-space bytes
+     * [off, off + len) made to exist (modes that build in place). */
+    int (*populate)(agc_heap *h, uint64_t off, uint64_t len);
+    /* The flip (world stopped): the primary range shows to-space, where the
+     * first must_zap bytes fault; sets from_base / to_base. */
+    int (*flip)(agc_heap *h, uint64_t must_zap);
+    /* The stw driver: from_base / to_base for building every page in the
+     * pause (begin), and the primary switched to the result (end). */
+    int (*stw_begin)(agc_heap *h);
+    int (*stw_end)(agc_heap *h);
+    /* From-space bytes [off, off + len) are needed by no page left to build:
+     * give them back now (during compaction, never in a pause). */
+    void (*release)(agc_heap *h, uint64_t off, uint64_t len);
+    /* After the cycle: from-space is given back or kept for the next cycle. */
+    void (*after_cycle)(agc_heap *h);
+    /* Map [off, off + len) of the live space ahead of allocation. */
+    int (*pretouch)(agc_heap *h, uint64_t off, uint64_t len);
+    /* Bytes of memory the heap's memory holds right now (not mappings). */
+    uint64_t (*held_bytes)(agc_heap *h);
+} agc_space_ops;
+
+extern const agc_space_ops agc_space_shmem, agc_space_anon;
+const agc_space_ops *agc_space_lookup(int memory);
+const char *agc_memory_name(int memory);
+
+/* Shared helpers (heap/space/common.c). */
+uint8_t *agc_reserve_aligned(uint64_t len, void **res, uint64_t *res_len);
+void agc_reserve_again(uint8_t *at, uint64_t len);   /* PROT_NONE, no hole */
+void *agc_move_mapping(uint8_t *from, uint8_t *to, uint64_t len);
+#endif
