@@ -23,12 +23,15 @@
 static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
 {
     agc_plan_heap_maps(h);
-    h->space->after_cycle(h);
+    if (!h->cycle_skipped)
+        h->space->after_cycle(h);   /* a skipped cycle did not flip: from-space is the heap */
     h->released_during = 0;
     agc_mark_reset(h);
     memset((void *)h->page_state, 0, h->npages);
     atomic_store(&h->phase, PH_IDLE);
     agc_gc_emit(h, AGC_GE_RELEASED, 0, 0);
+    h->cycle_skipped = AGC_SKIP_NONE;
+    h->dense_end = 0;
     AGC_STORE(h->gc_baseline, c->used_after);
     /* allocation rate since the previous cycle, and this cycle's length:
      * keep 1.5x what the mutators allocate during a cycle in reserve */

@@ -12,14 +12,68 @@
 #include "internal.h"
 #include "uffd.h"
 
+/* A page of the black-dense prefix: its objects stay where they are. The
+ * page is copied whole, every gap between live objects that starts on it
+ * becomes a filler, and the references on it are forwarded. */
+static void rewrite_slots(agc_heap *h, uint8_t *dst, uint64_t lo, uint64_t r0, uint64_t r1)
+{
+    const agc_word base = (agc_word)h->primary;
+    for (uint64_t s = r0; s < r1; s += 8) {
+        agc_word *slot = (agc_word *)(dst + (s - lo));
+        agc_word v = *slot;
+        if (v)
+            *slot = base + agc_forward_off(h, v - base);
+    }
+}
+
+static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
+{
+    const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
+    const uint8_t *from = h->from_base;
+    const uint64_t end_w = h->dense_end / 8;
+    memcpy(dst, from + lo, AGC_PAGE);
+    /* the live object covering lo, if any, else the first one after it */
+    uint64_t gap = 0;       /* where the gap before the next live object starts */
+    uint64_t w = lo ? bm_prev(h->mark_bits, lo / 8 - 1) : AGC_NONE;
+    if (w != AGC_NONE) {
+        const agc_header *o = (const agc_header *)(from + w * 8);
+        gap = w * 8 + (uint64_t)o->nwords * 8;
+        if (gap <= lo)
+            w = AGC_NONE;
+    }
+    if (w == AGC_NONE)
+        w = bm_next(h->mark_bits, lo / 8, end_w);
+    for (;;) {
+        uint64_t start = w != AGC_NONE ? w * 8 : h->dense_end;
+        if (start >= hi && gap >= hi)
+            break;
+        if (gap < start && gap >= lo && gap < hi)
+            agc_fill_header(dst + (gap - lo), start - gap);
+        if (w == AGC_NONE || start >= hi)
+            break;
+        const agc_header *o = (const agc_header *)(from + start);
+        uint64_t fw, nrefs = agc_obj_refs(h, o, &fw);
+        uint64_t r0 = start + fw * 8, r1 = r0 + nrefs * 8;
+        r0 = r0 < lo ? lo : r0;
+        r1 = r1 > hi ? hi : r1;
+        if (r0 < r1)
+            rewrite_slots(h, dst, lo, r0, r1);
+        gap = start + (uint64_t)o->nwords * 8;
+        w = bm_next(h->mark_bits, gap / 8, end_w);
+    }
+}
+
 /* Build to-space page `page` into dst (PAGE bytes): slide the live objects
  * that land on it out of from-space and rewrite their references. Reads only
  * from-space and the plan; safe to run from any thread, in any order. */
 uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 {
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
+    if (hi <= h->dense_end) {
+        build_prefix_page(h, page, dst);
+        return 0;           /* nothing moved */
+    }
     const uint8_t *from = h->from_base;
-    const agc_word base = (agc_word)h->primary;
     const uint64_t end_w = h->plan_top / 8;
     uint64_t moved = 0;
     /* the reference slots landing on this page, as ranges of to-space
@@ -71,12 +125,7 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
         memcpy(dst + (run_dst - lo), from + run_src, run_len);
     /* pass 2: rewrite the references that lie on this page */
     for (unsigned k = 0; k < n; k++)
-        for (uint64_t s = ra[k]; s < rb[k]; s += 8) {
-            agc_word *slot = (agc_word *)(dst + (s - lo));
-            agc_word v = *slot;
-            if (v)
-                *slot = base + agc_forward_off(h, v - base);
-        }
+        rewrite_slots(h, dst, lo, ra[k], rb[k]);
     if (hi > h->new_end) {
         uint64_t tail = h->new_end > lo ? h->new_end : lo;
         memset(dst + (tail - lo), 0, hi - tail);

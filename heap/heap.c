@@ -28,8 +28,9 @@ void agc_options_default(agc_options *o)
     o->seed = 0;
     o->pretouch = 1;
     o->memory = AGC_MEMORY_AUTO;
-    o->eager_release = 0;
-    o->pretouch_window = 0;
+    o->eager_release = 1;
+    o->pretouch_window = 16ull << 20;
+    o->dense_prefix = 0.95;
 }
 
 static uint64_t mem_total(void)
@@ -85,6 +86,9 @@ static int check_options(const agc_options *o)
     if (o->gc_threads < 1 || o->gc_threads > AGC_MAX_GC_THREADS)
         return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and %d, got %d", AGC_MAX_GC_THREADS,
                         o->gc_threads);
+    if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
+        return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
+                        o->dense_prefix);
     if (!(o->trigger > 0.0 && o->trigger <= 1.0))
         return agc_fail(AGC_EINVAL, "trigger must be a fraction in (0, 1], got %g", o->trigger);
     const agc_mode_ops *m = agc_mode_lookup(o->mode);

@@ -16,6 +16,8 @@ enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 }
 /* The heap's memory: AUTO picks the mode's default (minor: shmem, copy and
  * move: anon, stw: shmem). */
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
+/* Why a cycle did not compact. */
+enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
 /* Why a cycle ran. */
 enum { AGC_REASON_TRIGGER = 0, AGC_REASON_EXPLICIT = 1, AGC_REASON_ALLOC_FAILURE = 2 };
 /* What a stop of the world is for (a pause event's phase). */
@@ -39,6 +41,8 @@ typedef struct agc_options {
     int eager_release;      /* give from-space back in chunks as compaction goes */
     uint64_t pretouch_window;   /* with pretouch: map this far ahead of allocation
                                  * (0: all the free space at once) */
+    double dense_prefix;    /* leading pages at least this live are not moved (ART: 0.95;
+                             * 0: off) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
@@ -65,7 +69,7 @@ typedef struct agc_cycle_stats {
     int kind;                 /* 0 full (young cycles: not yet) */
     uint64_t dense_prefix_bytes;  /* leading bytes not moved (updated in place) */
     uint64_t promoted_bytes, cards_scanned;
-    int skipped;              /* 0, or why compaction was skipped */
+    int skipped;              /* AGC_SKIP_*: 0, or why compaction was skipped */
     uint64_t released_bytes;  /* from-space given back during compaction */
 } agc_cycle_stats;
 
@@ -88,6 +92,7 @@ const char *agc_mode_name(int mode);
 const char *agc_memory_name(int memory);
 const char *agc_reason_name(int reason);
 const char *agc_phase_name(int phase);
+const char *agc_skip_name(int skipped);
 /* Bytes of artgc's own metadata for the heap (bitmaps, plan, page states,
  * event logs), and of memory the heap's memory holds now. */
 uint64_t agc_heap_meta_bytes(agc_heap *h);

@@ -162,6 +162,9 @@ struct agc_heap {
     uint64_t nchunks;
     uint64_t *page_first;       /* from-space word offset of the object covering to-page start */
     uint64_t plan_top;          /* from-space end covered by the plan */
+    uint64_t dense_end;         /* the black-dense prefix [0, dense_end) does not move */
+    uint64_t dense_live;        /* live bytes in it (the rest of it is fillers now) */
+    int cycle_skipped;          /* AGC_SKIP_*: this cycle does not compact */
     uint64_t new_end;           /* end of compacted data in to-space */
     uint64_t npages;            /* to-space pages to build */
     _Atomic uint8_t *page_state;
@@ -277,6 +280,7 @@ static inline uint64_t agc_obj_refs(const agc_heap *h, const agc_header *o, uint
 uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off);
 uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err);
 void agc_fill(uint8_t *p, uint64_t bytes);      /* write a filler object */
+void agc_fill_header(uint8_t *p, uint64_t bytes);   /* only its (first) header */
 void agc_heap_fill(agc_heap *h, uint64_t off, uint64_t bytes);  /* filler in the heap (black-aware) */
 static inline void agc_mark_black_alloc(agc_heap *h, uint64_t off)
 {
@@ -331,9 +335,14 @@ void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to);  /* chunk_live fo
 void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to);   /* prefix, first objects */
 void agc_plan_heap_maps(agc_heap *h);
 void agc_plan_black(agc_heap *h, uint64_t top);   /* [S, top) slides as one block */
+/* The black-dense prefix below S and the plan of the rest of [0, S): sets
+ * dense_end; returns 1 when nothing would move. */
+int agc_plan_below_s(agc_heap *h, uint64_t S);
 uint64_t agc_page_first(agc_heap *h, uint64_t p);
 static inline uint64_t agc_forward_off(agc_heap *h, uint64_t off)
 {
+    if (off < h->dense_end)          /* the black-dense prefix stays where it is */
+        return off;
     /* the region allocated during the cycle, [S, T), is live as a whole and
      * slides by one distance: no bitmap needed */
     if (off >= h->mark_start_top)

@@ -52,6 +52,15 @@ void agc_fill(uint8_t *p, uint64_t bytes)
     }
 }
 
+/* Only the header of a filler of `bytes` (at most 32 GiB): for a gap whose
+ * bytes past the header belong to pages written by others. */
+void agc_fill_header(uint8_t *p, uint64_t bytes)
+{
+    uint64_t w = bytes / 8;
+    agc_header hd = {AGC_CLS_FILLER, (uint32_t)(w > 0xffffffffull ? 0xffffffffull : w)};
+    memcpy(p, &hd, 8);
+}
+
 /* A filler inside the heap: during a cycle's black allocation, its header
  * gets a mark bit like any object, so the region stays walkable by bitmap. */
 void agc_heap_fill(agc_heap *h, uint64_t off, uint64_t bytes)

@@ -68,7 +68,8 @@ void agc_plan_black(agc_heap *h, uint64_t top)
     h->plan_top = top;
 }
 
-/* The from-space object covering the start of to-space page p. */
+/* The from-space object covering the start of to-space page p (not for
+ * pages of the dense prefix: those are built from the bitmaps). */
 uint64_t agc_page_first(agc_heap *h, uint64_t p)
 {
     uint64_t pstart = p * AGC_PAGE;
@@ -109,4 +110,53 @@ void agc_plan_heap_maps(agc_heap *h)
     h->map_after = after;
     h->map_after_n = h->npages;
     pthread_mutex_unlock(&h->stats_lock);
+}
+
+/* The black-dense prefix, as ART's: the leading pages whose live bytes are
+ * at least dense_prefix of a page are not moved (their objects keep their
+ * addresses, their references are updated where they are). It ends at a
+ * page boundary no live object crosses, so that no page after it reads
+ * from it. */
+static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
+{
+    double thr = h->opt.dense_prefix;
+    if (!(thr > 0.0))
+        return 0;
+    uint64_t cpp = AGC_PAGE / AGC_CHUNK, need = (uint64_t)(thr * (double)AGC_PAGE);
+    uint64_t p = 0;
+    for (; (p + 1) * AGC_PAGE <= S; p++) {
+        uint64_t live = 0;
+        for (uint64_t c = p * cpp; c < (p + 1) * cpp; c++)
+            live += h->chunk_live[c];
+        if (live < need)
+            break;
+    }
+    uint64_t D = p * AGC_PAGE;
+    while (D > 0) {
+        uint64_t w = bm_prev(h->mark_bits, D / 8 - 1);
+        if (w == AGC_NONE)
+            break;
+        const agc_header *o = (const agc_header *)(h->primary + w * 8);
+        if (w * 8 + (uint64_t)o->nwords * 8 <= D)
+            break;
+        D = (w * 8) & ~(AGC_PAGE - 1);   /* before the object that crosses it */
+    }
+    return D;
+}
+
+int agc_plan_below_s(agc_heap *h, uint64_t S)
+{
+    agc_plan_chunks(h, 0, S);
+    uint64_t D = dense_prefix_end(h, S);
+    h->dense_end = D;
+    h->dense_live = 0;
+    for (uint64_t c = 0; c < D / AGC_CHUNK; c++)
+        h->dense_live += h->chunk_live[c];
+    if (D) {
+        h->chunk_prefix[D / AGC_CHUNK] = D;     /* the rest slides down to just after it */
+        agc_plan_range(h, D, S);
+    } else {
+        agc_plan_range(h, 0, S);
+    }
+    return D == S;
 }

@@ -16,6 +16,8 @@ static uint64_t fwd_at(agc_heap *h, uint64_t off)
 {
     /* to-space offset of the live bytes at or after from-space offset off
      * (off a multiple of AGC_CHUNK, or at or above S) */
+    if (off < h->dense_end)
+        return off;
     if (off >= h->mark_start_top)
         return h->black_new_start + (off - h->mark_start_top);
     return h->chunk_prefix[off / AGC_CHUNK];

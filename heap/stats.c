@@ -39,7 +39,9 @@ static void reset_counters(agc_heap *h)
 static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
 {
     c->release_ns = t - (c->t_compact_end_ns ? c->t_compact_end_ns : t);
-    c->live_bytes = h->new_end;
+    /* live: what was reachable (and allocated during the cycle); the dense
+     * prefix keeps its dead objects as fillers, so used_after can be more */
+    c->live_bytes = h->new_end - h->dense_end + h->dense_live;
     c->used_after = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     c->pages = h->npages;
     c->pages_by_gc = atomic_load(&h->pages_by_gc);
@@ -52,6 +54,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->released_bytes = atomic_load(&h->released_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->memfd_bytes = h->space->held_bytes(h);
+    c->dense_prefix_bytes = h->dense_end;
+    c->skipped = h->cycle_skipped;
 }
 
 static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uint64_t a, uint64_t b)
@@ -149,6 +153,15 @@ const char *agc_reason_name(int reason)
     case AGC_REASON_TRIGGER: return "trigger";
     case AGC_REASON_EXPLICIT: return "explicit";
     case AGC_REASON_ALLOC_FAILURE: return "allocation-failure";
+    default: return "?";
+    }
+}
+
+const char *agc_skip_name(int skipped)
+{
+    switch (skipped) {
+    case AGC_SKIP_NONE: return "";
+    case AGC_SKIP_DENSE: return "nothing would move: the live data below the cycle's start is dense";
     default: return "?";
     }
 }

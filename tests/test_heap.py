@@ -314,6 +314,7 @@ def test_collect_begin_shows_pages_built_by_faults(require_mode):
     require_mode("minor")
     with Heap("8MiB", mode="minor") as h:
         Obj = h.define_class("Obj", data_bytes=4088)   # one page each
+        h.new(Obj)      # garbage in front: no dense prefix, every object slides
         objs = [h.new(Obj) for _ in range(16)]
         for i, o in enumerate(objs):
             h.write_data(o, bytes([i]) * 8, 0)

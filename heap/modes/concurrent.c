@@ -60,14 +60,31 @@ static uint64_t zap_estimate(agc_heap *h, uint64_t sure)
     return zap > h->cap ? h->cap : zap;
 }
 
+/* Nothing would move (the whole heap below S is the dense prefix): no flip,
+ * only a short stop to end black allocation. */
+static int skip_compaction(agc_heap *h)
+{
+    h->cycle_skipped = AGC_SKIP_DENSE;
+    agc_gc_emit(h, AGC_GE_PLANNED, 0, 0);
+    agc_halt_world(h, AGC_PHASE_FLIP);
+    uint64_t T = agc_align_top(h, AGC_PAGE);
+    agc_plan_black(h, T);
+    atomic_store(&h->alloc_black, 0);
+    agc_gc_emit(h, AGC_GE_FLIP_PLANNED, T - h->mark_start_top, 0);
+    h->npages = 0;
+    agc_resume_world(h, AGC_PHASE_FLIP);
+    agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
+    return AGC_OK;
+}
+
 int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
 {
     (void)c;
     agc_do_marking(h, 0);
     /* prepare, concurrently: objects allocated during marking are live */
     uint64_t S = h->mark_start_top, B = h->black_top;
-    agc_plan_chunks(h, 0, S);
-    agc_plan_range(h, 0, S);
+    if (agc_plan_below_s(h, S))
+        return skip_compaction(h);
     agc_plan_black(h, B);
     /* pages needed for sure: those planned so far; the rest at the flip.
      * To save memory, a mode that builds in place can have to-space made

@@ -29,7 +29,7 @@ static int copy_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 
 const agc_mode_ops agc_mode_copy = {
     .name = "copy", .id = AGC_MODE_COPY,
-    .memories = AGC_MEM_OK_SHMEM | AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_SHMEM,
+    .memories = AGC_MEM_OK_SHMEM | AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_ANON,
     .faults = 1, .fault_kind = AGC_FAULT_MISSING,
     .check = copy_check, .uffd_want = copy_want, .reg_modes = missing_reg,
     .install = copy_install, .cycle = agc_cycle_concurrent,

@@ -9,9 +9,15 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
     (void)c;
     agc_do_marking(h, 1);           /* leaves the world stopped */
     uint64_t T = h->black_top;
-    agc_plan_chunks(h, 0, T);
-    agc_plan_range(h, 0, T);
-    int rc = h->space->stw_begin(h);
+    int rc = AGC_OK;
+    if (agc_plan_below_s(h, T)) {
+        /* nothing would move: the heap stays as it is */
+        h->cycle_skipped = AGC_SKIP_DENSE;
+        agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
+        agc_resume_world(h, AGC_PHASE_STW);
+        return AGC_OK;
+    }
+    rc = h->space->stw_begin(h);
     if (!rc) {
         for (uint64_t p = 0; p < h->npages; p++) {
             agc_build_page(h, p, h->to_base + p * AGC_PAGE);
