@@ -316,10 +316,16 @@ static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
     atomic_store(&h->pop_busy, 0);
 }
 
+/* A batch is AGC_BATCH claim indices. In ascending and descending order its
+ * pages are one contiguous range [p_lo, p_lo + k), and page p is built at
+ * slot p - p_lo of the batch's buffer, so a run of consecutive pages (in
+ * either direction) is contiguous in the buffer too and goes in with one
+ * ioctl. In random order runs are whatever happens to be consecutive. */
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
     uint64_t n = h->npages;
     int inplace = h->mode->build_in_place;
+    int ord = h->opt.order;
     if (!inplace && !thread_buffer(&batch_buf, AGC_BATCH)) {
         worker_fail(h, 0, -12);
         return;
@@ -329,39 +335,53 @@ void agc_compact_worker_run(agc_heap *h, int worker)
         if (i0 >= n)
             break;
         uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
-        uint64_t run_start = 0, run_len = 0;
+        uint64_t p_lo = ord == AGC_ORDER_DESCENDING ? n - i1 : i0;
+        uint8_t *buf = batch_buf;
+        if (!inplace && h->mode->recycles) {
+            uint8_t *r = agc_recycled_run(h, AGC_BATCH);
+            if (r)
+                buf = r;
+        }
+        uint64_t run_lo = 0, run_len = 0;
         populate_ahead(h, i0, n);
         for (uint64_t i = i0; i < i1; i++) {
-            uint64_t p = h->opt.order == AGC_ORDER_DESCENDING ? n - 1 - i
-                       : h->opt.order == AGC_ORDER_RANDOM ? h->page_order[i] : i;
+            uint64_t p = ord == AGC_ORDER_DESCENDING ? n - 1 - i
+                       : ord == AGC_ORDER_RANDOM ? h->page_order[i] : i;
+            uint64_t slot = ord == AGC_ORDER_RANDOM ? i - i0 : p - p_lo;
             _Atomic uint8_t *st = &h->page_state[p];
             uint8_t exp = PG_UNPROCESSED;
             int mine = atomic_load_explicit(st, memory_order_relaxed) == PG_UNPROCESSED &&
                        atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
                                                                memory_order_acq_rel, memory_order_acquire);
-            /* a run continues only with the next page up */
-            if (run_len && (!mine || p != run_start + run_len)) {
-                install_run(h, run_start, run_len, batch_buf);
+            /* a run goes on with the neighbour page in claim direction, at the
+             * neighbour slot */
+            int extends = ord == AGC_ORDER_DESCENDING ? p + 1 == run_lo
+                        : p == run_lo + run_len;
+            if (run_len && (!mine || !extends)) {
+                uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i - run_len) - i0 : run_lo - p_lo;
+                install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
                 run_len = 0;
             }
             if (!mine)
                 continue;
-            if (!run_len)
-                run_start = p;
+            if (!run_len || ord == AGC_ORDER_DESCENDING)
+                run_lo = p;
             uint64_t moved;
             if (inplace) {
                 moved = agc_build_page(h, p, h->to_base + p * AGC_PAGE);
                 /* built: a faulting mutator may install it from now on */
                 atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
             } else {
-                moved = agc_build_page(h, p, batch_buf + run_len * AGC_PAGE);
+                moved = agc_build_page(h, p, buf + slot * AGC_PAGE);
             }
             run_len++;
             agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
             agc_release_page_built(h, p);
         }
-        if (run_len)
-            install_run(h, run_start, run_len, batch_buf);
+        if (run_len) {
+            uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i1 - run_len) - i0 : run_lo - p_lo;
+            install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
+        }
         agc_release_ready(h);
     }
 }

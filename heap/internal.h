@@ -177,7 +177,9 @@ struct agc_heap {
     int rel_active;
     uint64_t *rel_lo, *rel_hi;  /* per chunk: the to-space pages that read from it */
     _Atomic uint32_t *rel_pending;
-    _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released */
+    _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released, 3 recycled */
+    _Atomic uint64_t rec_scan;  /* where to look for a ready chunk to recycle */
+    _Atomic uint64_t recycled_pages;
     int released_during;        /* this cycle gave from-space back early */
     int populate_lazy;          /* to-space made to exist ahead of the builders, not before the flip */
     _Atomic uint64_t pop_done;  /* claim indices below it are populated */
@@ -258,6 +260,7 @@ void agc_compact_plan_release(agc_heap *h);   /* in the flip, after the remap */
 void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
 void agc_release_ready(agc_heap *h);          /* GC threads */
 void agc_compact_release_rest(agc_heap *h);
+uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
 
 /* object layout helpers (objects.c) */
 /* How many reference slots an object has, and the word they start at

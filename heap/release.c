@@ -104,12 +104,55 @@ void agc_release_page_built(agc_heap *h, uint64_t p)
     }
 }
 
-/* GC threads: give back every chunk that is ready. */
+/* Recycling (move mode): a GC thread takes a ready chunk (state 1 -> 3) and
+ * builds its runs into its pages; a recycled page leaves from-space when it
+ * is moved into place. */
+static __thread uint8_t *rec_ptr;
+static __thread uint64_t rec_left, rec_cycle;
+static __thread const agc_heap *rec_heap;
+
+uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
+{
+    if (!h->rel_active)
+        return NULL;
+    if (rec_heap != h || rec_cycle != h->cycles_started)
+        rec_left = 0;
+    while (rec_left < k) {
+        uint64_t j = atomic_load_explicit(&h->rec_scan, memory_order_relaxed);
+        for (; j < h->rel_n; j++) {
+            uint8_t exp = 1;
+            if (atomic_load_explicit(&h->rel_state[j], memory_order_acquire) == 1 &&
+                atomic_compare_exchange_strong(&h->rel_state[j], &exp, 3))
+                break;
+        }
+        if (j >= h->rel_n) {
+            atomic_store_explicit(&h->rec_scan, 0, memory_order_relaxed);
+            return NULL;            /* nothing free yet: the thread's own buffer */
+        }
+        atomic_store_explicit(&h->rec_scan, j + 1, memory_order_relaxed);
+        uint64_t len = j * h->rel_chunk + h->rel_chunk > h->cap ? h->cap - j * h->rel_chunk : h->rel_chunk;
+        rec_ptr = h->fromspace + j * h->rel_chunk;
+        rec_left = len / AGC_PAGE;
+        rec_heap = h;
+        rec_cycle = h->cycles_started;
+    }
+    uint8_t *p = rec_ptr;
+    rec_ptr += k * AGC_PAGE;
+    rec_left -= k;
+    atomic_fetch_add_explicit(&h->recycled_pages, k, memory_order_relaxed);
+    return p;
+}
+
+/* GC threads: give back every chunk that is ready (in a mode that
+ * recycles, only what is more than the GC threads will soon build into). */
 void agc_release_ready(agc_heap *h)
 {
     if (!h->rel_active)
         return;
+    uint64_t keep = h->mode->recycles ? 2u * (unsigned)h->opt.gc_threads + 2 : 0, kept = 0;
     for (uint64_t j = 0; j < h->rel_n; j++) {
+        if (keep && atomic_load_explicit(&h->rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
+            continue;
         uint8_t exp = 1;
         if (atomic_load_explicit(&h->rel_state[j], memory_order_acquire) != 1 ||
             !atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2))
@@ -126,6 +169,14 @@ void agc_release_ready(agc_heap *h)
 /* Every page is built: whatever is ready goes now; the rest with the cycle. */
 void agc_compact_release_rest(agc_heap *h)
 {
-    agc_release_ready(h);
     h->rel_active = 0;
+    for (uint64_t j = 0; j < h->rel_n; j++) {
+        uint8_t exp = 1;
+        if (atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2)) {
+            uint64_t a = j * h->rel_chunk, len = a + h->rel_chunk > h->cap ? h->cap - a : h->rel_chunk;
+            h->space->release(h, a, len);
+            h->released_during = 1;
+            atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
+        }
+    }
 }

@@ -36,6 +36,9 @@ typedef struct agc_mode_ops {
      * a buffer: then `install` maps it, a faulting mutator may map a page a
      * GC thread built, and GC threads may leave the install to faults */
     int build_in_place;
+    /* GC threads build runs into from-space pages nothing reads any more
+     * (recycled: no fresh kernel page per built page) */
+    int recycles;
     /* Install the run of pages [p, p + k) built at buf (NULL when built in
      * place). Returns 0, 1 (part already mapped) or -errno. */
     int (*install)(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf);

@@ -1,6 +1,10 @@
-/* move (ART 2025): a page is built in a buffer page and moved into place with
- * UFFDIO_MOVE (no copy by the kernel). Anonymous memory only: Linux 6.18's
+/* move (ART 2025): GC threads build runs of pages into recycled from-space
+ * pages (ones no page left to build reads: heap/release.c) and move them into
+ * place with UFFDIO_MOVE: no kernel allocation, zeroing or copy, and no
+ * madvise for them. A faulting mutator builds in its own scratch page (MOVE
+ * takes it; the next write refills it). Anonymous memory only: Linux 6.18's
  * UFFDIO_MOVE refuses shmem on either side (heap/uffd_selftest.c). */
+#include <errno.h>
 #include "internal.h"
 #include "modes/mode.h"
 
@@ -20,7 +24,22 @@ static int missing_reg(agc_heap *h) { (void)h; return AGC_UFFD_REG_MISSING; }
 static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
     /* MOVE takes the buffer's pages away; the next write refills them */
-    return agc_uffd_move(h->uffd, h->primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    int rc = agc_uffd_move(h->uffd, h->primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    if (rc != -EINVAL || k == 1)
+        return rc;
+    /* A run of recycled pages can cross a boundary between from-space's
+     * mappings (the kernel does not always merge the primary's mappings
+     * again after a cycle's registration, and the flip moves them as they
+     * are); one ioctl must stay within one mapping: page by page (pages
+     * already moved answer EEXIST, which counts as done). */
+    int any = 0;
+    for (uint64_t i = 0; i < k; i++) {
+        rc = agc_uffd_move(h->uffd, h->primary + (p + i) * AGC_PAGE, buf + i * AGC_PAGE, AGC_PAGE, 0);
+        if (rc < 0)
+            return rc;
+        any |= rc;
+    }
+    return any;
 }
 
 const agc_mode_ops agc_mode_move = {
@@ -30,5 +49,5 @@ const agc_mode_ops agc_mode_move = {
                       "shmem, see heap/uffd_selftest.c); use --memory anon",
     .faults = 1, .fault_kind = AGC_FAULT_MISSING,
     .check = move_check, .uffd_want = move_want, .reg_modes = missing_reg,
-    .install = move_install, .cycle = agc_cycle_concurrent,
+    .recycles = 1, .install = move_install, .cycle = agc_cycle_concurrent,
 };
