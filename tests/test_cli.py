@@ -168,3 +168,27 @@ def test_ctrl_c_exits_130_with_partial_results(tmp_path: Path) -> None:
     assert "pauses" in so
     d = json.loads(out.read_text())
     assert d["interrupted"] is True
+
+
+def test_run_invocations_and_log_cycles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "inv.json"
+    code = main(["run", "binarytrees", "--size", "12", "--heap", "4MiB", "--mode", "stw", "--invocations", "3",
+                 "--log-cycles", "--quiet", "--json", str(out)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "3 invocations; median [95% CI: bootstrap" in cap.out
+    assert "worst pause" in cap.out and "GC share of wall" in cap.out
+    assert "] GC(1) stw (" in cap.out and "->" in cap.out   # -Xlog:gc-style cycle lines
+    d = json.loads(out.read_text())
+    assert len(d["runs"]) == 3 and all(r["machine"]["ncpu"] >= 1 for r in d["runs"])
+    assert d["runs"][0]["point"] == d["runs"][2]["point"]
+    assert main(["run", "binarytrees", "--invocations", "0"]) == 2
+
+
+def test_summary_reads_like_a_gc_log() -> None:
+    r = runner.run("binarytrees", size=12, heap="4MiB", mode="minor")
+    s = r.summary()
+    for needle in ("total", "mean", "p95", "p99.9", "worst", "GC share of wall time", "heap before -> after",
+                   "MMU", "1 ms", "100 ms", "concurrent marking"):
+        assert needle in s, needle
+    assert r.machine and "busy" in r.machine
