@@ -434,7 +434,9 @@ def _status_text(rec: Mapping[str, Any]) -> str:
     st = rec.get("status", "ok")
     if st == "ok":
         p = rec.get("pauses_ns") or []
-        return f"ok (max pause {metrics.format_ns(max(p) if p else None)}, {rec.get('wall_s', 0):.2f} s)"
+        busy = ", machine busy" if (rec.get("machine") or {}).get("busy") else ""
+        return (f"ok (max pause {metrics.format_ns(max(p) if p else None)}, {rec.get('wall_s', 0):.2f} s, "
+                f"{len(rec.get('cycles') or [])} cycles{busy})")
     return f"{st}: {str(rec.get('error'))[:80]}"
 
 
@@ -523,7 +525,8 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _heap_text(heap: int, rows: list[dict[str, Any]]) -> str:
     mult = {(r.get("options") or {}).get("heap_multiple") for r in rows} - {None}
-    base = format_size(int(heap)) if heap else "-"
+    base = "-" if not heap else format_size(int(heap)) if int(heap) % (1 << 20) == 0 \
+        else metrics.format_bytes(int(heap))
     return base + (f" ({', '.join(f'{m:g}' for m in sorted(mult))}x the minimum)" if mult else "")
 
 
@@ -569,6 +572,15 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
         lines += ["", "**Interrupted**: only the points that finished are here."]
     c = _counts(list(doc.get("runs", [])))
     lines += ["", f"Runs: {c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped."]
+    ok_runs_ = [r for r in doc.get("runs", []) if r.get("status") == "ok"]
+    busy = [r for r in ok_runs_ if (r.get("machine") or {}).get("busy")]
+    if busy:
+        lines += ["", f"**Noise warning**: {len(busy)} of {len(ok_runs_)} runs found the machine busy "
+                  "(marked * below); their figures may reflect other processes rather than the collector."]
+    nocycle = sorted({str(r.get("point")) for r in ok_runs_ if not r.get("cycles")})
+    if nocycle:
+        lines += ["", "Points that ran without a cycle (their pause figures say nothing about the collector): "
+                  + ", ".join(nocycle) + "."]
     lines += _probe_section(doc.get("probe"))
     lines += ["", "## Pauses, fault stalls and throughput", "",
               "Pauses: every pause a mutator saw (time-to-safepoint included); stalls: pauses, fault stalls "

@@ -2,7 +2,7 @@
 
 For every point (configuration) both files ran, each figure's median over
 invocations with its 95% interval on both sides, the ratio B/A with its
-interval (bootstrap, see :mod:`artgc.stats`) and whether it changed beyond
+interval (Welch t on the logs, see :mod:`artgc.stats`) and whether it changed beyond
 noise (the ratio's interval excludes 1). A ``*`` marks a side where a run
 found the machine busy (:mod:`artgc.machine`).
 """
@@ -74,7 +74,7 @@ def _ratio_text(e: stats.Estimate) -> str:
 def format_table(res: Mapping[str, Any], name_a: str = "A", name_b: str = "B") -> str:
     lines = [f"# artgc compare: A = {name_a}, B = {name_b}", "",
              f"Medians over invocations with 95% confidence intervals ({stats.CI_METHOD}); "
-             "ratio = B / A; 'changed' says whether the ratio's interval excludes 1 "
+             f"ratio = B / A ({stats.RATIO_METHOD}, 95%); 'changed' says whether the ratio's interval excludes 1 "
              "(needs 2+ invocations on both sides). * = the machine was busy during a run of that side.", ""]
     by_point: dict[str, list[dict[str, Any]]] = {}
     for r in res["rows"]:

@@ -5,7 +5,9 @@ heap the workload completes in (``--heap 3x``), so that one number means the
 same pressure for every workload and size. :func:`min_heap` finds that heap by
 bisection: a generous run first (its largest live size is a lower bound),
 then halving the interval between a heap that failed (or is below the live
-size) and one that completed, until it is within 2% (at least 64 KiB). A run
+size) and one that completed, until it is within 5% (at least 64 KiB); the
+first probe after the generous run is just above the live size, which in
+practice is a tight bound. A run
 counts as failed when it runs out of memory or thrashes: takes longer than
 ten times the generous run (at least 10 s), when it is stopped.
 
@@ -29,7 +31,7 @@ from .options import MAX_HEAP, MIN_HEAP, is_multiple, parse_multiple
 from .sizes import parse_size
 
 GRANULE = 64 << 10
-REL_TOL = 0.02
+REL_TOL = 0.05
 SEARCH_MODE = "stw"
 THRASH_FACTOR = 10.0
 THRASH_MIN_S = 10.0
@@ -138,6 +140,15 @@ def min_heap(workload: str, size: int | None = None, *, mutators: int = 1, seed:
     live = max([int(c.get("live_bytes") or 0) for c in r.cycles] or [0])
     lo = max(MIN_HEAP - GRANULE, (live // GRANULE) * GRANULE)   # below the live data nothing completes
     best = r
+    if live > 0:
+        # the largest live size is a tight bound in practice: try just above it first
+        first = -(-int(live * (1 + REL_TOL)) // GRANULE) * GRANULE
+        if lo < first < hi:
+            ok, r = attempt(max(MIN_HEAP, first), timeout)
+            if ok:
+                hi, best = max(MIN_HEAP, first), r
+            else:
+                lo = first
     while hi - lo > max(GRANULE, int(REL_TOL * hi)):
         mid = max(MIN_HEAP, ((lo + hi) // 2 // GRANULE) * GRANULE)
         if mid >= hi or mid <= lo:

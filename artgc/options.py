@@ -62,6 +62,7 @@ class Option:
     metavar: str | None = None
     multiple: bool = False         # "size" accepting "3x"
     cli: bool = True               # an ``artgc run`` flag
+    unset: str = "none"            # what None means, for the help text
 
     @property
     def flag(self) -> str:
@@ -191,12 +192,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation",
            c_field="pretouch"),
     # run only
-    Option("size", "int", None, "the workload's own size parameter (binarytrees: depth); default: its own",
-           lo=1, hi=2**62, optional=True, scope="run", metavar="N"),
+    Option("size", "int", None, "the workload's own size parameter (binarytrees: depth)",
+           lo=1, hi=2**62, optional=True, scope="run", metavar="N", unset="the workload's own"),
     Option("mutators", "int", 1, "mutator threads", lo=1, hi=MAX_MUTATORS, scope="run", metavar="N"),
     Option("jvm", "str", None, "run the workload's JVM peer with this collector instead: "
            + "|".join(JVM_GCS) + " or a JDK 25 one such as 25:genzgc, 25:genshen",
-           optional=True, scope="run", metavar="GC"),
+           optional=True, scope="run", metavar="GC", unset="none: artgc's own heap"),
     Option("live", "size", None, "lru: the cache's live data, e.g. 128MiB", optional=True, scope="run",
            lo=1, metavar="SIZE"),
 )
@@ -296,9 +297,9 @@ def add_arguments(p: argparse.ArgumentParser, scope: str = "run",
         if not o.cli or o.name in skip or (scope == "heap" and o.scope != "heap"):
             continue
         default = over.get(o.name, o.default)
-        shown = "on" if default is True else "off" if default is False else \
-            "the workload's own" if default is None else default
-        help_ = f"{o.help}" + (f" ({o.limits_text()})" if o.limits_text() and o.kind != "size" else "")
+        shown = "on" if default is True else "off" if default is False else o.unset if default is None else default
+        limits = o.limits_text() if o.kind in ("int", "float") else ""
+        help_ = f"{o.help}" + (f" ({limits})" if limits else "")
         help_ += f" (default: {shown})"
         dest = o.name
         if o.kind == "bool":
@@ -309,7 +310,8 @@ def add_arguments(p: argparse.ArgumentParser, scope: str = "run",
         elif o.kind == "float":
             p.add_argument(o.flag, dest=dest, type=float, default=default, metavar=o.metavar or "F", help=help_)
         else:
-            p.add_argument(o.flag, dest=dest, default=default, metavar=o.metavar, help=help_)
+            metavar = o.metavar or ("|".join(o.names()) if o.choices else None)
+            p.add_argument(o.flag, dest=dest, default=default, metavar=metavar, help=help_)
 
 
 def from_namespace(ns: argparse.Namespace, scope: str = "run") -> dict[str, Any]:
