@@ -348,7 +348,7 @@ def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "resul
         prog.advance(probe_est, "probe", "error" if "error" in doc["probe"] else "ok")
         write_json(doc, res_path)
         uffd = doc["kernel"]["uffd"]
-        doc["min_heaps"] = resolve_min_heaps(s, uffd, progress)
+        doc["min_heaps"] = {}
         for rep in range(reps):
             for point in s.points:
                 label = f"{point.key}" + (f" #{rep + 1}" if reps > 1 else "")
@@ -357,6 +357,7 @@ def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "resul
                     rec = {**point.params(), "status": "skipped", "error": reason, "repeat": rep,
                            "point": point.key}
                 else:
+                    _min_heap_for(point, doc["min_heaps"], progress)
                     prog.start(label)
                     rec = run_point(point, rep, s.timeout_s, command)
                 doc["runs"].append(rec)
@@ -447,25 +448,23 @@ def _counts(recs: list[dict[str, Any]]) -> dict[str, int]:
     return c
 
 
-def resolve_min_heaps(s: Suite, uffd: Any, progress: bool) -> dict[str, int]:
-    """The minimum heap of every workload/size a point gives a multiple for
-    (searched now if not cached, so that the points' own runs find it cached)."""
+def _min_heap_for(p: Point, found: dict[str, int], progress: bool) -> None:
+    """Find (or read from the cache) the minimum heap of a point given as a
+    multiple, before its first run, so that the point's own runs find it cached."""
     from .minheap import _key, min_heap
-    out: dict[str, int] = {}
-    for p in s.points:
-        if p.heap_multiple is None or skip_reason(p, uffd):
-            continue
-        key = _key(p.workload, p.size, p.mutators, p.seed, __version__)
-        if key in out:
-            continue
-        if progress:
-            print(f"minimum heap of {p.workload} size {p.size if p.size is not None else 'default'}"
-                  f"{'' if p.mutators == 1 else f', {p.mutators} mutators'} (cached after the first search)",
-                  file=sys.stderr, flush=True)
-        m = min_heap(p.workload, p.size, mutators=p.mutators, seed=p.seed,
-                     progress=(lambda line: print(line, file=sys.stderr, flush=True)) if progress else None)
-        out[key] = m.bytes
-    return out
+    if p.heap_multiple is None:
+        return
+    key = _key(p.workload, p.size, p.mutators, p.seed, __version__)
+    if key in found:
+        return
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else None
+    if say:
+        say(f"\nminimum heap of {p.workload} size {p.size if p.size is not None else 'default'}"
+            f"{'' if p.mutators == 1 else f', {p.mutators} mutators'} (searched once, then cached):")
+    m = min_heap(p.workload, p.size, mutators=p.mutators, seed=p.seed, progress=say)
+    if say:
+        say(f"  {m.bytes / (1 << 20):.2f} MiB{' (cached)' if m.cached else ''}")
+    found[key] = m.bytes
 
 
 def _write_outputs(doc: dict[str, Any], outdir: Path, csv: bool = False) -> list[str]:

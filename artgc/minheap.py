@@ -122,6 +122,8 @@ def min_heap(workload: str, size: int | None = None, *, mutators: int = 1, seed:
                 timeout_s=timeout)
         if r.failed and r.error_type not in ("OutOfMemory",):
             raise errors.ArtgcError(f"{workload}: the run at heap {heap} bytes failed: {r.error}")
+        if r.interrupted and (timeout is None or r.wall_s < 0.9 * timeout):
+            raise KeyboardInterrupt   # Ctrl-C, not the thrashing limit
         ok = r.ok
         why = "ok" if ok else ("out of memory" if r.failed else f"thrashing (over {timeout:.0f} s)")
         probes.append({"bytes": heap, "ok": ok, "why": why, "wall_s": r.wall_s, "cycles": len(r.cycles)})

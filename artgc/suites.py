@@ -4,11 +4,16 @@ A point is one configuration of ``artgc run``; a suite is a list of points,
 how often each is repeated, a per-point timeout and the JVM peers to run.
 
   * ``test``     seconds: tiny sizes, for the test suite;
-  * ``quick``    about two minutes on a 2-core machine;
-  * ``standard`` about 10-15 minutes: the README's figures (binary-trees 21
-                 at 1 GiB against the JVM, pause against heap 64 MiB..1 GiB,
-                 concurrent against stop-the-world marking);
+  * ``quick``    a few minutes on a 2-core machine: every mode on small sizes,
+                 heaps 1.5x-6x the minimum, 3 invocations;
+  * ``standard`` about 10-15 minutes: the README's figures (binary-trees 18
+                 at 3x in every mode, pause against heap 1.5x..6x, concurrent
+                 against stop-the-world marking), 3 invocations;
   * ``full``     up to 4 GiB heaps (the memfd needs twice that) and more repeats.
+
+Heaps are multiples of each workload's minimum heap (``artgc minheap``), so
+that every quick and standard point collects (see ALLOC_RATIO); bench finds
+the minimum heaps first (cached).
 """
 from __future__ import annotations
 
@@ -226,7 +231,7 @@ def _standard() -> Suite:
     pts += sweep([("binarytrees", 16)], [("minor", "sigbus"), ("minor", "thread")], ["3x"],
                  gc_threads=[1, 2])
     return Suite("standard", "about 10-15 minutes: the README's figures, heaps 1.5x-6x the minimum",
-                 _dedupe(pts), repeat=5, timeout_s=600.0, peers=PeerConfig(depth=21, heap="1GiB", est_s=8.0),
+                 _dedupe(pts), repeat=3, timeout_s=600.0, peers=PeerConfig(depth=21, heap="1GiB", est_s=8.0),
                  quick_probe=False)
 
 
