@@ -251,8 +251,11 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
     lines.append(f"  {'heap verify':<14}{ver}")
     wait = stats.waiting_fraction(r)
     if wait is not None and wait > 0.5:
-        lines.append(f"  NOTE: the mutators spent {100 * wait:.0f}% of the run waiting for the collector: "
-                     "the heap is too small for this workload (try a larger --heap, e.g. 3x)")
+        mult = (r.get("options") or {}).get("heap_multiple")
+        hint = f"--heap {2 * mult:g}x" if mult else "a larger --heap, e.g. 3x (a multiple of the minimum heap)"
+        busy = " or a less busy machine" if (r.get("machine") or {}).get("busy") else ""
+        lines.append(f"  NOTE: the mutators spent {100 * wait:.0f}% of the run waiting for the collector, "
+                     f"which could not keep up with this workload in this heap (try {hint}{busy})")
     elif cyc is not None and not cyc and r.get("runtime") != "jvm":
         lines.append("  NOTE: no cycle ran: the heap is larger than everything the workload allocated "
                      "(try a smaller --heap, e.g. 2x)")
