@@ -26,12 +26,13 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__, metrics
+from . import __version__, metrics, stats
 from . import peers as peers_mod
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, series_label, to_jsonable, validate_run, write_json
 from .sizes import format_size
-from .suites import Point, Suite, get_suite, skip_reason
+from .machine import cpu_model
+from .suites import Point, Suite, custom_suite, get_suite, skip_reason
 
 HEAP_MAP_BINS = 2048          # heap maps in results.json are at most this many bins
 SAVE_EVERY_S = 20.0           # rewrite results.json at most this often during a sweep
@@ -104,15 +105,7 @@ def _hms(s: float) -> str:
 # --------------------------------------------------------------------------- machine
 
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     mem = None
     try:
         with open("/proc/meminfo", encoding="utf-8") as fh:
@@ -293,16 +286,40 @@ def run_probe(quick: bool, timeout_s: float = 300.0) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the sweep
 
-def bench(suite: str | Suite = "quick", out: str | os.PathLike[str] = "results", repeat: int | None = None,
+def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "results", repeat: int | None = None,
           peers: bool = True, progress: bool = True,
-          command: Callable[[Point, Path], list[str]] | None = None) -> dict[str, Any]:
+          command: Callable[[Point, Path], list[str]] | None = None, *,
+          workloads: list[str] | None = None, modes: list[str] | None = None, heaps: list[str] | None = None,
+          mutators: list[str] | None = None, csv: bool = False, invocations: int | None = None) -> dict[str, Any]:
     """Run a suite; write OUT/results.json, OUT/summary.md and OUT/plots/.
 
+    suite
+        "quick" (the default), "standard", "full", "test" or a Suite; or
+        give the axes of a custom sweep instead: ``workloads`` ("name" or
+        "name:size"), ``modes`` ("mode" or "mode/delivery"), ``heaps``
+        (sizes or multiples such as "2x"), ``mutators``.
+    repeat, invocations
+        runs per point (the same thing; default: the suite's, 3 for a custom sweep).
+    peers
+        run the suite's JVM peers too.
+    csv
+        also write OUT/summary.csv, one row per point.
+
+    Heaps given as multiples are resolved first (``artgc minheap``, cached).
     Returns the results document, plus "files" (paths written), "counts"
     (ok/failed/skipped) and "interrupted" (Ctrl-C stopped the sweep early)."""
-    s = get_suite(suite)
+    if invocations is not None:
+        repeat = invocations
     if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1):
-        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+        raise ValueError(f"repeat (invocations) must be a positive integer, got {repeat!r}")
+    axes = any(x is not None for x in (workloads, modes, heaps, mutators))
+    if axes:
+        if suite is not None:
+            raise ValueError("give either --suite or the axes of a custom sweep "
+                             "(--workloads/--modes/--heaps/--mutators), not both")
+        s = custom_suite(workloads, modes, heaps, mutators, repeat or 3)
+    else:
+        s = get_suite(suite if suite is not None else "quick")
     reps = repeat or s.repeat
     outdir = Path(out)
     try:
@@ -331,6 +348,7 @@ def bench(suite: str | Suite = "quick", out: str | os.PathLike[str] = "results",
         prog.advance(probe_est, "probe", "error" if "error" in doc["probe"] else "ok")
         write_json(doc, res_path)
         uffd = doc["kernel"]["uffd"]
+        doc["min_heaps"] = {}
         for rep in range(reps):
             for point in s.points:
                 label = f"{point.key}" + (f" #{rep + 1}" if reps > 1 else "")
@@ -339,6 +357,7 @@ def bench(suite: str | Suite = "quick", out: str | os.PathLike[str] = "results",
                     rec = {**point.params(), "status": "skipped", "error": reason, "repeat": rep,
                            "point": point.key}
                 else:
+                    _min_heap_for(point, doc["min_heaps"], progress)
                     prog.start(label)
                     rec = run_point(point, rep, s.timeout_s, command)
                 doc["runs"].append(rec)
@@ -361,7 +380,7 @@ def bench(suite: str | Suite = "quick", out: str | os.PathLike[str] = "results",
         with _SavingShield() as shield:
             prog.close()
             doc["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            files = _write_outputs(doc, outdir)
+            files = _write_outputs(doc, outdir, csv=csv)
     if shield.pressed and not doc.get("interrupted"):
         raise KeyboardInterrupt   # everything is saved; the user still asked to stop
     doc["files"] = files
@@ -416,7 +435,9 @@ def _status_text(rec: Mapping[str, Any]) -> str:
     st = rec.get("status", "ok")
     if st == "ok":
         p = rec.get("pauses_ns") or []
-        return f"ok (max pause {metrics.format_ns(max(p) if p else None)}, {rec.get('wall_s', 0):.2f} s)"
+        busy = ", machine busy" if (rec.get("machine") or {}).get("busy") else ""
+        return (f"ok (max pause {metrics.format_ns(max(p) if p else None)}, {rec.get('wall_s', 0):.2f} s, "
+                f"{len(rec.get('cycles') or [])} cycles{busy})")
     return f"{st}: {str(rec.get('error'))[:80]}"
 
 
@@ -427,7 +448,26 @@ def _counts(recs: list[dict[str, Any]]) -> dict[str, int]:
     return c
 
 
-def _write_outputs(doc: dict[str, Any], outdir: Path) -> list[str]:
+def _min_heap_for(p: Point, found: dict[str, int], progress: bool) -> None:
+    """Find (or read from the cache) the minimum heap of a point given as a
+    multiple, before its first run, so that the point's own runs find it cached."""
+    from .minheap import _key, min_heap
+    if p.heap_multiple is None:
+        return
+    key = _key(p.workload, p.size, p.mutators, p.seed, __version__)
+    if key in found:
+        return
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else None
+    if say:
+        say(f"\nminimum heap of {p.workload} size {p.size if p.size is not None else 'default'}"
+            f"{'' if p.mutators == 1 else f', {p.mutators} mutators'} (searched once, then cached):")
+    m = min_heap(p.workload, p.size, mutators=p.mutators, seed=p.seed, progress=say)
+    if say:
+        say(f"  {m.bytes / (1 << 20):.2f} MiB{' (cached)' if m.cached else ''}")
+    found[key] = m.bytes
+
+
+def _write_outputs(doc: dict[str, Any], outdir: Path, csv: bool = False) -> list[str]:
     """results.json, summary.md and the plots; a failing plot does not lose the rest."""
     files: list[str] = []
     write_json(doc, outdir / "results.json")
@@ -443,6 +483,9 @@ def _write_outputs(doc: dict[str, Any], outdir: Path) -> list[str]:
     doc["plot_error"] = "; ".join(errors) or None
     (outdir / "summary.md").write_text(summary_markdown(doc), encoding="utf-8")
     files.append(str(outdir / "summary.md"))
+    if csv:
+        (outdir / "summary.csv").write_text(summary_csv(doc), encoding="utf-8")
+        files.append(str(outdir / "summary.csv"))
     files += [str(outdir / p) for p in doc["plots"]]
     write_json(doc, outdir / "results.json")
     try:
@@ -460,24 +503,58 @@ def _group_key(r: Mapping[str, Any]) -> tuple[Any, ...]:
             json.dumps(r.get("options") or {}, sort_keys=True) if not r.get("peer") else "")
 
 
+TABLE_FIGURES: tuple[str, ...] = ("pause_max_ns", "pause_p99_ns", "pause_p50_ns", "pause_total_ns",
+                                  "stall_max_ns", "fault_p99_ns", "gc_share", "cycles", "wall_s",
+                                  "peak_rss_bytes")
+
+
 def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    for r in ok:
+        if r.get("peer") and not r.get("cycles"):
+            r.setdefault("runtime", "jvm")   # a JVM peer without a GC log: cycles unknown, not 0
     pauses = np.concatenate([np.asarray(r.get("pauses_ns") or [], dtype=np.float64) for r in ok]) \
         if ok else np.zeros(0)
     faults = np.concatenate([np.asarray(r.get("fault_stalls_ns") or [], dtype=np.float64) for r in ok]) \
         if ok else np.zeros(0)
-    p = metrics.summarize(pauses)
-    f = metrics.summarize(faults)
-    tps = [r["gc_throughput"].get("compact_bytes_per_s") for r in ok
-           if isinstance(r.get("gc_throughput"), Mapping)]
-    tps = [t for t in tps if t]
-    return {
-        "n_ok": len(ok), "n": len(rows), "pause": p, "fault": f,
-        "cycles": float(np.median([len(r.get("cycles") or []) for r in ok])) if ok else None,
-        "wall": float(np.median([r.get("wall_s", 0.0) for r in ok])) if ok else None,
-        "tp": float(np.median(tps)) if tps else None,
-        "rss": float(np.median([r.get("peak_rss_bytes", 0) for r in ok])) if ok else None,
-    }
+    return {"n_ok": len(ok), "n": len(rows), "pause": metrics.summarize(pauses), "fault": metrics.summarize(faults),
+            "est": stats.aggregate(ok), "busy": any((r.get("machine") or {}).get("busy") for r in ok),
+            "faults": int(faults.size), "pauses": int(pauses.size)}
+
+
+def _heap_text(heap: int, rows: list[dict[str, Any]]) -> str:
+    mult = {(r.get("options") or {}).get("heap_multiple") for r in rows} - {None}
+    base = "-" if not heap else format_size(int(heap)) if int(heap) % (1 << 20) == 0 \
+        else metrics.format_bytes(int(heap))
+    return base + (f" ({', '.join(f'{m:g}' for m in sorted(mult))}x the minimum)" if mult else "")
+
+
+def summary_csv(doc: Mapping[str, Any]) -> str:
+    """One row per point: its configuration, each figure's median and 95% CI."""
+    import csv as _csv
+    import io
+    buf = io.StringIO()
+    w = _csv.writer(buf, lineterminator="\n")
+    head = ["point", "workload", "size", "mode", "delivery", "heap_bytes", "heap_multiple", "mutators",
+            "gc_threads", "marking", "runs_ok", "runs", "busy"]
+    for f in TABLE_FIGURES:
+        head += [f, f + "_ci_lo", f + "_ci_hi"]
+    w.writerow(head)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in list(doc.get("runs", [])) + list(doc.get("peers", [])):
+        if r.get("status", "ok") != "skipped":
+            groups.setdefault(str(r.get("point") or _group_key(r)), []).append(r)
+    for key, rows in groups.items():
+        a = _agg(rows)
+        r0 = next((r for r in rows if r.get("status", "ok") == "ok"), rows[0])
+        row = [key, r0.get("workload"), r0.get("size"), r0.get("mode"), r0.get("delivery"), r0.get("heap_bytes"),
+               (r0.get("options") or {}).get("heap_multiple"), r0.get("mutators"), r0.get("gc_threads"),
+               r0.get("marking"), a["n_ok"], a["n"], a["busy"]]
+        for f in TABLE_FIGURES:
+            e = a["est"][f]
+            row += [e.median, e.lo, e.hi]
+        w.writerow(row)
+    return buf.getvalue()
 
 
 def summary_markdown(doc: Mapping[str, Any]) -> str:
@@ -494,12 +571,24 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
         lines += ["", "**Interrupted**: only the points that finished are here."]
     c = _counts(list(doc.get("runs", [])))
     lines += ["", f"Runs: {c['ok']} ok, {c['failed']} failed, {c['skipped']} skipped."]
+    ok_runs_ = [r for r in doc.get("runs", []) if r.get("status") == "ok"]
+    busy = [r for r in ok_runs_ if (r.get("machine") or {}).get("busy")]
+    if busy:
+        lines += ["", f"**Noise warning**: {len(busy)} of {len(ok_runs_)} runs found the machine busy "
+                  "(marked * below); their figures may reflect other processes rather than the collector."]
+    nocycle = sorted({str(r.get("point")) for r in ok_runs_ if not r.get("cycles")})
+    if nocycle:
+        lines += ["", "Points that ran without a cycle (their pause figures say nothing about the collector): "
+                  + ", ".join(nocycle) + "."]
     lines += _probe_section(doc.get("probe"))
     lines += ["", "## Pauses, fault stalls and throughput", "",
-              "Pauses: every pause a mutator saw (time-to-safepoint included); fault stalls: every "
-              "userfaultfd fault, fault to resumption. Pooled over repeats; wall, cycles, GC "
-              "throughput (bytes moved per second of compaction) and peak RSS are medians over repeats. "
-              "JVM rows: safepoint totals from -Xlog:safepoint.", ""]
+              "Pauses: every pause a mutator saw (time-to-safepoint included); stalls: pauses, fault stalls "
+              "and allocation waits. Each figure is computed per invocation and reported as the median over "
+              f"invocations with its 95% confidence interval in brackets ({stats.CI_METHOD}). "
+              "GC share: the time a cycle was in progress / wall time. pauses and faults: counts pooled over "
+              "invocations. A * after the mode: the machine was busy during at least one of its invocations "
+              "(artgc.machine's rule: steal > 5%, other processes > 10% of the CPUs, or a load above the core "
+              "count). JVM rows: safepoint totals from -Xlog:safepoint; '-' where a figure is not known.", ""]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in doc.get("runs", []):
         if r.get("status", "ok") != "skipped":
@@ -527,23 +616,21 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
     wl_rank = {"binarytrees": 0, "gcbench": 1, "lru": 2, "graph": 3}
     for wkey in sorted(by_wl, key=lambda k: (wl_rank.get(str(k[0]), 9), str(k[0]), *(int(x or 0) for x in k[1:]))):
         wl, size, heap, mut, gct = wkey
-        lines += [f"### {wl} size {size}, heap {format_size(int(heap)) if heap else '-'}, "
-                  f"{mut} mutator{'s' if mut != 1 else ''}" + (f", {gct} GC threads" if gct and gct > 1 else ""),
+        all_rows = [r for _k, rows in by_wl[wkey] for r in rows if not r.get("peer")]
+        lines += [f"### {wl} size {size}, heap {_heap_text(int(heap or 0), all_rows)}, "
+                  f"{mut} mutator{'s' if mut != 1 else ''}, {gct or 1} GC thread{'s' if (gct or 1) != 1 else ''}",
                   "",
-                  "| mode | runs ok | worst pause | p99 pause | p50 pause | pauses | fault p50 | fault p99 "
-                  "| faults | cycles | wall | GC throughput | peak RSS |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| mode | runs ok | worst pause | p99 pause | p50 pause | total pause | worst stall "
+                  "| fault p99 | GC share | cycles | wall | peak RSS | pauses | faults |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         rows_sorted = sorted(by_wl[wkey], key=lambda kr: (str(kr[0][5]).startswith("jvm-"),
                                                           order.get(str(kr[0][5]), 9), str(kr[0][5:])))
         for _key, rows in rows_sorted:
             a = _agg(rows)
-            p, f = a["pause"], a["fault"]
-            tp = "-" if a["tp"] is None else f"{metrics.format_bytes(a['tp'])}/s"
-            wall = "-" if a["wall"] is None else f"{a['wall']:.2f} s"
-            cyc = "-" if a["cycles"] is None else f"{a['cycles']:g}"
-            lines.append(f"| {series_label(rows[0])} | {a['n_ok']}/{a['n']} | {fn(p['max'])} | {fn(p['p99'])} "
-                         f"| {fn(p['p50'])} | {p['count']} | {fn(f['p50'])} | {fn(f['p99'])} | {f['count']} "
-                         f"| {cyc} | {wall} | {tp} | {metrics.format_bytes(a['rss'])} |")
+            cells = [stats.fmt_estimate(a["est"][f], stats.FIGURES[f][1]) for f in TABLE_FIGURES]
+            label = series_label(rows[0]) + (" *" if a["busy"] else "")
+            lines.append(f"| {label} | {a['n_ok']}/{a['n']} | " + " | ".join(cells)
+                         + f" | {a['pauses']} | {a['faults']} |")
         peer_heaps = {r.get("heap_bytes") for _k, rows in by_wl[wkey] for r in rows if r.get("peer")}
         if peer_heaps and peer_heaps != {heap}:
             lines.append("")

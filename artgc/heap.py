@@ -11,25 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._lib import ffi, lib, raise_for
-from .sizes import parse_size
 
-MODES = {"stw": 0, "copy": 1, "minor": 2, "move": 3}
-DELIVERIES = {"sigbus": 0, "thread": 1}
-MARKINGS = {"stw": 0, "concurrent": 1}
-ORDERS = {"ascending": 0, "descending": 1, "random": 2}
+from .cycles import cycle_to_dict
+from .options import heap_options
+
 PAGE_STATES = {0: "unprocessed", 1: "processing", 2: "processed", 3: "mapped"}
-
-CYCLE_FIELDS = [
-    "index", "t_start_ns", "t_mark_start_ns", "t_mark_end_ns", "t_flip_start_ns",
-    "t_flip_end_ns", "t_compact_end_ns", "t_end_ns", "pause_ns", "init_pause_ns",
-    "mark_pause_ns", "flip_pause_ns", "mark_ns", "prepare_ns", "compact_ns", "release_ns",
-    "used_before", "live_bytes", "moved_bytes", "used_after", "pages", "pages_by_gc",
-    "pages_by_mutator", "faults", "faults_minor", "faults_missing", "fault_waits",
-    "satb_entries", "black_bytes", "mode", "reason", "ttsp_max_ns", "flip_plan_ns", "flip_remap_ns",
-    "memfd_bytes",
-]
-
-
 U64_MAX = (1 << 64) - 1
 
 
@@ -44,55 +30,9 @@ def _index(value: object, what: str) -> int:
     return value
 
 
-def _bool(value: object, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{what} must be True or False, not {type(value).__name__}")
-    return value
-
-
-def _choice(value: str, table: dict[str, int], what: str) -> int:
-    if not isinstance(value, str):
-        raise TypeError(f"{what} must be a string, one of: {', '.join(table)}")
-    if value not in table:
-        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(table)}")
-    return table[value]
-
-
-def make_options(heap: int | str = "64MiB", *, mode: str = "minor", delivery: str = "sigbus",
-                 gc_threads: int = 1, marking: str = "concurrent", gc_install: bool = True,
-                 reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-                 verify: bool = False, seed: int = 0, pretouch: bool = True) -> Any:
-    """Validate Python-level options and build the C ``agc_options``."""
-    o = ffi.new("agc_options *")
-    lib.agc_options_default(o)
-    o.capacity = parse_size(heap, "heap size")
-    o.mode = _choice(mode, MODES, "mode")
-    o.delivery = _choice(delivery, DELIVERIES, "delivery")
-    o.marking = _choice(marking, MARKINGS, "marking")
-    o.order = _choice(order, ORDERS, "order")
-    if isinstance(gc_threads, bool) or not isinstance(gc_threads, int):
-        raise TypeError("gc_threads must be an int")
-    if not 1 <= gc_threads <= 64:
-        raise ValueError(f"gc_threads must be between 1 and 64, got {gc_threads}")
-    o.gc_threads = gc_threads
-    if isinstance(trigger, bool) or not isinstance(trigger, (int, float)):
-        raise TypeError("trigger must be a number in (0, 1]")
-    if not 0.0 < float(trigger) <= 1.0:
-        raise ValueError(f"trigger must be a fraction in (0, 1], got {trigger}")
-    o.trigger = float(trigger)
-    o.gc_install = 1 if _bool(gc_install, "gc_install") else 0
-    o.reuse_tospace = 1 if _bool(reuse_tospace, "reuse_tospace") else 0
-    o.verify = 1 if _bool(verify, "verify") else 0
-    o.pretouch = 1 if _bool(pretouch, "pretouch") else 0
-    o.seed = _index(seed, "seed")
-    return o
-
-
-def cycle_to_dict(c: Any) -> dict[str, int]:
-    d = {f: int(getattr(c, f)) for f in CYCLE_FIELDS}
-    d["mode"] = {v: k for k, v in MODES.items()}.get(d["mode"], str(d["mode"]))  # type: ignore[assignment]
-    d["reason"] = {0: "trigger", 1: "explicit", 2: "allocation"}.get(d["reason"], "?")  # type: ignore[assignment]
-    return d
+def make_options(heap: int | str = "64MiB", **kw: Any) -> Any:
+    """Validate heap options (artgc.options' table) and build the C ``agc_options``."""
+    return heap_options(heap, **kw).to_c()
 
 
 @dataclass(frozen=True)
@@ -147,6 +87,40 @@ class Handle:
 
 class Heap:
     """A GC'd heap in a memfd mapped twice. Use as a context manager.
+
+    Parameters (the same names, limits and defaults as ``artgc run``'s
+    options; the table is :data:`artgc.options.OPTIONS`):
+
+    size
+        capacity of the live heap: bytes or a string such as "64MiB", "1GiB"
+        (1MiB .. 1TiB; the memfd holds twice this).
+    mode
+        "stw" (stop-the-world compaction), "copy" (UFFDIO_COPY into missing
+        pages), "minor" (pages built in the alias, mapped by UFFDIO_CONTINUE)
+        or "move" (UFFDIO_MOVE). A mode the kernel lacks raises UnsupportedMode.
+    delivery
+        how a mutator's fault reaches its resolver: "sigbus" (in the faulting
+        thread) or "thread" (a handler thread). Not with mode "stw", which
+        takes no faults.
+    gc_threads
+        compaction threads, 1..64.
+    marking
+        "concurrent" (SATB marking beside the mutators) or "stw" (inside a pause).
+    gc_install
+        GC threads install the pages they build (False only with mode "minor").
+    reuse_tospace
+        keep the old from-space half populated for the next cycle.
+    order
+        the order GC threads build pages: "ascending", "descending", "random".
+    trigger
+        start a cycle when this fraction (0, 1] of the space free after the
+        last cycle is used.
+    verify
+        verify the heap's integrity after every cycle (raises HeapCorruption).
+    seed
+        seed of the random page order (0 .. 2**64-1).
+
+    Bad values raise ValueError/TypeError naming the valid ones.
 
     >>> with Heap("64MiB", mode="minor") as heap:
     ...     Node = heap.define_class("Node", refs=2, data_bytes=8)

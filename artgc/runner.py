@@ -8,7 +8,7 @@ from __future__ import annotations
 import resource
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import FrameType
 from typing import Any
@@ -16,18 +16,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import errors, metrics
+from . import errors, metrics, options
+from .cycles import cycle_to_dict
+from .machine import MachineWatch
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, dumps, to_jsonable, write_json
 from .sizes import format_size, parse_size
 
-WORKLOADS: tuple[str, ...] = ("binarytrees", "gcbench", "lru", "graph")
-MODES: tuple[str, ...] = ("stw", "copy", "minor", "move")
-DELIVERIES: tuple[str, ...] = ("sigbus", "thread")
-MARKINGS: tuple[str, ...] = ("concurrent", "stw")
-ORDERS: tuple[str, ...] = ("ascending", "descending", "random")
-CYCLE_REASONS = {0: "trigger", 1: "explicit", 2: "allocation-failure"}
-MAX_THREADS = 256
+from .options import CYCLE_REASONS, DELIVERIES, MARKINGS, MODES, ORDERS, WORKLOADS  # noqa: F401 - re-exported
 
 EVENT_FIELDS: tuple[str, ...] = ("t_start_ns", "dur_ns", "thread", "kind", "cycle", "phase")
 EVENT_DTYPE = np.dtype([("t_start_ns", "<u8"), ("dur_ns", "<u8"), ("thread", "<u4"),
@@ -90,6 +86,9 @@ class RunResult:
     t0_ns: int = 0
     t1_ns: int = 0
     version: int = FORMAT_VERSION
+    machine: dict[str, Any] = field(default_factory=dict)   # the noise guard: artgc.machine
+    runtime: str = "artgc"
+    jvm: str | None = None
     artgc_version: str = ""
 
     # ------------------------------------------------------------------ views
@@ -136,52 +135,17 @@ class RunResult:
                "Interrupted": errors.Interrupted}.get(self.error_type or "", errors.ArtgcError)
         raise exc(self.error or "the run failed")
 
-    def summary(self) -> str:
-        """A short table people read: pauses, fault stalls, cycles, throughput."""
-        p = metrics.summarize(self.pauses_ns)
-        f = metrics.summarize(self.fault_stalls_ns)
-        a = metrics.summarize(self.alloc_stalls_ns)
-        fn = metrics.format_ns
-        size = f"size {self.size}" if self.size is not None else "default size"
-        dl = f"/{self.delivery}" if self.mode != "stw" else ""
-        lines = [
-            f"{self.workload} ({size}), mode {self.mode}{dl}, heap {format_size(self.heap_bytes)}, "
-            f"{self.mutators} mutator{'s' if self.mutators != 1 else ''}, "
-            f"{self.gc_threads} GC thread{'s' if self.gc_threads != 1 else ''}, marking {self.marking}",
-            f"  {'pauses':<14}{p['count']:>7}   p50 {fn(p['p50']):>9}   p99 {fn(p['p99']):>9}"
-            f"   max {fn(p['max']):>9}",
-            f"  {'fault stalls':<14}{f['count']:>7}   p50 {fn(f['p50']):>9}   p99 {fn(f['p99']):>9}"
-            f"   max {fn(f['max']):>9}",
-        ]
-        if a["count"]:
-            lines.append(f"  {'alloc waits':<14}{a['count']:>7}   p50 {fn(a['p50']):>9}   "
-                         f"p99 {fn(a['p99']):>9}   max {fn(a['max']):>9}")
-        if self.latency_ns is not None and len(self.latency_ns):
-            lat = metrics.summarize(self.latency_ns)
-            met = metrics.summarize(self.metered_latency_ns if self.metered_latency_ns is not None else [])
-            lines.append(f"  {'requests':<14}{lat['count']:>7}   p50 {fn(lat['p50']):>9}   "
-                         f"p99 {fn(lat['p99']):>9}   max {fn(lat['max']):>9}   "
-                         f"(metered p99 {fn(met['p99'])}, max {fn(met['max'])})")
-        moved = sum(int(c.get("moved_bytes", 0)) for c in self.cycles)
-        lines.append(f"  {'cycles':<14}{len(self.cycles):>7}   moved {metrics.format_bytes(moved)}")
-        tp = self.gc_throughput.get("compact_bytes_per_s")
-        mk = self.gc_throughput.get("mark_bytes_per_s")
-        tps = "-" if tp is None else f"{metrics.format_bytes(tp)}/s compacted"
-        if mk is not None:
-            tps += f", {metrics.format_bytes(mk)}/s marked"
-        gcf = self.gc_throughput.get("gc_fraction")
-        if gcf is not None:
-            tps += f"; a cycle was running {100 * gcf:.0f}% of the time"
-        lines.append(f"  {'GC throughput':<14}{tps}")
-        lines.append(f"  {'wall time':<14}{self.wall_s:.3f} s")
-        lines.append(f"  {'peak RSS':<14}{metrics.format_bytes(self.peak_rss_bytes)} (whole process)")
-        ver = {True: "every cycle verified", False: "FAILED", None: "not checked (--verify)"}[self.verified]
-        lines.append(f"  {'heap verify':<14}{ver}")
-        if self.interrupted:
-            lines.append("  INTERRUPTED: partial results")
-        if self.failed:
-            lines.append(f"  FAILED: {self.error}")
-        return "\n".join(lines)
+    def summary(self, log_cycles: bool = False) -> str:
+        """The table a JVM-log or Whippet reader expects: pauses (count,
+        total, mean, p50/p95/p99/p99.9/max), worst stall beside worst pause,
+        GC share of wall time, heap before -> after, MMU at 1/10/100 ms, and a
+        warning line when the mutators mostly waited or the machine was busy.
+        ``log_cycles`` adds a ``-Xlog:gc``-style line per cycle."""
+        return summary_text(self.to_summary_dict(), log_cycles=log_cycles)
+
+    def to_summary_dict(self) -> dict[str, Any]:
+        """The keys :func:`summary_text` reads (no copies of the big arrays' JSON)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def __repr__(self) -> str:
         p = metrics.summarize(self.pauses_ns)
@@ -191,58 +155,136 @@ class RunResult:
                 f"wall_s={self.wall_s:.3f}{', FAILED' if self.failed else ''})")
 
 
+# --------------------------------------------------------------------------- summary
+
+SUMMARY_PERCENTILES = (50.0, 95.0, 99.0, 99.9)
+
+
+def config_line(r: Mapping[str, Any]) -> str:
+    """ "binarytrees (size 16), mode minor/sigbus, heap 12MiB (2x the minimum 6MiB), 1 mutator,
+    1 GC thread, concurrent marking" """
+    size = f"size {r.get('size')}" if r.get("size") is not None else "default size"
+    mode = str(r.get("mode"))
+    if r.get("runtime") == "jvm" or r.get("jvm"):
+        what = f"JVM {r.get('jvm') or mode}"
+    else:
+        what = f"mode {mode}" + (f"/{r.get('delivery')}" if mode != "stw" else "")
+    hb = int(r.get("heap_bytes") or 0)
+    heap = format_size(hb) if hb else "-"
+    opts = r.get("options") or {}
+    if opts.get("heap_multiple"):
+        heap += f" ({opts['heap_multiple']:g}x the minimum {metrics.format_bytes(opts.get('min_heap_bytes'))})"
+    m, g = int(r.get("mutators") or 1), r.get("gc_threads")
+    parts = [f"{r.get('workload')} ({size})", what, f"heap {heap}", f"{m} mutator{'s' if m != 1 else ''}"]
+    if g:
+        parts.append(f"{g} GC thread{'s' if g != 1 else ''}")
+    if not (r.get("runtime") == "jvm" or r.get("jvm")):
+        if mode == "stw":
+            parts.append("marks and compacts in one pause")
+        else:
+            parts.append(f"{r.get('marking')} marking")
+    return ", ".join(parts)
+
+
+def _n(v: Any) -> int:
+    return 0 if v is None else len(v)
+
+
+def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
+    """The summary of one run (a RunResult's fields or its JSON dict)."""
+    from . import stats
+    from .cycles import log_line
+    from .machine import busy_reason
+    fn = metrics.format_ns
+    pct = SUMMARY_PERCENTILES
+    lines = [config_line(r)]
+
+    def row(name: str, vals: Any) -> str:
+        s = metrics.summarize(vals if vals is not None else [], pct)
+        return (f"  {name:<14}{s['count']:>7}   total {fn(s['total'] if s['count'] else None):>9}"
+                f"   mean {fn(s['mean']):>9}   p50 {fn(s['p50']):>9}   p95 {fn(s['p95']):>9}"
+                f"   p99 {fn(s['p99']):>9}   p99.9 {fn(s['p99_9']):>9}   max {fn(s['max']):>9}")
+    lines.append(row("pauses", r.get("pauses_ns")))
+    if r.get("mode") != "stw" or _n(r.get("fault_stalls_ns")):
+        lines.append(row("fault stalls", r.get("fault_stalls_ns")))
+    if _n(r.get("alloc_stalls_ns")):
+        lines.append(row("alloc waits", r.get("alloc_stalls_ns")))
+    st = stats.stalls(r)
+    pmax = metrics.percentile(metrics.as_array(r.get("pauses_ns")), 100) if _n(r.get("pauses_ns")) else None
+    lines.append(f"  {'worst':<14}pause {fn(pmax)}, stall of any kind {fn(float(st.max()) if st.size else None)}")
+    lat = r.get("latency_ns")
+    if lat is not None and len(lat):
+        la = metrics.summarize(lat)
+        mt = metrics.summarize(r.get("metered_latency_ns") if r.get("metered_latency_ns") is not None else [])
+        lines.append(f"  {'requests':<14}{la['count']:>7}   p50 {fn(la['p50']):>9}   "
+                     f"p99 {fn(la['p99']):>9}   max {fn(la['max']):>9}   "
+                     f"(metered p99 {fn(mt['p99'])}, max {fn(mt['max'])})")
+    cyc = r.get("cycles")
+    if cyc is None or (r.get("runtime") == "jvm" and not cyc):
+        lines.append(f"  {'cycles':<14}{'-':>7}   (not known for this run)")
+    else:
+        moved = sum(int(c.get("moved_bytes", 0)) for c in cyc)
+        hb = ""
+        if cyc:
+            b = np.median([int(c.get("used_before") or 0) for c in cyc])
+            a_ = np.median([int(c.get("used_after") or 0) for c in cyc])
+            hb = f"   heap before -> after (median) {metrics.format_bytes(b)} -> {metrics.format_bytes(a_)}"
+        lines.append(f"  {'cycles':<14}{len(cyc):>7}   moved {metrics.format_bytes(moved)}{hb}")
+    share = stats.gc_share(r)
+    tp = r.get("gc_throughput") or {}
+    tps = "-" if tp.get("compact_bytes_per_s") is None else f"{metrics.format_bytes(tp['compact_bytes_per_s'])}/s compacted"
+    if tp.get("mark_bytes_per_s") is not None:
+        tps += f", {metrics.format_bytes(tp['mark_bytes_per_s'])}/s marked"
+    lines.append(f"  {'GC':<14}{tps}; GC share of wall time {'-' if share is None else f'{100 * share:.0f}%'}")
+    mmu = stats.mmu_at(r)
+    if any(v is not None for v in mmu.values()):
+        lines.append(f"  {'MMU':<14}" + ", ".join(f"{w // 1_000_000} ms {'-' if v is None else f'{v:.2f}'}"
+                                                 for w, v in mmu.items()))
+    lines.append(f"  {'wall time':<14}{float(r.get('wall_s') or 0):.3f} s")
+    mem = f"  {'peak RSS':<14}{metrics.format_bytes(r.get('peak_rss_bytes'))} (whole process)"
+    if r.get("peak_pss_bytes"):
+        mem += f", peak PSS {metrics.format_bytes(r.get('peak_pss_bytes'))}"
+    lines.append(mem)
+    ver = {True: "every cycle verified", False: "FAILED", None: "not checked (--verify)"}[r.get("verified")]
+    if r.get("verified") is True and cyc is not None and not cyc:
+        ver = "no cycle ran, so nothing was verified"
+    lines.append(f"  {'heap verify':<14}{ver}")
+    wait = stats.waiting_fraction(r)
+    if wait is not None and wait > 0.5:
+        mult = (r.get("options") or {}).get("heap_multiple")
+        hint = f"--heap {2 * mult:g}x" if mult else "a larger --heap, e.g. 3x (a multiple of the minimum heap)"
+        busy = " or a less busy machine" if (r.get("machine") or {}).get("busy") else ""
+        lines.append(f"  NOTE: the mutators spent {100 * wait:.0f}% of the run waiting for the collector, "
+                     f"which could not keep up with this workload in this heap (try {hint}{busy})")
+    elif cyc is not None and not cyc and r.get("runtime") != "jvm":
+        lines.append("  NOTE: no cycle ran: the heap is larger than everything the workload allocated "
+                     "(try a smaller --heap, e.g. 2x)")
+    m = r.get("machine") or {}
+    if m.get("busy"):
+        lines.append(f"  WARNING: the machine was busy during this run ({busy_reason(m)}): "
+                     "its figures are marked * in tables and may be noise")
+    if log_cycles and cyc:
+        lines.append("")
+        lines += [log_line({**c, "capacity_bytes": r.get("heap_bytes")}, int(r.get("t0_ns") or 0)) for c in cyc]
+    if r.get("interrupted"):
+        lines.append("  INTERRUPTED: partial results")
+    if r.get("failed"):
+        lines.append(f"  FAILED: {r.get('error')}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- validation
 
-def _choice(name: str, value: Any, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of: {', '.join(valid)}")
-    if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
-    return value
-
-
-def _count(name: str, value: Any, lo: int = 1, hi: int = MAX_THREADS) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer from {lo} to {hi}, not {type(value).__name__}")
-    if not lo <= int(value) <= hi:
-        raise ValueError(f"{name} must be from {lo} to {hi}, got {value}")
-    return int(value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, not {value!r}")
-    return bool(value)
-
-
-def validate_args(workload: Any, *, size: Any = None, mode: Any = "minor", delivery: Any = "sigbus",
-                  heap: Any = "256MiB", mutators: Any = 1, gc_threads: Any = 1, seed: Any = 0,
-                  verify: Any = False, marking: Any = "concurrent", gc_install: Any = True,
-                  reuse_tospace: Any = True, order: Any = "ascending", trigger: Any = 0.75,
-                  pretouch: Any = True) -> dict[str, Any]:
-    """Check run()'s arguments; return them normalized (heap in bytes).
+def validate_args(workload: Any, **kw: Any) -> dict[str, Any]:
+    """Check run()'s arguments against the options table; return them
+    normalized (the heap as given: "3x" is resolved by :func:`run`).
     Raises ValueError/TypeError saying what is valid."""
-    out: dict[str, Any] = {
-        "workload": _choice("workload", workload, WORKLOADS),
-        "mode": _choice("mode", mode, MODES),
-        "delivery": _choice("delivery", delivery, DELIVERIES),
-        "marking": _choice("marking", marking, MARKINGS),
-        "order": _choice("order", order, ORDERS),
-        "heap_bytes": parse_size(heap, "heap"),
-        "mutators": _count("mutators", mutators),
-        "gc_threads": _count("gc_threads", gc_threads),
-        "seed": _count("seed", seed, 0, 2**64 - 1),
-        "verify": _flag("verify", verify),
-        "gc_install": _flag("gc_install", gc_install),
-        "reuse_tospace": _flag("reuse_tospace", reuse_tospace),
-        "pretouch": _flag("pretouch", pretouch),
-    }
-    out["size"] = None if size is None else _count("size", size, 1, 2**62)
-    if isinstance(trigger, bool) or not isinstance(trigger, (int, float)):
-        raise TypeError(f"trigger must be a number in (0, 1], not {type(trigger).__name__}")
-    if not 0.0 < float(trigger) <= 1.0:
-        raise ValueError(f"trigger must be a fraction of the heap in (0, 1], got {trigger}")
-    out["trigger"] = float(trigger)
+    if not isinstance(workload, str):
+        raise TypeError(f"workload must be a string, one of: {', '.join(WORKLOADS)}")
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload {workload!r}; valid: {', '.join(WORKLOADS)}")
+    out = options.validate(kw, scope="run")
+    out["workload"] = workload
     return out
 
 
@@ -302,15 +344,6 @@ def _peak_rss() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def _cycle_dict(ffi: Any, c: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {}
-    for name, _ in ffi.typeof("agc_cycle_stats").fields:
-        d[name] = int(getattr(c, name))
-    d["mode"] = MODES[d["mode"]] if 0 <= d.get("mode", -1) < len(MODES) else d.get("mode")
-    d["reason"] = CYCLE_REASONS.get(d.get("reason", -1), d.get("reason"))
-    return d
 
 
 def _events(ffi: Any, lib: Any, h: Any) -> npt.NDArray[Any]:
@@ -391,11 +424,42 @@ class _Interrupter:
 # --------------------------------------------------------------------------- run
 
 def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery: str = "sigbus",
-        heap: int | str = "256MiB", mutators: int = 1, gc_threads: int = 1, seed: int = 0,
+        heap: int | str = "3x", mutators: int = 1, gc_threads: int = 1, seed: int = 0,
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-        pretouch: bool = True, check: bool = False) -> RunResult:
+        pretouch: bool = True, jvm: str | None = None, live: int | str | None = None,
+        check: bool = False, timeout_s: float | None = None,
+        progress: Callable[[str], None] | None = None) -> RunResult:
     """Run a workload on a fresh heap and return what was measured.
+
+    Parameters (the options table, :data:`artgc.options.OPTIONS`, has every
+    limit and default; ``artgc run --help`` prints it):
+
+    workload
+        "binarytrees", "gcbench", "lru" or "graph".
+    size
+        the workload's own size parameter (binarytrees: the depth); None: its default.
+    heap
+        the heap's capacity: bytes, "256MiB", or a multiple of the workload's
+        minimum heap such as "3x" (the default; found once by
+        :func:`artgc.minheap.min_heap` and cached).
+    mode, delivery, gc_threads, marking, gc_install, reuse_tospace, order,
+    trigger, verify, seed, pretouch
+        as for :class:`artgc.Heap`.
+    mutators
+        mutator threads of the workload (1..256).
+    jvm
+        run the workload's JVM peer with this collector instead ("g1",
+        "shenandoah", "25:genzgc", ...), if this build has the JVM peers.
+    live
+        lru: the cache's live data (a size), passed to the JVM peer.
+    check
+        raise the failure's exception instead of returning a failed result.
+    timeout_s
+        stop the workload after this many seconds (the result is
+        ``interrupted``); None: no limit.
+    progress
+        receives a line of text when a minimum heap has to be searched first.
 
     Bad arguments raise ValueError/TypeError naming the valid values; a mode
     the kernel cannot do raises :class:`artgc.UnsupportedMode`. A run that
@@ -407,25 +471,25 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
-                      order=order, trigger=trigger, pretouch=pretouch)
+                      order=order, trigger=trigger, pretouch=pretouch, jvm=jvm, live=live)
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+                                  or not timeout_s > 0):
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+    from .minheap import resolve_heap
+    heap_bytes, multiple, min_bytes = resolve_heap(a["heap"], a["workload"], a["size"],
+                                                   mutators=a["mutators"], seed=a["seed"], progress=progress)
+    if a["jvm"] is not None:
+        return _run_jvm(a, heap_bytes)
     from . import __version__
     from ._lib import _raise, ffi, last_error, lib
 
-    opts = ffi.new("agc_options *")
-    lib.agc_options_default(opts)
-    opts.capacity = a["heap_bytes"]
-    opts.mode = MODES.index(a["mode"])
-    opts.delivery = DELIVERIES.index(a["delivery"])
-    opts.gc_threads = a["gc_threads"]
-    opts.marking = {"stw": lib.AGC_MARKING_STW, "concurrent": lib.AGC_MARKING_CONCURRENT}[a["marking"]]
-    opts.gc_install = int(a["gc_install"])
-    opts.reuse_tospace = int(a["reuse_tospace"])
-    opts.order = ORDERS.index(a["order"])
-    opts.trigger = a["trigger"]
-    opts.verify = int(a["verify"])
-    opts.seed = a["seed"]
-    opts.pretouch = int(a["pretouch"])
-    options = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
+    hopts = options.HeapOptions({**{o.name: a[o.name] for o in options.HEAP_OPTIONS}, "heap": heap_bytes})
+    opts = hopts.to_c()
+    a["heap_bytes"] = heap_bytes
+    options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
+    if multiple is not None:
+        options_rec["heap_multiple"] = multiple
+        options_rec["min_heap_bytes"] = min_bytes
 
     kernel = kernel_caps()
     hp = ffi.new("agc_heap **")
@@ -439,6 +503,12 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     params.size = a["size"] if a["size"] is not None else 0
     params.mutators = a["mutators"]
     params.seed = a["seed"]
+    if a["live"] is not None:
+        if a["workload"] != "lru" or "live" not in {f for f, _ in ffi.typeof("agc_wl_params").fields}:
+            lib.agc_heap_destroy(h)
+            raise ValueError("--live applies to lru only" if a["workload"] != "lru" else
+                             "--live: this build's lru has no live-size parameter")
+        params.live = parse_size(a["live"], "live")
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
@@ -457,12 +527,18 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
             box["exc"] = exc
         box.setdefault("t1", time.monotonic_ns())
 
+    watch = MachineWatch().__enter__()
     try:
         with _Interrupter(lib) as intr:
             worker = threading.Thread(target=work, name=f"artgc-{a['workload']}", daemon=True)
             worker.start()
+            deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
             while worker.is_alive():
                 worker.join(0.05)
+                if deadline is not None and time.monotonic() > deadline:
+                    intr.hit = True
+                    lib.agc_workload_interrupt()
+                    deadline = None
         if "exc" in box:
             raise box["exc"]
         code = box["code"]
@@ -488,7 +564,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         cycles: list[dict[str, Any]] = []
         for i in range(ncyc):
             if lib.agc_cycle_get(h, i, cs) == lib.AGC_OK:
-                cycles.append(_cycle_dict(ffi, cs))
+                cycles.append(cycle_to_dict(cs))
         events = _events(ffi, lib, h)
         before = _heap_map(ffi, lib, h, 0)
         after = _heap_map(ffi, lib, h, 1)
@@ -501,6 +577,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
             worker.join()
         lib.agc_heap_destroy(h)
 
+    machine = watch.stop()
     failed = (code != lib.AGC_OK and code != lib.AGC_EINTR) or wl_failed
     error_type = None
     error = None
@@ -521,16 +598,27 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         seed=a["seed"], kernel=kernel, wall_s=wall_s, output=output, verified=verified,
         pauses_ns=events["dur_ns"][kinds == metrics.EV_PAUSE].astype(np.uint64),
         fault_stalls_ns=events["dur_ns"][kinds == metrics.EV_FAULT].astype(np.uint64),
-        cycles=cycles, peak_rss_bytes=int(peak_rss), marking=a["marking"], options=options,
+        cycles=cycles, peak_rss_bytes=int(peak_rss), marking=a["marking"], options=options_rec,
         events=events, alloc_stalls_ns=events["dur_ns"][kinds == metrics.EV_ALLOC_WAIT].astype(np.uint64),
         heap_map_before=before, heap_map_after=after, latency_ns=latency, metered_latency_ns=metered,
         counters=counters, gc_throughput=gc_throughput(cycles, wall_s), failed=failed, error=error,
         error_type=error_type, interrupted=interrupted, t0_ns=t0, t1_ns=t1,
-        artgc_version=__version__,
+        artgc_version=__version__, machine=machine,
     )
     if check:
         result.raise_for_failure()
     return result
+
+
+def _run_jvm(a: Mapping[str, Any], heap_bytes: int) -> RunResult:
+    """The JVM peer of the workload (artgc.peers.run_jvm, where this build has it)."""
+    from . import peers
+    fn = getattr(peers, "run_jvm", None)
+    if fn is None:
+        raise ValueError("--jvm: this build of artgc has no JVM peer runner (artgc.peers.run_jvm)")
+    res: RunResult = fn(a["workload"], a["jvm"], heap=heap_bytes, size=a["size"], seed=a["seed"],
+                        live=a["live"], mutators=a["mutators"])
+    return res
 
 
 def _default_size(lib: Any, ffi: Any, workload: str) -> int | None:
@@ -539,3 +627,42 @@ def _default_size(lib: Any, ffi: Any, workload: str) -> int | None:
     except Exception:  # noqa: BLE001
         return None
     return n if n > 0 else None
+
+
+# --------------------------------------------------------------------------- invocations
+
+def run_invocations(workload: str, invocations: int, **kw: Any) -> list[RunResult]:
+    """``invocations`` runs of the same configuration, one after the other
+    (the heap multiple is resolved once); stops early on Ctrl-C."""
+    n = options.Option("invocations", "int", 1, "", lo=1, hi=10_000).check(invocations)
+    out: list[RunResult] = []
+    for _ in range(n):
+        r = run(workload, **kw)
+        out.append(r)
+        if r.interrupted:
+            break
+    return out
+
+
+def write_invocations(results: list[RunResult], path: str) -> None:
+    """Several runs as one results file (the shape ``artgc bench`` writes)."""
+    from . import __version__
+    first = results[0]
+    doc = {"version": FORMAT_VERSION, "artgc_version": __version__, "suite": "run", "repeat": len(results),
+           "machine": first.machine, "kernel": {"uffd": first.kernel}, "probe": None,
+           "runs": [{**r.to_dict(), "status": "failed" if r.failed else "ok", "repeat": i,
+                     "point": point_key(r.to_dict())} for i, r in enumerate(results)],
+           "peers": []}
+    write_json(doc, path)
+
+
+def point_key(r: Mapping[str, Any]) -> str:
+    """A run's configuration as one name, e.g.
+    ``binarytrees-16/minor-sigbus/2x/1 mutator/1 GC thread/concurrent``."""
+    size = "default" if r.get("size") is None else str(r.get("size"))
+    opts = r.get("options") or {}
+    heap = f"{opts['heap_multiple']:g}x" if opts.get("heap_multiple") else format_size(int(r.get("heap_bytes") or 0))
+    m, g = int(r.get("mutators") or 1), r.get("gc_threads") or 1
+    return "/".join([f"{r.get('workload')}-{size}", f"{r.get('mode')}-{r.get('delivery')}", heap,
+                     f"{m} mutator{'s' if m != 1 else ''}", f"{g} GC thread{'s' if g != 1 else ''}",
+                     str(r.get("marking"))])

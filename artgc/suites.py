@@ -4,11 +4,16 @@ A point is one configuration of ``artgc run``; a suite is a list of points,
 how often each is repeated, a per-point timeout and the JVM peers to run.
 
   * ``test``     seconds: tiny sizes, for the test suite;
-  * ``quick``    about two minutes on a 2-core machine;
-  * ``standard`` about 10-15 minutes: the README's figures (binary-trees 21
-                 at 1 GiB against the JVM, pause against heap 64 MiB..1 GiB,
-                 concurrent against stop-the-world marking);
+  * ``quick``    a few minutes on a 2-core machine: every mode on small sizes,
+                 heaps 1.5x-6x the minimum, 3 invocations;
+  * ``standard`` about 10-15 minutes: the README's figures (binary-trees 18
+                 at 3x in every mode, pause against heap 1.5x..6x, concurrent
+                 against stop-the-world marking), 3 invocations;
   * ``full``     up to 4 GiB heaps (the memfd needs twice that) and more repeats.
+
+Heaps are multiples of each workload's minimum heap (``artgc minheap``), so
+that every quick and standard point collects (see ALLOC_RATIO); bench finds
+the minimum heaps first (cached).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .options import is_multiple, parse_multiple
 from .sizes import format_size, parse_size
 
 ALL_MODES: tuple[tuple[str, str], ...] = (
@@ -44,15 +50,23 @@ class Point:
     est_s: float = 1.0                        # a-priori duration, for the progress estimate
 
     @property
-    def heap_bytes(self) -> int:
-        return parse_size(self.heap, "heap")
+    def heap_bytes(self) -> int | None:
+        """The heap in bytes; None for a multiple of the minimum heap ("3x")."""
+        return None if is_multiple(self.heap) else parse_size(self.heap, "heap")
+
+    @property
+    def heap_multiple(self) -> float | None:
+        return parse_multiple(self.heap) if is_multiple(self.heap) else None
 
     @property
     def key(self) -> str:
-        """A stable name: binarytrees-16/minor-sigbus/256MiB/m1/g1/concurrent[/knobs]."""
+        """A stable name: binarytrees-16/minor-sigbus/2x/1 mutator/1 GC thread/concurrent[/knobs]."""
         size = "default" if self.size is None else str(self.size)
-        parts = [f"{self.workload}-{size}", f"{self.mode}-{self.delivery}",
-                 format_size(self.heap_bytes), f"m{self.mutators}", f"g{self.gc_threads}", self.marking]
+        hb = self.heap_bytes
+        heap = f"{self.heap_multiple:g}x" if hb is None else format_size(hb)
+        m, g = self.mutators, self.gc_threads
+        parts = [f"{self.workload}-{size}", f"{self.mode}-{self.delivery}", heap,
+                 f"{m} mutator{'s' if m != 1 else ''}", f"{g} GC thread{'s' if g != 1 else ''}", self.marking]
         parts += [f"{k}={v}" for k, v in self.knobs]
         return "/".join(parts)
 
@@ -81,7 +95,7 @@ class Point:
     def params(self) -> dict[str, Any]:
         """The run keys this point fixes (for skipped/failed records)."""
         return {"workload": self.workload, "mode": self.mode, "delivery": self.delivery,
-                "heap_bytes": self.heap_bytes, "mutators": self.mutators, "gc_threads": self.gc_threads,
+                "heap_bytes": self.heap_bytes, "heap": self.heap, "mutators": self.mutators, "gc_threads": self.gc_threads,
                 "size": self.size, "seed": self.seed, "marking": self.marking,
                 "options": dict(self.knobs)}
 
@@ -178,32 +192,95 @@ def _test() -> Suite:
                  peers=PeerConfig(depth=14, heap="64MiB", gcs=("serial",), est_s=1.0))
 
 
+# Heaps are multiples of each workload's minimum heap (`artgc minheap`). A point
+# collects when the workload allocates more than trigger x heap; ALLOC_RATIO is
+# a lower bound of (bytes allocated) / (minimum heap) for the workloads and
+# sizes the suites use, from `artgc minheap W --size N` (its "allocated at
+# least" figure) on the development machine. tests/test_bench.py checks that
+# every quick and standard point's multiple x trigger stays below it.
+ALLOC_RATIO: dict[tuple[str, int | None], float] = {
+    ("binarytrees", 16): 57.0, ("binarytrees", 18): 64.0, ("gcbench", 14): 24.9, ("lru", 100): 8.5, ("graph", None): 5.2,
+}
+QUICK_SIZES: dict[str, int | None] = {"binarytrees": 16, "gcbench": 14, "lru": 100, "graph": None}
+DEFAULT_TRIGGER = 0.75
+
+
 def _quick() -> Suite:
-    pts = sweep([("binarytrees", 17)], ALL_MODES, ["64MiB", "256MiB"])
-    pts += sweep([("binarytrees", 17)], [("minor", "sigbus")], ["256MiB"], markings=["stw"])
-    pts += sweep([("gcbench", 14), ("lru", 100)], ALL_MODES, ["64MiB", "256MiB"])
-    pts += sweep([("graph", None)], ALL_MODES, ["64MiB"], mutators=[2])
-    return Suite("quick", "about a minute or two: every mode on small sizes, 64 and 256 MiB heaps",
-                 _dedupe(pts), repeat=1, timeout_s=120.0,
-                 peers=PeerConfig(depth=17, heap="256MiB", est_s=1.5))
+    pts = sweep([("binarytrees", 16)], ALL_MODES, ["2x", "4x"])
+    pts += sweep([("binarytrees", 16)], [("minor", "sigbus")], ["3x"], markings=["stw"])
+    pts += sweep([("gcbench", 14)], ALL_MODES, ["1.5x", "6x"])
+    pts += sweep([("lru", 100)], ALL_MODES, ["2x", "4x"])
+    pts += sweep([("graph", None)], [("stw", "sigbus"), ("minor", "sigbus"), ("copy", "sigbus")], ["2x"],
+                 mutators=[1])
+    return Suite("quick", "a few minutes: every mode on small sizes, heaps 1.5x-6x the minimum, 3 invocations",
+                 _dedupe(pts), repeat=3, timeout_s=120.0,
+                 peers=PeerConfig(depth=16, heap="256MiB", est_s=1.5))
 
 
 def _standard() -> Suite:
-    # The headline: binary-trees 21 at 1 GiB, every mode, both markings for minor.
-    pts = sweep([("binarytrees", 21)], ALL_MODES, ["1GiB"])
-    pts += sweep([("binarytrees", 21)], [("minor", "sigbus")], ["1GiB"], markings=["stw"])
-    # Pause against heap size.
-    pts += sweep([("binarytrees", 18)], [("stw", "sigbus"), ("copy", "sigbus"), ("minor", "sigbus"),
-                                         ("move", "sigbus")],
-                 ["64MiB", "128MiB", "256MiB", "512MiB", "1GiB"])
-    pts += sweep([("gcbench", 16)], ALL_MODES, ["256MiB"], markings=["concurrent", "stw"])
-    pts += sweep([("lru", 500)], BOTH_DELIVERIES, ["64MiB", "256MiB"])
-    pts += sweep([("graph", None)], ALL_MODES, ["64MiB"], mutators=[1, 2])
-    # Threads: mutators and GC threads on the 2 cores.
-    pts += sweep([("binarytrees", 18)], [("minor", "sigbus"), ("minor", "thread")], ["256MiB"],
-                 mutators=[2], gc_threads=[1, 2])
-    return Suite("standard", "about 10-15 minutes: the README's figures", _dedupe(pts), repeat=3,
-                 timeout_s=600.0, peers=PeerConfig(depth=21, heap="1GiB", est_s=8.0), quick_probe=False)
+    # The headline: binary-trees 18 at 3x the minimum, every mode, both markings for minor.
+    pts = sweep([("binarytrees", 18)], ALL_MODES, ["3x"])
+    pts += sweep([("binarytrees", 18)], [("minor", "sigbus")], ["3x"], markings=["stw"])
+    # Pause against heap multiple.
+    pts += sweep([("binarytrees", 16)], [("stw", "sigbus"), ("copy", "sigbus"), ("minor", "sigbus"),
+                                         ("move", "sigbus")], ["1.5x", "2x", "4x", "6x"])
+    pts += sweep([("gcbench", 14)], ALL_MODES, ["3x"], markings=["concurrent", "stw"])
+    pts += sweep([("lru", 100)], BOTH_DELIVERIES, ["2x", "4x"])
+    pts += sweep([("graph", None)], ALL_MODES, ["2x"], mutators=[1])
+    # Threads: GC threads on the 2 cores.
+    pts += sweep([("binarytrees", 16)], [("minor", "sigbus"), ("minor", "thread")], ["3x"],
+                 gc_threads=[1, 2])
+    return Suite("standard", "about 10-15 minutes: the README's figures, heaps 1.5x-6x the minimum",
+                 _dedupe(pts), repeat=3, timeout_s=600.0, peers=PeerConfig(depth=21, heap="1GiB", est_s=8.0),
+                 quick_probe=False)
+
+
+def custom_suite(workloads: Sequence[str] | None = None, modes: Sequence[str] | None = None,
+                 heaps: Sequence[str] | None = None, mutators: Sequence[int | str] | None = None,
+                 invocations: int = 3) -> Suite:
+    """A sweep from the command line: ``workloads`` as "name" or "name:size"
+    (sizes default to the quick suite's), ``modes`` as "mode" or
+    "mode/delivery", ``heaps`` sizes or multiples ("2x"), ``mutators`` counts."""
+    from .options import BY_NAME, MODES, WORKLOADS
+    wls: list[tuple[str, int | None]] = []
+    for w in workloads or list(QUICK_SIZES):
+        name, _, size = str(w).partition(":")
+        if name not in WORKLOADS:
+            raise ValueError(f"--workloads: unknown workload {name!r}; valid: {', '.join(WORKLOADS)}")
+        if size:
+            try:
+                n = int(size)
+            except ValueError:
+                raise ValueError(f"--workloads {w!r}: the size after ':' must be an integer") from None
+            wls.append((name, BY_NAME["size"].check(n)))
+        else:
+            wls.append((name, QUICK_SIZES[name]))
+    mds: list[tuple[str, str]] = []
+    for m in modes or [f"{a}/{b}" for a, b in ALL_MODES]:
+        mode, _, dl = str(m).partition("/")
+        if mode not in MODES:
+            raise ValueError(f"--modes: unknown mode {mode!r}; valid: {', '.join(MODES)} "
+                             "(optionally /sigbus or /thread)")
+        dl = dl or "sigbus"
+        BY_NAME["delivery"].check(dl)
+        from .options import check_combination
+        check_combination({"mode": mode, "delivery": dl})
+        mds.append((mode, dl))
+    hs = [str(h).strip() for h in (heaps or ["2x", "4x"])]
+    for h in hs:
+        BY_NAME["heap"].check(h)
+    muts: list[int] = []
+    for m in mutators or [1]:
+        try:
+            n = int(m)
+        except (TypeError, ValueError):
+            raise ValueError(f"--mutators: {m!r} is not an integer") from None
+        muts.append(BY_NAME["mutators"].check(n))
+    if isinstance(invocations, bool) or not isinstance(invocations, int) or invocations < 1:
+        raise ValueError(f"invocations must be a positive integer, got {invocations!r}")
+    pts = sweep(wls, mds, hs, mutators=muts)
+    return Suite("custom", f"custom sweep: {len(pts)} points", _dedupe(pts), repeat=invocations,
+                 timeout_s=600.0, peers=None)
 
 
 def _full() -> Suite:

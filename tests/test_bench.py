@@ -120,7 +120,7 @@ def test_suites_are_well_formed() -> None:
     modes = {(p.mode, p.delivery) for p in quick.points}
     assert {("stw", "sigbus"), ("copy", "sigbus"), ("minor", "sigbus"), ("minor", "thread"),
             ("move", "sigbus")} <= modes
-    assert max(p.heap_bytes for p in get_suite("full").points) == 4 << 30
+    assert max(p.heap_bytes or 0 for p in get_suite("full").points) == 4 << 30
     with pytest.raises(ValueError, match="quick, standard, full"):
         get_suite("nope")
 
@@ -292,3 +292,46 @@ def test_machine_info() -> None:
     m = bench_mod.machine_info()
     assert m["cores"] and m["python"] == sys.version.split()[0]
     assert os.path.basename(sys.executable)
+
+
+def test_custom_sweep_with_invocations_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARTGC_CACHE", str(tmp_path / "cache"))
+    res = bench(workloads=["binarytrees:10"], modes=["stw", "minor"], heaps=["2x"], invocations=2,
+                out=tmp_path / "o", peers=False, progress=False, csv=True)
+    assert res["suite"] == "custom" and res["repeat"] == 2
+    runs = [r for r in res["runs"] if r["status"] == "ok"]
+    assert len(runs) >= 2 and all(r["options"]["heap_multiple"] == 2.0 for r in runs)
+    assert all(r["point"].startswith("binarytrees-10/") and "/2x/1 mutator/1 GC thread/" in r["point"]
+               for r in res["runs"])
+    assert all("busy" in r["machine"] for r in runs)
+    md = (tmp_path / "o" / "summary.md").read_text()
+    assert "bootstrap percentile interval of the median" in md
+    assert "(2x the minimum)" in md and "| stw" in md and " [" in md   # medians with intervals
+    csv = (tmp_path / "o" / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("point,workload,size,mode") and "pause_max_ns_ci_lo" in csv[0]
+    assert len(csv) == 1 + len({r["point"] for r in res["runs"]})
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"suite": "quick", "workloads": ["lru"]}, "not both"),
+    ({"workloads": ["nosuch"]}, "unknown workload"),
+    ({"workloads": ["lru:ten"]}, "must be an integer"),
+    ({"modes": ["fast"]}, "unknown mode"),
+    ({"modes": ["stw/thread"]}, "no userfaultfd faults"),
+    ({"heaps": ["0.5x"]}, "from 1x"),
+    ({"mutators": ["0"]}, "mutators must be between 1"),
+    ({"workloads": ["lru"], "invocations": 0}, "positive integer"),
+])
+def test_custom_sweep_refuses_bad_axes(tmp_path: Path, kw: dict[str, Any], msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        bench(out=tmp_path, peers=False, progress=False, **kw)
+
+
+def test_jvm_rows_show_unknown_cycles_as_a_dash() -> None:
+    doc = _synthetic_doc()
+    peer = dict(doc["runs"][0], mode="jvm-g1", peer=True, cycles=[], delivery=None, point="binarytrees-16/jvm-g1")
+    doc["peers"] = [peer]
+    md = summary_markdown(doc)
+    row = next(line for line in md.splitlines() if line.startswith("| jvm-g1"))
+    assert "| 0 |" not in row.split("|")[10] and row.split("|")[10].strip() == "-"
+    assert "m1/g1" not in md

@@ -38,9 +38,9 @@ def _err(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]
     (["run", "binarytrees", "--heap", "lots"], "256MiB"),
     (["run", "binarytrees", "--heap", "0"], "positive"),
     (["run", "binarytrees", "--heap", "-5MiB"], "heap"),
-    (["run", "binarytrees", "--mutators", "0"], "mutators must be from 1"),
-    (["run", "binarytrees", "--gc-threads", "-1"], "gc_threads must be from 1"),
-    (["run", "binarytrees", "--size", "0"], "size must be from 1"),
+    (["run", "binarytrees", "--mutators", "0"], "mutators must be between 1 and 256"),
+    (["run", "binarytrees", "--gc-threads", "-1"], "gc_threads must be between 1 and 64"),
+    (["run", "binarytrees", "--size", "0"], "size must be between 1 and"),
     (["run", "binarytrees", "--seed", "-1"], "seed"),
     (["run", "binarytrees", "--trigger", "1.5"], "trigger"),
     (["run", "binarytrees", "--mutators", "two"], "invalid int value"),
@@ -103,7 +103,10 @@ def test_run_prints_output_and_summary_and_writes_json(tmp_path: Path,
     cap = capsys.readouterr()
     assert code == 0, cap.err
     assert cap.out.startswith("stretch tree of depth 13\t check: 16383\n")
-    assert "pauses" in cap.out and "fault stalls" in cap.out and "wall time" in cap.out
+    assert "pauses" in cap.out and "wall time" in cap.out
+    # stw takes no faults and marks inside its pause: no fault row, no "concurrent marking" label
+    assert "fault stalls" not in cap.out and "concurrent" not in cap.out
+    assert "marks and compacts in one pause" in cap.out and "1 mutator, 1 GC thread" in cap.out
     d = json.loads(out.read_text())
     for k in RUN_KEYS:
         assert k in d, k
@@ -165,3 +168,27 @@ def test_ctrl_c_exits_130_with_partial_results(tmp_path: Path) -> None:
     assert "pauses" in so
     d = json.loads(out.read_text())
     assert d["interrupted"] is True
+
+
+def test_run_invocations_and_log_cycles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "inv.json"
+    code = main(["run", "binarytrees", "--size", "12", "--heap", "4MiB", "--mode", "stw", "--invocations", "3",
+                 "--log-cycles", "--quiet", "--json", str(out)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "3 invocations; median [95% CI: bootstrap" in cap.out
+    assert "worst pause" in cap.out and "GC share of wall" in cap.out
+    assert "] GC(1) stw (" in cap.out and "->" in cap.out   # -Xlog:gc-style cycle lines
+    d = json.loads(out.read_text())
+    assert len(d["runs"]) == 3 and all(r["machine"]["ncpu"] >= 1 for r in d["runs"])
+    assert d["runs"][0]["point"] == d["runs"][2]["point"]
+    assert main(["run", "binarytrees", "--invocations", "0"]) == 2
+
+
+def test_summary_reads_like_a_gc_log() -> None:
+    r = runner.run("binarytrees", size=12, heap="4MiB", mode="minor")
+    s = r.summary()
+    for needle in ("total", "mean", "p95", "p99.9", "worst", "GC share of wall time", "heap before -> after",
+                   "MMU", "1 ms", "100 ms", "concurrent marking"):
+        assert needle in s, needle
+    assert r.machine and "busy" in r.machine

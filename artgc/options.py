@@ -1,0 +1,335 @@
+"""Every heap and run option in one table: name, type, default, limits, help,
+choices and how it lands in the C ``agc_options`` struct (heap/heap_api.h).
+
+The table is the one place an option is declared. It is read by
+  * :class:`artgc.Heap` (through :func:`heap_options` and :meth:`HeapOptions.to_c`),
+  * :func:`artgc.run` (the same :class:`HeapOptions`, plus the run-only entries),
+  * the suites (a point's keywords are validated by :func:`validate`),
+  * the command line (:func:`add_arguments` generates ``artgc run``'s flags).
+
+Adding an option is one :class:`Option` entry in :data:`OPTIONS`; if it has a
+``c_field`` it is copied into ``agc_options`` (when the built core has that
+field), with ``choices`` mapping each name to the C enum constant.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .sizes import parse_size
+
+U64_MAX = (1 << 64) - 1
+MAX_GC_THREADS = 64      # heap/heap.c: agc_heap_create refuses more
+MAX_MUTATORS = 256       # heap/workloads/runner.c: MAX_MUTATORS
+MIN_HEAP = 1 << 20       # heap/heap.c: the smallest capacity it accepts
+MAX_HEAP = 1 << 40       # heap/heap.c: the largest
+
+
+# --------------------------------------------------------------------------- names used everywhere
+
+MODES: tuple[str, ...] = ("stw", "copy", "minor", "move")
+DELIVERIES: tuple[str, ...] = ("sigbus", "thread")
+MARKINGS: tuple[str, ...] = ("concurrent", "stw")
+ORDERS: tuple[str, ...] = ("ascending", "descending", "random")
+WORKLOADS: tuple[str, ...] = ("binarytrees", "gcbench", "lru", "graph")
+# agc_cycle_stats.reason (heap_api.cdef: 0 trigger, 1 explicit, 2 allocation failure)
+CYCLE_REASONS: dict[int, str] = {0: "trigger", 1: "explicit", 2: "allocation-failure"}
+# agc_event.phase for pauses (heap_api.cdef: 0 init mark, 1 mark, 2 flip, 3 stw)
+PAUSE_PHASES: dict[int, str] = {0: "init-mark", 1: "mark", 2: "flip", 3: "stw"}
+JVM_GCS: tuple[str, ...] = ("serial", "parallel", "g1", "zgc", "shenandoah")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. ``kind`` is one of: "size" (bytes, "64MiB"; with
+    ``multiple`` also "3x", a multiple of the workload's minimum heap),
+    "int", "float", "bool", "choice", "str"."""
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    choices: Mapping[str, str] | tuple[str, ...] | None = None  # name -> C enum constant, or names
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False          # lo itself is excluded
+    optional: bool = False         # None is allowed (and means "the workload's own")
+    c_field: str | None = None     # the agc_options field it sets
+    scope: str = "heap"            # "heap": Heap and run; "run": run only
+    metavar: str | None = None
+    multiple: bool = False         # "size" accepting "3x"
+    cli: bool = True               # an ``artgc run`` flag
+    unset: str = "none"            # what None means, for the help text
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.choices) if self.choices is not None else ()
+
+    def limits_text(self) -> str:
+        if self.kind == "choice" or self.choices:
+            return "|".join(self.names())
+        if self.lo is None and self.hi is None:
+            return ""
+        lo = "" if self.lo is None else f"{_num(self.lo)}"
+        hi = "" if self.hi is None else f"{_num(self.hi)}"
+        return f"({lo}, {hi}]" if self.lo_open else f"{lo}..{hi}"
+
+    # ------------------------------------------------------------------ validation
+    def check(self, value: Any) -> Any:
+        """The value normalized (sizes stay as given: see :func:`resolve_heap`),
+        or ValueError/TypeError saying what is valid."""
+        if value is None and self.optional:
+            return None
+        k = self.kind
+        if k == "bool":
+            if not _is_bool(value):
+                raise TypeError(f"{self.name} must be True or False, not {value!r}")
+            return bool(value)
+        if k == "choice":
+            valid = ", ".join(self.names())
+            if not isinstance(value, str):
+                raise TypeError(f"{self.name} must be a string, one of: {valid}")
+            if value not in self.names():
+                raise ValueError(f"unknown {self.name} {value!r}; valid: {valid}")
+            return value
+        if k == "int":
+            lo, hi = int(self.lo if self.lo is not None else 0), int(self.hi if self.hi is not None else U64_MAX)
+            if _is_bool(value) or not _is_int(value):
+                raise TypeError(f"{self.name} must be an integer between {lo} and {hi}, "
+                                f"not {type(value).__name__}")
+            if not lo <= int(value) <= hi:
+                raise ValueError(f"{self.name} must be between {lo} and {hi}, got {value}")
+            return int(value)
+        if k == "float":
+            if _is_bool(value) or not isinstance(value, (int, float)) or \
+                    (isinstance(value, float) and not math.isfinite(value)):
+                raise TypeError(f"{self.name} must be a number in {self.limits_text()}, not {value!r}")
+            v = float(value)
+            lo_ok = self.lo is None or (v > self.lo if self.lo_open else v >= self.lo)
+            if not lo_ok or (self.hi is not None and v > self.hi):
+                raise ValueError(f"{self.name} must be a fraction in {self.limits_text()}, got {value}")
+            return v
+        if k == "size":
+            if self.multiple and is_multiple(value):
+                parse_multiple(value, self.name)
+                return value.strip()
+            n = parse_size(value, self.name)
+            if self.lo is not None and n < self.lo:
+                raise ValueError(f"{self.name} {value!r} is too small: at least {_num(self.lo)} bytes (1MiB)")
+            if self.hi is not None and n > self.hi:
+                raise ValueError(f"{self.name} {value!r} is too large: at most {_num(self.hi)} bytes (1TiB)")
+            return value
+        if k == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{self.name} must be a string, not {type(value).__name__}")
+            if self.choices is not None and value not in self.names():
+                raise ValueError(f"unknown {self.name} {value!r}; valid: {', '.join(self.names())}")
+            return value
+        raise AssertionError(f"option {self.name}: unknown kind {k}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool) or type(v).__name__ == "bool_"
+
+
+def _is_int(v: Any) -> bool:
+    import numbers
+    return isinstance(v, numbers.Integral)
+
+
+def parse_multiple(value: str, what: str = "heap") -> float:
+    """ "3x" -> 3.0: a heap as a multiple of the workload's minimum heap."""
+    s = value.strip().lower()[:-1].strip()
+    try:
+        f = float(s)
+    except ValueError:
+        raise ValueError(f"{what}: cannot parse {value!r}; a multiple of the minimum heap is "
+                         f"written like 3x or 1.5x") from None
+    if not math.isfinite(f) or f < 1.0 or f > 1000.0:
+        raise ValueError(f"{what}: {value!r}: a multiple of the minimum heap must be from 1x to 1000x")
+    return f
+
+
+def is_multiple(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().endswith("x")
+
+
+# --------------------------------------------------------------------------- the table
+
+_C = "AGC_"
+OPTIONS: tuple[Option, ...] = (
+    Option("heap", "size", "3x", "heap capacity: a size (64MiB, 1GiB) or a multiple of the workload's "
+           "minimum heap (3x; see `artgc minheap`)", lo=MIN_HEAP, hi=MAX_HEAP, c_field="capacity",
+           metavar="SIZE|Nx", multiple=True),
+    Option("mode", "choice", "minor", "how compaction fills to-space",
+           choices={m: f"{_C}MODE_{m.upper()}" for m in MODES}, c_field="mode"),
+    Option("delivery", "choice", "sigbus", "how faults reach a resolver (not with --mode stw: it takes no faults)",
+           choices={d: f"{_C}DELIVERY_{d.upper()}" for d in DELIVERIES}, c_field="delivery"),
+    Option("gc_threads", "int", 1, "compaction threads", lo=1, hi=MAX_GC_THREADS, c_field="gc_threads",
+           metavar="N"),
+    Option("marking", "choice", "concurrent", "concurrent marking, or marking inside a pause",
+           choices={"concurrent": f"{_C}MARKING_CONCURRENT", "stw": f"{_C}MARKING_STW"}, c_field="marking"),
+    Option("gc_install", "bool", True, "GC threads install the pages they build", c_field="gc_install"),
+    Option("reuse_tospace", "bool", True, "keep the old from-space half populated for the next cycle",
+           c_field="reuse_tospace"),
+    Option("order", "choice", "ascending", "order GC threads build pages",
+           choices={o: f"{_C}ORDER_{o.upper()}" for o in ORDERS}, c_field="order"),
+    Option("trigger", "float", 0.75, "start a cycle when this fraction of the space free after the last "
+           "cycle is used, or earlier if the allocation rate needs it", lo=0.0, hi=1.0, lo_open=True,
+           c_field="trigger", metavar="F"),
+    Option("verify", "bool", False, "verify heap integrity after every cycle", c_field="verify"),
+    Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),
+    Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation",
+           c_field="pretouch"),
+    # run only
+    Option("size", "int", None, "the workload's own size parameter (binarytrees: depth)",
+           lo=1, hi=2**62, optional=True, scope="run", metavar="N", unset="the workload's own"),
+    Option("mutators", "int", 1, "mutator threads", lo=1, hi=MAX_MUTATORS, scope="run", metavar="N"),
+    Option("jvm", "str", None, "run the workload's JVM peer with this collector instead: "
+           + "|".join(JVM_GCS) + " or a JDK 25 one such as 25:genzgc, 25:genshen",
+           optional=True, scope="run", metavar="GC", unset="none: artgc's own heap"),
+    Option("live", "size", None, "lru: the cache's live data, e.g. 128MiB", optional=True, scope="run",
+           lo=1, metavar="SIZE"),
+)
+BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+HEAP_OPTIONS: tuple[Option, ...] = tuple(o for o in OPTIONS if o.scope == "heap")
+RUN_OPTIONS: tuple[Option, ...] = OPTIONS
+
+
+def defaults(scope: str = "run") -> dict[str, Any]:
+    return {o.name: o.default for o in OPTIONS if scope == "run" or o.scope == scope}
+
+
+def validate(values: Mapping[str, Any], scope: str = "run") -> dict[str, Any]:
+    """Every option of ``scope`` ("heap" or "run"), defaults filled in, each
+    checked; unknown names and contradictions are refused."""
+    table = {o.name: o for o in OPTIONS if scope == "run" or o.scope == scope}
+    unknown = sorted(set(values) - set(table))
+    if unknown:
+        raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                        f"valid: {', '.join(table)}")
+    out = {name: opt.check(values.get(name, opt.default)) for name, opt in table.items()}
+    check_combination(out)
+    return out
+
+
+def check_combination(v: Mapping[str, Any]) -> None:
+    """Refuse options that contradict each other."""
+    if v.get("mode") == "stw" and v.get("delivery") == "thread":
+        raise ValueError("--delivery thread does not apply to --mode stw: stop-the-world compaction "
+                         "takes no userfaultfd faults; use --mode copy|minor|move with --delivery thread, "
+                         "or drop --delivery")
+
+
+# --------------------------------------------------------------------------- the C struct
+
+@dataclass(frozen=True)
+class HeapOptions:
+    """Validated heap options (heap capacity in bytes); :meth:`to_c` builds
+    the ``agc_options`` both :class:`artgc.Heap` and :func:`artgc.run` pass
+    to ``agc_heap_create``."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def capacity(self) -> int:
+        return int(self.values["heap"])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def to_c(self) -> Any:
+        from ._lib import ffi, lib
+        o = ffi.new("agc_options *")
+        lib.agc_options_default(o)
+        have = {f for f, _ in ffi.typeof("agc_options").fields}
+        for opt in HEAP_OPTIONS:
+            if opt.c_field is None or opt.c_field not in have:
+                continue
+            setattr(o, opt.c_field, _to_c(opt, self.values[opt.name], lib))
+        return o
+
+
+def _to_c(opt: Option, value: Any, lib: Any) -> Any:
+    if opt.kind == "choice":
+        assert isinstance(opt.choices, Mapping)
+        return int(getattr(lib, opt.choices[value]))
+    if opt.kind == "bool":
+        return 1 if value else 0
+    if opt.kind == "size":
+        return parse_size(value, opt.name)
+    if opt.kind == "float":
+        return float(value)
+    return int(value)
+
+
+def heap_options(heap: int | str = "64MiB", **kw: Any) -> HeapOptions:
+    """The options of a heap whose capacity is known in bytes (a multiple
+    such as "3x" needs a workload: :func:`artgc.run` resolves it first)."""
+    if is_multiple(heap):
+        raise ValueError(f"heap {heap!r}: a multiple of the minimum heap needs a workload "
+                         "(artgc.run / artgc run); give Heap a size such as 64MiB")
+    v = validate({"heap": heap, **kw}, scope="heap")
+    v["heap"] = parse_size(v["heap"], "heap")
+    return HeapOptions(v)
+
+
+# --------------------------------------------------------------------------- argparse
+
+def add_arguments(p: argparse.ArgumentParser, scope: str = "run",
+                  skip: Iterable[str] = (), defaults_override: Mapping[str, Any] | None = None) -> None:
+    """Add one flag per option of the table to an argparse parser. Values are
+    parsed by the table's checks afterwards (so the CLI and the API give the
+    same messages); bools get --name / --no-name."""
+    over = dict(defaults_override or {})
+    skip = set(skip)
+    for o in OPTIONS:
+        if not o.cli or o.name in skip or (scope == "heap" and o.scope != "heap"):
+            continue
+        default = over.get(o.name, o.default)
+        shown = "on" if default is True else "off" if default is False else o.unset if default is None else default
+        limits = o.limits_text() if o.kind in ("int", "float") else ""
+        help_ = f"{o.help}" + (f" ({limits})" if limits else "")
+        help_ += f" (default: {shown})"
+        dest = o.name
+        if o.kind == "bool":
+            p.add_argument(o.flag, dest=dest, action=argparse.BooleanOptionalAction, default=default,
+                           help=help_)
+        elif o.kind == "int":
+            p.add_argument(o.flag, dest=dest, type=int, default=default, metavar=o.metavar or "N", help=help_)
+        elif o.kind == "float":
+            p.add_argument(o.flag, dest=dest, type=float, default=default, metavar=o.metavar or "F", help=help_)
+        else:
+            metavar = o.metavar or ("|".join(o.names()) if o.choices else None)
+            p.add_argument(o.flag, dest=dest, default=default, metavar=metavar, help=help_)
+
+
+def from_namespace(ns: argparse.Namespace, scope: str = "run") -> dict[str, Any]:
+    """The table's options out of parsed arguments (as keywords for run())."""
+    return {o.name: getattr(ns, o.name) for o in OPTIONS
+            if hasattr(ns, o.name) and (scope == "run" or o.scope == "heap")}
+
+
+def to_argv(values: Mapping[str, Any]) -> list[str]:
+    """The inverse of the parser: ``artgc run`` flags for these values (only
+    those given and differing from the default)."""
+    out: list[str] = []
+    for name, v in values.items():
+        o = BY_NAME.get(name)
+        if o is None or v is None:
+            continue
+        if o.kind == "bool":
+            out.append(o.flag if v else "--no-" + o.flag[2:])
+        else:
+            out += [o.flag, str(v)]
+    return out
