@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .options import CYCLE_REASONS, MODES
+from .options import CYCLE_KINDS, CYCLE_REASONS, MEMORY_NAMES, MODES, SKIP_REASONS
 
 # enum-valued fields of agc_cycle_stats and the one name of each value
-CYCLE_ENUMS: dict[str, Mapping[int, str]] = {
+CYCLE_ENUMS: dict[str, Mapping[int, str | None]] = {
     "mode": dict(enumerate(MODES)),
     "reason": CYCLE_REASONS,
+    "memory": MEMORY_NAMES,
+    "kind": CYCLE_KINDS,
+    "skipped": SKIP_REASONS,
 }
 
 
@@ -31,7 +34,7 @@ def cycle_to_dict(c: Any) -> dict[str, Any]:
             d[name] = int(v)
     for name, names in CYCLE_ENUMS.items():
         if isinstance(d.get(name), int):
-            d[name] = names.get(d[name], str(d[name]))
+            d[name] = names[d[name]] if d[name] in names else str(d[name])
     return d
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ._lib import ffi, lib, raise_for
 
 from .cycles import cycle_to_dict
+from . import options
 from .options import heap_options
 
 PAGE_STATES = {0: "unprocessed", 1: "processing", 2: "processed", 3: "mapped"}
@@ -127,14 +128,20 @@ class Heap:
     ...     a = heap.new(Node)
     """
 
-    def __init__(self, size: int | str = "64MiB", mode: str = "minor", *, delivery: str = "sigbus",
+    def __init__(self, size: int | str = "64MiB", mode: str | None = None, *, delivery: str | None = None,
                  gc_threads: int = 1, marking: str = "concurrent", gc_install: bool = True,
-                 reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-                 verify: bool = False, seed: int = 0) -> None:
+                 reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
+                 verify: bool = False, seed: int = 0, memory: str | None = None,
+                 eager_release: bool | None = None, dense_prefix: float | None = None,
+                 pretouch_window: int | str | None = None, design: str | None = None) -> None:
         self._ptr: Any = None
-        opts = make_options(size, mode=mode, delivery=delivery, gc_threads=gc_threads,
-                            marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
-                            order=order, trigger=trigger, verify=verify, seed=seed)
+        hopts = options.heap_options(size, mode=mode, delivery=delivery, gc_threads=gc_threads,
+                                     marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
+                                     order=order, trigger=trigger, verify=verify, seed=seed, memory=memory,
+                                     eager_release=eager_release, dense_prefix=dense_prefix,
+                                     pretouch_window=pretouch_window, design=design)
+        opts = hopts.to_c()
+        mode, delivery = hopts["mode"], hopts["delivery"]
         out = ffi.new("agc_heap **")
         raise_for(lib.agc_heap_create(opts, out))
         self._ptr = out[0]

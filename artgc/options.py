@@ -40,6 +40,27 @@ CYCLE_REASONS: dict[int, str] = {0: "trigger", 1: "explicit", 2: "allocation-fai
 # agc_event.phase for pauses (heap_api.cdef: 0 init mark, 1 mark, 2 flip, 3 stw)
 PAUSE_PHASES: dict[int, str] = {0: "init-mark", 1: "mark", 2: "flip", 3: "stw"}
 JVM_GCS: tuple[str, ...] = ("serial", "parallel", "g1", "zgc", "shenandoah")
+MEMORIES: tuple[str, ...] = ("auto", "shmem", "anon")
+MEMORY_NAMES: dict[int, str] = {1: "shmem", 2: "anon"}     # agc_cycle_stats.memory
+CYCLE_KINDS: dict[int, str] = {0: "full", 1: "young"}
+SKIP_REASONS: dict[int, str | None] = {
+    0: None, 1: "nothing would move: the live data below the cycle's start is dense"}
+
+# Designs, by name rather than knobs: each preset fills the options it names
+# unless they are given explicitly. "seed" is the seed's plan (minor faults
+# on a memfd mapped twice, to-space kept populated), "art-2023" ART's CMC as
+# it shipped in 2023 (private anonymous memory, UFFDIO_COPY, faults resolved
+# in the faulting thread, reverse order, black-dense prefix, from-space freed
+# as compaction goes), "art-2025" the same with UFFDIO_MOVE from recycled
+# from-space pages.
+DESIGNS: dict[str, dict[str, Any]] = {
+    "seed": {"mode": "minor", "memory": "shmem", "delivery": "sigbus", "order": "ascending",
+             "dense_prefix": 0.0, "eager_release": False, "reuse_tospace": True, "pretouch_window": "0"},
+    "art-2023": {"mode": "copy", "memory": "anon", "delivery": "sigbus", "order": "descending",
+                 "dense_prefix": 0.95, "eager_release": True},
+    "art-2025": {"mode": "move", "memory": "anon", "delivery": "sigbus", "order": "descending",
+                 "dense_prefix": 0.95, "eager_release": True},
+}
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,13 @@ class Option:
             if self.hi is not None and n > self.hi:
                 raise ValueError(f"{self.name} {value!r} is too large: at most {_num(self.hi)} bytes (1TiB)")
             return value
+        if k == "bytes":
+            if _is_int(value) and not _is_bool(value) and int(value) == 0 or value == "0":
+                return value
+            n = parse_size(value, self.name)
+            if self.hi is not None and n > self.hi:
+                raise ValueError(f"{self.name} {value!r} is too large: at most {_num(self.hi)} bytes")
+            return value
         if k == "str":
             if not isinstance(value, str):
                 raise TypeError(f"{self.name} must be a string, not {type(value).__name__}")
@@ -191,6 +219,19 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),
     Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation",
            c_field="pretouch"),
+    Option("pretouch_window", "bytes", "16MiB", "with --pretouch: how far ahead of allocation free space "
+           "is mapped (0: all of it at once, the memory of the whole capacity)", lo=0, hi=MAX_HEAP,
+           c_field="pretouch_window", metavar="SIZE"),
+    Option("memory", "choice", "auto", "the heap's memory: private anonymous (as ART) or a memfd mapped "
+           "twice (the seed's plan; minor needs it); auto: minor and stw shmem, copy and move anon",
+           choices={m: f"{_C}MEMORY_{m.upper()}" for m in MEMORIES}, c_field="memory"),
+    Option("eager_release", "bool", True, "give from-space back in chunks as compaction goes (ART), "
+           "instead of after the cycle", c_field="eager_release"),
+    Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
+           "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
+    Option("design", "choice", None, "a named design, setting the knobs it names unless given: "
+           + "; ".join(f"{k}: " + ", ".join(f"{n}={v}" for n, v in d.items()) for k, d in DESIGNS.items()),
+           choices=tuple(DESIGNS), optional=True, metavar="|".join(DESIGNS), unset="none"),
     # run only
     Option("size", "int", None, "the workload's own size parameter (binarytrees: depth)",
            lo=1, hi=2**62, optional=True, scope="run", metavar="N", unset="the workload's own"),
@@ -218,17 +259,38 @@ def validate(values: Mapping[str, Any], scope: str = "run") -> dict[str, Any]:
     if unknown:
         raise TypeError(f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                         f"valid: {', '.join(table)}")
-    out = {name: opt.check(values.get(name, opt.default)) for name, opt in table.items()}
+    design = values.get("design")
+    # None for a knob a design sets means "not given"; elsewhere it is checked
+    given = {k: v for k, v in values.items() if v is not None or k not in PRESET_KEYS}
+    if design is not None:
+        BY_NAME["design"].check(design)
+        given = {**DESIGNS[design], **given}
+    out = {name: opt.check(given.get(name, opt.default)) for name, opt in table.items()}
     check_combination(out)
     return out
 
 
 def check_combination(v: Mapping[str, Any]) -> None:
     """Refuse options that contradict each other."""
+    if v.get("mode") == "minor" and v.get("memory") == "anon":
+        raise ValueError("--mode minor needs --memory shmem: UFFDIO_CONTINUE maps pages of a shared "
+                         "mapping's page cache, which private anonymous memory has not")
+    if v.get("mode") == "move" and v.get("memory") == "shmem":
+        raise ValueError("--mode move needs --memory anon: Linux's UFFDIO_MOVE refuses shmem "
+                         "(see heap/uffd_selftest.c)")
     if v.get("mode") == "stw" and v.get("delivery") == "thread":
         raise ValueError("--delivery thread does not apply to --mode stw: stop-the-world compaction "
                          "takes no userfaultfd faults; use --mode copy|minor|move with --delivery thread, "
                          "or drop --delivery")
+
+
+# options a design sets: None (not given) lets the design or the table decide
+PRESET_KEYS: frozenset[str] = frozenset(k for d in DESIGNS.values() for k in d)
+
+
+def design_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a run used for the knobs designs name (for the result)."""
+    return {k: values[k] for k in sorted(PRESET_KEYS) if k in values}
 
 
 # --------------------------------------------------------------------------- the C struct
@@ -268,6 +330,8 @@ def _to_c(opt: Option, value: Any, lib: Any) -> Any:
         return 1 if value else 0
     if opt.kind == "size":
         return parse_size(value, opt.name)
+    if opt.kind == "bytes":
+        return 0 if value in (0, "0") else parse_size(value, opt.name)
     if opt.kind == "float":
         return float(value)
     return int(value)
@@ -298,6 +362,8 @@ def add_arguments(p: argparse.ArgumentParser, scope: str = "run",
             continue
         default = over.get(o.name, o.default)
         shown = "on" if default is True else "off" if default is False else o.unset if default is None else default
+        if o.name in PRESET_KEYS and o.name not in over:
+            default = None      # not given: the --design's setting, else the table's default
         limits = o.limits_text() if o.kind in ("int", "float") else ""
         help_ = f"{o.help}" + (f" ({limits})" if limits else "")
         help_ += f" (default: {shown})"

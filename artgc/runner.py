@@ -423,11 +423,13 @@ class _Interrupter:
 
 # --------------------------------------------------------------------------- run
 
-def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery: str = "sigbus",
+def run(workload: str, *, size: int | None = None, mode: str | None = None, delivery: str | None = None,
         heap: int | str = "3x", mutators: int = 1, gc_threads: int = 1, seed: int = 0,
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
-        reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-        pretouch: bool = True, jvm: str | None = None, live: int | str | None = None,
+        reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
+        pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
+        dense_prefix: float | None = None, pretouch_window: int | str | None = None,
+        design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run a workload on a fresh heap and return what was measured.
@@ -471,7 +473,9 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
-                      order=order, trigger=trigger, pretouch=pretouch, jvm=jvm, live=live)
+                      order=order, trigger=trigger, pretouch=pretouch, memory=memory,
+                      eager_release=eager_release, dense_prefix=dense_prefix,
+                      pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
                                   or not timeout_s > 0):
         raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
@@ -487,6 +491,8 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     opts = hopts.to_c()
     a["heap_bytes"] = heap_bytes
     options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
+    options_rec.update(options.design_settings(a))
+    options_rec["design"] = a.get("design")
     if multiple is not None:
         options_rec["heap_multiple"] = multiple
         options_rec["min_heap_bytes"] = min_bytes

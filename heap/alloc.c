@@ -101,7 +101,7 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
         for (int round = 0; !p; round++) {
             uint64_t t0 = agc_now_ns();
             agc_block(m);
-            int rc = agc_request_cycle(h, 2, 1, 0);
+            int rc = agc_request_cycle(h, AGC_REASON_ALLOC_FAILURE, 1, 0);
             agc_unblock(m);
             agc_record_event(m, AGC_EV_ALLOC_WAIT, t0, agc_now_ns() - t0, 0);
             if (rc) {

@@ -97,7 +97,8 @@ static void pretouch_free_space(agc_heap *h)
     const uint64_t step = 16ull << 20;
     uint64_t top = (__atomic_load_n(&h->top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     uint64_t from = top > AGC_LOAD(h->pretouched_upto) ? top : AGC_LOAD(h->pretouched_upto);
-    uint64_t end = h->opt.pretouch_window ? top + h->opt.pretouch_window : h->cap;
+    uint64_t end = h->opt.pretouch_window && h->opt.pretouch_window < h->cap - top
+                 ? top + h->opt.pretouch_window : h->cap;
     if (end > h->cap)
         end = h->cap;
     while (from < end) {
@@ -107,8 +108,12 @@ static void pretouch_free_space(agc_heap *h)
         if (stop)
             return;
         uint64_t len = end - from < step ? end - from : step;
-        if (h->space->pretouch(h, from, len) != 0)
-            return;   /* not for this memory, or an older kernel: mutators fault the pages in */
+        if (h->space->pretouch(h, from, len) != 0) {
+            /* not for this memory, or an older kernel: mutators fault the
+             * pages in, and nobody asks again */
+            AGC_STORE(h->pretouch_unsupported, 1);
+            return;
+        }
         from += len;
         AGC_STORE(h->pretouched_upto, from);
     }
@@ -267,7 +272,8 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
 static void pretouch_kick(agc_heap *h, uint64_t top)
 {
     uint64_t w = h->opt.pretouch_window;
-    if (!h->opt.pretouch || !w || top + w / 2 < AGC_LOAD(h->pretouched_upto) ||
+    if (!h->opt.pretouch || !w || AGC_LOAD(h->pretouch_unsupported) ||
+        top + w / 2 < AGC_LOAD(h->pretouched_upto) ||
         AGC_LOAD(h->pretouch_wanted) || AGC_LOAD(h->pretouched_upto) >= h->cap)
         return;
     if (pthread_mutex_trylock(&h->gc_lock) != 0)

@@ -86,6 +86,11 @@ static int check_options(const agc_options *o)
     if (o->gc_threads < 1 || o->gc_threads > AGC_MAX_GC_THREADS)
         return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and %d, got %d", AGC_MAX_GC_THREADS,
                         o->gc_threads);
+    if (o->pretouch_window > (1ull << 40))
+        return agc_fail(AGC_EINVAL, "pretouch_window must be at most 1TiB, got %llu bytes",
+                        (unsigned long long)o->pretouch_window);
+    if (o->eager_release != 0 && o->eager_release != 1)
+        return agc_fail(AGC_EINVAL, "eager_release must be 0 or 1, got %d", o->eager_release);
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);
@@ -140,6 +145,7 @@ static void free_side_tables(agc_heap *h)
     anon_free(h->page_order, (h->cap / AGC_PAGE + 1) * 8);
     anon_free(h->rel_lo, rel_table_len(h) * 8);
     anon_free(h->rel_hi, rel_table_len(h) * 8);
+    anon_free(h->rel_hmax, rel_table_len(h) * 8);
     anon_free((void *)h->rel_pending, rel_table_len(h) * 4);
     anon_free((void *)h->rel_state, rel_table_len(h));
 }
@@ -227,10 +233,11 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
         h->rel_chunk /= 2;
     h->rel_lo = anon_zeroed(rel_table_len(h) * 8);
     h->rel_hi = anon_zeroed(rel_table_len(h) * 8);
+    h->rel_hmax = anon_zeroed(rel_table_len(h) * 8);
     h->rel_pending = anon_zeroed(rel_table_len(h) * 4);
     h->rel_state = anon_zeroed(rel_table_len(h));
     if (!h->mark_bits || !h->live_bits || !h->chunk_live || !h->chunk_prefix ||
-        !h->page_first || !h->page_state || !h->page_order || !h->rel_lo || !h->rel_hi ||
+        !h->page_first || !h->page_state || !h->page_order || !h->rel_lo || !h->rel_hi || !h->rel_hmax ||
         !h->rel_pending || !h->rel_state) {
         rc = agc_fail(AGC_ESYS, "cannot allocate the collector's side tables: %s", strerror(errno));
         goto fail;
@@ -290,7 +297,7 @@ uint64_t agc_heap_meta_bytes(agc_heap *h)
 {
     uint64_t maxpages = h->cap / AGC_PAGE + 1;
     uint64_t n = 2 * bm_bytes(h) + h->nchunks * 4 + (h->nchunks + 1) * 8 + maxpages * (8 + 1 + 8);
-    n += rel_table_len(h) * (8 + 8 + 4 + 1);
+    n += rel_table_len(h) * (8 + 8 + 8 + 4 + 1);
     n += (uint64_t)AGC_LOAD(h->cycles_cap) * sizeof(agc_cycle_stats);
     n += (agc_event_count(h) + AGC_EVCHUNK - 1) / AGC_EVCHUNK * sizeof(agc_evchunk);
     return n;

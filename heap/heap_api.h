@@ -13,8 +13,8 @@ enum { AGC_MODE_STW = 0, AGC_MODE_COPY = 1, AGC_MODE_MINOR = 2, AGC_MODE_MOVE = 
 enum { AGC_DELIVERY_SIGBUS = 0, AGC_DELIVERY_THREAD = 1 };
 enum { AGC_MARKING_STW = 0, AGC_MARKING_CONCURRENT = 1 };
 enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 };
-/* The heap's memory: AUTO picks the mode's default (minor: shmem, copy and
- * move: anon, stw: shmem). */
+/* The heap's memory: AUTO picks the mode's default (minor and stw: shmem,
+ * copy and move: anon). */
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 /* Why a cycle did not compact. */
 enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
@@ -63,14 +63,16 @@ typedef struct agc_cycle_stats {
     uint64_t ttsp_max_ns;     /* longest time-to-safepoint of the cycle's pauses */
     uint64_t flip_plan_ns;    /* in the flip: planning what was allocated since marking */
     uint64_t flip_remap_ns;   /* in the flip: mremap + map + userfaultfd registration */
-    uint64_t memfd_bytes;     /* memory the heap's memory holds after the cycle (shmem: the
-                               * memfd, both halves; anon: resident pages) */
+    uint64_t memfd_bytes;     /* memory the heap's memfd holds after the cycle (both halves;
+                               * 0 for anonymous memory) */
     int memory;               /* AGC_MEMORY_* the heap runs on */
     int kind;                 /* 0 full (young cycles: not yet) */
     uint64_t dense_prefix_bytes;  /* leading bytes not moved (updated in place) */
     uint64_t promoted_bytes, cards_scanned;
     int skipped;              /* AGC_SKIP_*: 0, or why compaction was skipped */
     uint64_t released_bytes;  /* from-space given back during compaction */
+    uint64_t held_bytes;      /* memory the heap's memory holds after the cycle (shmem: the
+                               * memfd; anon: resident pages of the heap's mappings) */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */

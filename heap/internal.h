@@ -176,6 +176,7 @@ struct agc_heap {
     uint64_t rel_chunk, rel_n, rel_early;
     int rel_active;
     uint64_t *rel_lo, *rel_hi;  /* per chunk: the to-space pages that read from it */
+    uint64_t *rel_hmax;         /* running maximum of rel_hi (for the search) */
     _Atomic uint32_t *rel_pending;
     _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released, 3 recycled */
     _Atomic uint64_t rec_scan;  /* where to look for a ready chunk to recycle */
@@ -208,7 +209,6 @@ struct agc_heap {
     uint64_t trigger_reserve;   /* adaptive trigger: free space to keep for a cycle */
     uint64_t prev_cycle_end_ns, prev_used_after;
     uint64_t last_traced_live;  /* live bytes marked by the last cycle (not allocated black) */
-    uint64_t populated_upto;    /* to-space bytes present in the page cache (minor) */
     int minor_catch_missing;    /* minor mode registers MISSING too */
     uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
     uint64_t zapped_upto;       /* standby bytes without page-table entries */
@@ -225,6 +225,7 @@ struct agc_heap {
     int gc_shutdown;
     int pretouch_wanted;        /* allocation came near the end of what is mapped ahead */
     uint64_t pretouched_upto;   /* live-space bytes mapped ahead of allocation */
+    int pretouch_unsupported;   /* the memory or the kernel cannot map ahead */
     uint64_t cycles_done;
     uint64_t cycles_started;
     int last_cycle_error;

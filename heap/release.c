@@ -43,6 +43,7 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
     }
     if (hi <= lo) {
         h->rel_lo[j] = h->rel_hi[j] = prev_hi;
+        h->rel_hmax[j] = j ? h->rel_hmax[j - 1] : 0;
         atomic_store_explicit(&h->rel_pending[j], 0, memory_order_relaxed);
         atomic_store_explicit(&h->rel_state[j], 1, memory_order_relaxed);   /* ready now */
         return;
@@ -52,6 +53,10 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
         phi = h->npages ? h->npages - 1 : 0;
     h->rel_lo[j] = plo;
     h->rel_hi[j] = phi;
+    /* rel_lo grows with j, rel_hi need not (a chunk inside a large object
+     * keeps a smaller range than the chunk the object starts in): the search
+     * goes by the running maximum */
+    h->rel_hmax[j] = j && h->rel_hmax[j - 1] > phi ? h->rel_hmax[j - 1] : phi;
     atomic_store_explicit(&h->rel_pending[j], (uint32_t)(phi - plo + 1), memory_order_relaxed);
     atomic_store_explicit(&h->rel_state[j], 0, memory_order_relaxed);
 }
@@ -85,11 +90,12 @@ void agc_release_page_built(agc_heap *h, uint64_t p)
 {
     if (!h->rel_active)
         return;
-    /* ranges are nondecreasing in j: the first chunk whose hi >= p */
+    /* the first chunk whose running maximum of hi reaches p; from there on
+     * every chunk with lo <= p <= hi holds p (lo only grows) */
     uint64_t l = 0, r = h->rel_n;
     while (l < r) {
         uint64_t m = (l + r) / 2;
-        if (h->rel_hi[m] < p)
+        if (h->rel_hmax[m] < p)
             l = m + 1;
         else
             r = m;
@@ -97,7 +103,7 @@ void agc_release_page_built(agc_heap *h, uint64_t p)
     for (uint64_t j = l; j < h->rel_n; j++) {
         if (h->rel_lo[j] > p)
             break;
-        if (atomic_load_explicit(&h->rel_pending[j], memory_order_relaxed) == 0)
+        if (h->rel_hi[j] < p || atomic_load_explicit(&h->rel_pending[j], memory_order_relaxed) == 0)
             continue;
         if (atomic_fetch_sub_explicit(&h->rel_pending[j], 1, memory_order_acq_rel) == 1)
             atomic_store_explicit(&h->rel_state[j], 1, memory_order_release);

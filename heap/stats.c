@@ -53,7 +53,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->moved_bytes = atomic_load(&h->moved_bytes);
     c->released_bytes = atomic_load(&h->released_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
-    c->memfd_bytes = h->space->held_bytes(h);
+    c->held_bytes = h->space->held_bytes(h);
+    c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
     c->dense_prefix_bytes = h->dense_end;
     c->skipped = h->cycle_skipped;
 }
@@ -84,7 +85,8 @@ static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uin
         h->st_stopped_t = t;
         if (b > c->ttsp_max_ns)
             c->ttsp_max_ns = b;
-        if (t - h->st_stop_t0 > c->ttsp_max_ns)
+        /* the flip's: until the GC saw every mutator stopped */
+        if (a == AGC_PHASE_FLIP && t - h->st_stop_t0 > c->ttsp_max_ns)
             c->ttsp_max_ns = t - h->st_stop_t0;
         break;
     case AGC_GE_MUTATORS_RESTARTED:

@@ -178,7 +178,7 @@ def test_run_invocations_and_log_cycles(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0, cap.err
     assert "3 invocations; median [95% CI: bootstrap" in cap.out
     assert "worst pause" in cap.out and "GC share of wall" in cap.out
-    assert "] GC(1) stw (" in cap.out and "->" in cap.out   # -Xlog:gc-style cycle lines
+    assert "] GC(1) stw full (" in cap.out and "->" in cap.out   # -Xlog:gc-style cycle lines
     d = json.loads(out.read_text())
     assert len(d["runs"]) == 3 and all(r["machine"]["ncpu"] >= 1 for r in d["runs"])
     assert d["runs"][0]["point"] == d["runs"][2]["point"]

@@ -46,8 +46,8 @@ void agc_compact_concurrently(agc_heap *h)
         while (atomic_load_explicit(&h->page_state[p], memory_order_acquire) < PG_PROCESSED)
             sched_yield();
     agc_compact_release_rest(h);
-    agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
     agc_compact_teardown(h);
+    agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
 }
 
 /* The pages planned before the flip, and (in to-space) what is allocated
@@ -125,12 +125,13 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         agc_gc_emit(h, AGC_GE_FLIP_ROOTS_DONE, 0, 0);
         rc = h->space->flip(h, h->npages * AGC_PAGE);
     }
-    if (!rc) {
-        agc_compact_plan_release(h);
+    if (!rc)
         rc = agc_compact_setup(h);
+    if (!rc) {
         AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
         atomic_store(&h->phase, PH_COMPACTING);
         agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
+        agc_compact_plan_release(h);     /* after the flip's timing: not the remap's */
     }
     agc_resume_world(h, AGC_PHASE_FLIP);
     if (rc)

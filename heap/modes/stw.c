@@ -13,6 +13,7 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
     if (agc_plan_below_s(h, T)) {
         /* nothing would move: the heap stays as it is */
         h->cycle_skipped = AGC_SKIP_DENSE;
+        h->npages = 0;
         agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
         agc_resume_world(h, AGC_PHASE_STW);
         return AGC_OK;
@@ -20,13 +21,14 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
     rc = h->space->stw_begin(h);
     if (!rc) {
         for (uint64_t p = 0; p < h->npages; p++) {
-            agc_build_page(h, p, h->to_base + p * AGC_PAGE);
-            agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, 0);
+            uint64_t moved = agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+            agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         }
         agc_for_each_root(h, agc_forward_root, NULL);
         rc = h->space->stw_end(h);
     }
-    AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+    if (!rc)
+        AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
     agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
     agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
     agc_resume_world(h, AGC_PHASE_STW);

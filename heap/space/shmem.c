@@ -84,7 +84,6 @@ static int shmem_prepare(agc_heap *h, uint64_t populate, uint64_t zap)
         if (fallocate(h->memfd, 0, half_off(h, h->to_half), (off_t)populate) != 0)
             return agc_fail(AGC_EOOM, "cannot populate %llu bytes of to-space: %s",
                             (unsigned long long)populate, strerror(errno));
-        h->populated_upto = populate;
     }
     if (!h->mode->build_in_place || zap == 0)
         return AGC_OK;   /* the flip maps the (empty) to-space half afresh */

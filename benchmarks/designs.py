@@ -1,0 +1,243 @@
+"""The seed's plan against ART's shipped designs, and the JVM, on every axis.
+
+    python benchmarks/designs.py [--out benchmarks/designs] [--only NAME ...] [--invocations N]
+
+Sections (each point a separate `python -m artgc run ... --json` process):
+  designs  binarytrees 21 / 1 GiB: --design seed | art-2023 | art-2025, --mode stw,
+           and the JVM's Shenandoah, ZGC, G1, Parallel at -Xmx1g
+  scaling  binarytrees 20 at 1 GiB and 4 GiB in every mode (a bigger heap must not be slower)
+  order    ascending vs descending compaction order, every workload, copy and minor
+  lru      lru --live 128MiB in a 512 MiB heap: request latency, simple and metered
+Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def _mmu(d: dict[str, Any], window_ns: float) -> float | None:
+    try:
+        from artgc import metrics
+        f: Callable[..., Any] | None = getattr(metrics, "mmu_at", None)
+        if f is not None:
+            return float(f(d, window_ns))
+    except Exception:  # noqa: BLE001 - an older result: no figure
+        return None
+    return None
+
+
+def _pct(a: np.ndarray, q: float) -> float:
+    return float(np.percentile(a, q)) if a.size else 0.0
+
+
+def run(workload: str, args: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "artgc", "run", workload, "--quiet", *args]
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    p = subprocess.run(cmd + ["--json", path], capture_output=True, text=True, timeout=3600)
+    try:
+        with open(path) as fh:
+            d = json.load(fh)
+    except (OSError, ValueError):
+        d = {"failed": True, "error": p.stderr.strip()[-400:]}
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    if isinstance(d, list):          # --invocations writes a list
+        d = d[0]
+    pauses = np.asarray(d.get("pauses_ns") or [], dtype=np.float64)
+    stalls = np.asarray(d.get("stalls_ns") or d.get("pauses_ns") or [], dtype=np.float64)
+    lat = np.asarray(d.get("latency_ns") or [], dtype=np.float64)
+    met = np.asarray(d.get("metered_latency_ns") or [], dtype=np.float64)
+    cycles = d.get("cycles") or []
+    comp = sum(c.get("compact_ns", 0) for c in cycles)
+    moved = sum(c.get("moved_bytes", 0) for c in cycles)
+    live = [c.get("live_bytes", 0) for c in cycles]
+    return {
+        "point": " ".join(["artgc run", workload, *args]),
+        "ok": not d.get("failed") and not d.get("error"), "error": d.get("error"),
+        "wall_s": d.get("wall_s"), "cycles": len(cycles) if cycles else d.get("gc_count"),
+        "max_pause_ms": float(pauses.max() / 1e6) if pauses.size else 0.0,
+        "p99_pause_ms": _pct(pauses, 99) / 1e6,
+        "max_stall_ms": float(stalls.max() / 1e6) if stalls.size else 0.0,
+        "n_stalls": int(stalls.size),
+        "mmu_10ms": _mmu(d, 10e6), "mmu_1ms": _mmu(d, 1e6),
+        "peak_pss_mib": (d.get("peak_pss_bytes") or 0) / 2**20,
+        "peak_rss_mib": (d.get("peak_rss_bytes") or 0) / 2**20,
+        "moved_mib_per_cycle": moved / max(1, len(cycles)) / 2**20,
+        "live_mib_per_cycle": (sum(live) / max(1, len(live))) / 2**20,
+        "dense_prefix_mib": float(np.median([c.get("dense_prefix_bytes", 0) for c in cycles]) / 2**20)
+        if cycles else 0.0,
+        "compact_gbps": moved / comp if comp else None,
+        "compact_ns_per_kib": comp / (moved / 1024) if moved else None,
+        "faults": sum(c.get("faults", 0) for c in cycles),
+        "lat_ms": {q: _pct(lat, q) / 1e6 for q in (50, 99, 99.9, 100)} if lat.size else None,
+        "metered_ms": {q: _pct(met, q) / 1e6 for q in (50, 99, 99.9, 100)} if met.size else None,
+        "machine": d.get("machine"), "jdk": (d.get("machine") or {}).get("jdk"),
+    }
+
+
+def repeat(workload: str, args: list[str], n: int, label: str) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        r = run(workload, args)
+        r["label"], r["invocation"] = label, i
+        print(f"  {label} #{i + 1}: wall {r['wall_s']} s, worst pause {r['max_pause_ms']:.2f} ms, "
+              f"worst stall {r['max_stall_ms']:.2f} ms, peak PSS {r['peak_pss_mib']:.0f} MiB"
+              + ("" if r["ok"] else f"  FAILED {r['error']}"), flush=True)
+        out.append(r)
+    return out
+
+
+def med(rows: list[dict[str, Any]], key: str) -> float | None:
+    v = [r[key] for r in rows if r.get("ok") and r.get(key) is not None]
+    return float(np.median(v)) if v else None
+
+
+def fmt(x: float | None, nd: int = 2) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+DESIGN_POINTS = [
+    ("seed (minor, shmem)", ["--design", "seed"]),
+    ("art-2023 (copy, anon)", ["--design", "art-2023"]),
+    ("art-2025 (move, anon)", ["--design", "art-2025"]),
+    ("stw", ["--mode", "stw"]),
+    ("minor, defaults", ["--mode", "minor"]),
+    ("jvm shenandoah", ["--jvm", "shenandoah"]),
+    ("jvm zgc", ["--jvm", "zgc"]),
+    ("jvm g1", ["--jvm", "g1"]),
+    ("jvm parallel", ["--jvm", "parallel"]),
+]
+
+
+def section_designs(n: int) -> list[dict[str, Any]]:
+    rows = []
+    for label, extra in DESIGN_POINTS:
+        rows += repeat("binarytrees", ["--size", "21", "--heap", "1GiB", *extra], n, label)
+    return rows
+
+
+def section_scaling(n: int) -> list[dict[str, Any]]:
+    rows = []
+    for mode in ("stw", "copy", "minor", "move"):
+        for heap in ("1GiB", "4GiB"):
+            rows += repeat("binarytrees", ["--size", "20", "--heap", heap, "--mode", mode], n, f"{mode} {heap}")
+    return rows
+
+
+def section_order(n: int) -> list[dict[str, Any]]:
+    rows = []
+    for wl, size, heap in (("binarytrees", 20, "1GiB"), ("gcbench", 18, "256MiB"), ("lru", None, "256MiB"),
+                           ("graph", None, "256MiB")):
+        for mode in ("copy", "minor"):
+            for order in ("ascending", "descending"):
+                args = (["--size", str(size)] if size else []) + ["--heap", heap, "--mode", mode, "--order", order]
+                if wl == "lru":
+                    args += ["--live", "64MiB"]
+                rows += repeat(wl, args, n, f"{wl} {mode} {order}")
+    return rows
+
+
+def section_lru(n: int) -> list[dict[str, Any]]:
+    rows = []
+    for label, extra in (("seed (minor)", ["--design", "seed"]), ("minor, defaults", ["--mode", "minor"]),
+                         ("art-2023 (copy)", ["--design", "art-2023"]), ("art-2025 (move)", ["--design", "art-2025"]),
+                         ("jvm shenandoah", ["--jvm", "shenandoah"]), ("jvm g1", ["--jvm", "g1"]),
+                         ("jvm zgc", ["--jvm", "zgc"]), ("jvm parallel", ["--jvm", "parallel"])):
+        rows += repeat("lru", ["--live", "128MiB", "--heap", "512MiB", *extra], n, label)
+    return rows
+
+
+SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
+    "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru}
+
+
+def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    out = ["| point | runs | " + " | ".join(c[0] for c in cols) + " |",
+           "|---|---|" + "---|" * len(cols)]
+    for lab in labels:
+        rs = [r for r in rows if r["label"] == lab]
+        ok = [r for r in rs if r["ok"]]
+        out.append(f"| {lab} | {len(ok)}/{len(rs)} | " + " | ".join(fmt(med(rs, k), nd) for _, k, nd in cols) + " |")
+    return out
+
+
+def lat_table(rows: list[dict[str, Any]]) -> list[str]:
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    out = ["| point | simple p50 / p99 / p99.9 / max (ms) | metered p50 / p99 / p99.9 / max (ms) | wall s |",
+           "|---|---|---|---|"]
+    for lab in labels:
+        rs = [r for r in rows if r["label"] == lab and r["ok"] and r.get("lat_ms")]
+        if not rs:
+            out.append(f"| {lab} | (no latencies) | | |")
+            continue
+
+        def q(kind: str, p: float) -> str:
+            return f"{np.median([r[kind][p] for r in rs]):.2f}"
+        out.append(f"| {lab} | " + " / ".join(q("lat_ms", p) for p in (50, 99, 99.9, 100)) + " | "
+                   + " / ".join(q("metered_ms", p) for p in (50, 99, 99.9, 100)) + f" | {fmt(med(rs, 'wall_s'))} |")
+    return out
+
+
+def write_md(doc: dict[str, Any], path: str) -> None:
+    main = [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2), ("worst stall ms", "max_stall_ms", 2),
+            ("MMU 10ms", "mmu_10ms", 2), ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
+            ("moved MiB/cycle", "moved_mib_per_cycle", 0), ("live MiB/cycle", "live_mib_per_cycle", 0),
+            ("compact GB/s", "compact_gbps", 2)]
+    lines = ["# The seed's plan, ART's designs and the JVM", "",
+             f"Machine: {doc['machine']}. Medians over the invocations of each point; every number from "
+             "a real run (`python benchmarks/designs.py`). Runs flagged busy by the noise guard are counted in "
+             "the `busy` line of each section.", ""]
+    for name, rows in doc["sections"].items():
+        busy = sum(1 for r in rows if (r.get("machine") or {}).get("busy"))
+        lines += [f"## {name}", "", f"{len(rows)} runs, {busy} flagged busy.", ""]
+        if name == "lru":
+            lines += lat_table(rows)
+        elif name == "order":
+            lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
+                                  ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])
+        else:
+            lines += table(rows, main)
+        lines += ["", "Commands: " + "; ".join(sorted({r["point"] for r in rows})[:12]) + "", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "designs"))
+    ap.add_argument("--only", nargs="*", choices=list(SECTIONS))
+    ap.add_argument("--invocations", type=int, default=3)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    jpath = os.path.join(a.out, "designs.json")
+    doc: dict[str, Any] = {"sections": {}}
+    if os.path.exists(jpath):
+        with open(jpath) as f:
+            doc = json.load(f)
+    doc["machine"] = f"{platform.node()} {platform.machine()}, Linux {platform.release()}, {os.cpu_count()} CPUs"
+    doc["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for name in a.only or list(SECTIONS):
+        print(f"== {name}", flush=True)
+        doc["sections"][name] = SECTIONS[name](a.invocations)
+        with open(jpath, "w") as f:
+            json.dump(doc, f, indent=1)
+        write_md(doc, os.path.join(a.out, "DESIGNS.md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
