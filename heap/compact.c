@@ -88,6 +88,7 @@ void agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 static __thread uint8_t *copy_buf;
 static __thread uint8_t *move_scratch;
 static __thread uint8_t *batch_buf;     /* AGC_BATCH pages, copy and move modes */
+_Atomic long agc_page_buffers_live;     /* of every thread (the tests check none outlives its thread) */
 
 static uint8_t *page_buffer(uint8_t **slot)
 {
@@ -96,6 +97,7 @@ static uint8_t *page_buffer(uint8_t **slot)
         if (s == MAP_FAILED)
             return NULL;
         *slot = s;
+        atomic_fetch_add(&agc_page_buffers_live, 1);
     }
     return *slot;
 }
@@ -103,6 +105,7 @@ static uint8_t *page_buffer(uint8_t **slot)
 /* Give back this thread's page buffers (a thread that is done compacting). */
 void agc_compact_thread_done(void)
 {
+    atomic_fetch_sub(&agc_page_buffers_live, (copy_buf != NULL) + (move_scratch != NULL) + (batch_buf != NULL));
     if (copy_buf)
         munmap(copy_buf, AGC_PAGE);
     if (move_scratch)
@@ -289,6 +292,7 @@ void agc_compact_worker_run(agc_heap *h, int worker)
             return;
         }
         batch_buf = b;
+        atomic_fetch_add(&agc_page_buffers_live, 1);
     }
     for (;;) {
         uint64_t i0 = atomic_fetch_add_explicit(&h->next_page, AGC_BATCH, memory_order_relaxed);

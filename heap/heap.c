@@ -164,6 +164,8 @@ static void release_memory(agc_heap *h)
     free_side_tables(h);
 }
 
+void agc_heap_release_memory(agc_heap *h) { release_memory(h); }
+
 int agc_heap_create(const agc_options *o, agc_heap **out)
 {
     *out = NULL;
@@ -182,6 +184,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     h->memfd = -1;
     h->uffd = -1;
     h->sigbus_slot = -1;
+    h->pid = (int)getpid();
     h->anon = (o->mode == AGC_MODE_MOVE);
     h->limit = h->cap;
     h->nclasses = AGC_FIRST_USER_CLASS;
@@ -217,6 +220,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
             rc = agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
             goto fail;
         }
+        madvise(h->primary, h->cap, MADV_DONTFORK);   /* a child gets no copy (fork) */
     } else {
         h->memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
         if (h->memfd < 0) {
@@ -272,8 +276,8 @@ fail:
 
 void agc_heap_destroy(agc_heap *h)
 {
-    if (!h)
-        return;
+    if (!h || agc_heap_close_begin(h))
+        return;   /* a forked child leaves its parent's heap alone */
     h->closed = 1;
     agc_heap_registry_remove(h);
     agc_gc_shutdown(h);
