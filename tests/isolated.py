@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_isolated(code: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> str:
     """Run `code`; it must print DONE last and exit 0. Returns its stdout."""
+    timeout = min(timeout, float(os.environ.get("ARTGC_ISOLATED_TIMEOUT_CAP", timeout)))
     e = dict(os.environ)
     e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
     e.update(env or {})
