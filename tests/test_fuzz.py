@@ -58,6 +58,11 @@ KNOWN: tuple[type[BaseException], ...] = ()   # none open at the moment
 
 HANG_S = 15.0          # an input that takes longer than this is a hang (legit ones: < 2 s)
 
+def examples(n: int) -> int:
+    """n, scaled by ARTGC_FUZZ_SCALE (the sanitizer run uses fewer)."""
+    return max(5, int(n * float(os.environ.get("ARTGC_FUZZ_SCALE", "1"))))
+
+
 FUZZ: dict[str, Any] = {"deadline": None, "derandomize": True, "database": None, "print_blob": False,
                         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
                                                   HealthCheck.data_too_large]}
@@ -357,7 +362,7 @@ HEAP_WILD = {"size": st.sampled_from(BOUNDARY_INTS), "gc_threads": st.integers(-
              "trigger": st.floats(), "seed": st.sampled_from(BOUNDARY_INTS)}
 
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kw=some_wild(HEAP_VALID, HEAP_WILD))
 def test_fuzz_heap_options(kw: dict[str, Any]) -> None:
     _count("Heap(...)")
@@ -375,7 +380,7 @@ def test_fuzz_heap_options(kw: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- define_class
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kw=some_wild({"name": st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1,
                                      max_size=20),
                      "refs": st.integers(0, 20), "data_bytes": st.integers(0, 5000)},
@@ -413,7 +418,7 @@ def test_fuzz_define_class(kw: dict[str, Any], mode: Any) -> None:
 
 # --------------------------------------------------------------------------- new / arrays
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kind=st.sampled_from(["new_ref_array", "new_byte_array", "new"]),
        length=st.one_of(st.integers(0, 70_000), st.integers(0, 70_000), st.integers(MiB // 8 - 64, MiB),
                         st.integers(-2, 0), st.sampled_from(BOUNDARY_INTS), ANY),
@@ -451,7 +456,7 @@ def test_fuzz_allocation_lengths(kind: str, length: Any, mode: str) -> None:
 
 # --------------------------------------------------------------------------- get_ref / set_ref
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(target=st.sampled_from(["ref_array", "ref_array", "node", "node", "byte_array"]), n=st.integers(1, 5),
        slot_pick=st.one_of(st.integers(0, 10**6), st.integers(0, 10**6), st.just(None)),
        wild_slot=st.one_of(st.integers(-3, 8), st.sampled_from(BOUNDARY_INTS), ANY),
@@ -490,7 +495,7 @@ DATA = st.one_of(st.binary(max_size=80), st.builds(bytearray, st.binary(max_size
                  st.builds(lambda b: np.frombuffer(b, dtype=np.uint8), st.binary(max_size=16)), ANY)
 
 
-@settings(max_examples=150, **FUZZ)
+@settings(max_examples=examples(150), **FUZZ)
 @given(target=st.sampled_from(["byte_array", "byte_array", "node", "ref_array"]), n=st.integers(0, 64),
        kw=some_wild({"offset": st.integers(0, 64), "length": st.one_of(st.none(), st.integers(0, 64)),
                      "data": st.binary(max_size=64)},
@@ -537,7 +542,7 @@ OPS = st.lists(st.sampled_from([
     "address", "close", "ops_after_close"]), min_size=1, max_size=25)
 
 
-@settings(max_examples=80, **FUZZ)
+@settings(max_examples=examples(80), **FUZZ)
 @given(md=st.sampled_from([(m, d) for m in MODES for d in DELIVERIES if not (m == "stw" and d == "thread")]),
        ops=OPS, picks=st.lists(st.integers(0, 1000), min_size=25, max_size=25))
 def test_fuzz_call_sequences(md: tuple[str, str], ops: list[str], picks: list[int]) -> None:
@@ -639,7 +644,7 @@ RUN_WILD = {"size": WORKLOAD_SIZE, "heap": RUN_HEAP, "mutators": st.integers(-1,
             "gc_threads": st.integers(-1, 300), "seed": st.sampled_from(BOUNDARY_INTS), "trigger": st.floats()}
 
 
-@settings(max_examples=80, **FUZZ)
+@settings(max_examples=examples(80), **FUZZ)
 @given(kw=some_wild(RUN_VALID, RUN_WILD))
 def test_fuzz_run_arguments(kw: dict[str, Any]) -> None:
     """Every keyword of artgc.run; the runs themselves are tiny (a heap of 1-2 MiB
@@ -667,7 +672,7 @@ def test_fuzz_run_arguments(kw: dict[str, Any]) -> None:
     api_call(go, must_succeed=valid)
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=examples(60), **FUZZ)
 @given(heap=ANY, mode=st.sampled_from(["stw", "minor"]))
 def test_fuzz_run_heap_sizes(heap: Any, mode: str) -> None:
     """Any heap value, valid and huge ones included (the run itself is tiny)."""
@@ -708,7 +713,7 @@ CLI_RUN_VALID = {"--mode": st.sampled_from(MODES), "--delivery": st.sampled_from
                  "--trigger": st.sampled_from(["0.5", "1", "0.75"])}
 
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(workload=st.one_of(st.sampled_from(["binarytrees", "gcbench", "lru", "graph"]), ARGV_TEXT),
        heap=st.one_of(st.sampled_from(["1MiB", "2MiB", "1048576"]), RUN_TINY_HEAP),
        opts=st.fixed_dictionaries(CLI_RUN_VALID),
@@ -757,7 +762,7 @@ def test_fuzz_cli_run(workload: str, heap: str, opts: dict[str, str], wild: list
         assert json.loads((tmp / "r.json").read_text())["workload"] == workload
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=examples(60), **FUZZ)
 @given(suite=ARGV_TEXT.filter(lambda s: s not in SUITE_NAMES) | st.just("test"),
        repeat=st.one_of(st.none(), ARGV_TEXT), out=st.sampled_from(["tmp", "under_file", "none", "proc"]),
        extra=st.lists(st.sampled_from(["--no-peers", "--bogus", "x", "--repeat"]), max_size=1))
@@ -783,7 +788,7 @@ def test_fuzz_cli_bench(suite: str, repeat: str | None, out: str, extra: list[st
     assert not (tmp / "o").exists()
 
 
-@settings(max_examples=40, **FUZZ)
+@settings(max_examples=examples(40), **FUZZ)
 @given(args=st.lists(ARGV_TEXT, min_size=1, max_size=3))
 def test_fuzz_cli_probe(args: list[str]) -> None:
     """probe with junk arguments (inputs that would be a valid probe are skipped:
@@ -837,7 +842,7 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> list[tuple
     return out
 
 
-@settings(max_examples=25, **FUZZ)
+@settings(max_examples=examples(25), **FUZZ)
 @given(kind=st.sampled_from(["run", "bench", "raw"]), pick=st.integers(0, 10**6),
        action=st.sampled_from(["replace", "delete", "truncate"]), value=JSON_VALUE,
        raw=st.binary(max_size=64), out=st.sampled_from(["tmp", "under_file"]))
