@@ -1,7 +1,10 @@
 """The compiled core (artgc._native) and helpers to turn its codes into exceptions."""
 from __future__ import annotations
 
-from typing import NoReturn
+import faulthandler
+import functools
+import signal
+from typing import Any, Callable, NoReturn, TypeVar
 
 from . import errors
 
@@ -39,3 +42,38 @@ def _raise(code: int, msg: str) -> NoReturn:
     if code == lib.AGC_EINTR:
         raise errors.Interrupted(msg)
     raise errors.ArtgcError(msg or f"artgc native error {code}")
+
+
+# Keeping artgc's SIGBUS handler first ------------------------------------
+#
+# With --delivery sigbus a userfaultfd fault reaches artgc only through its
+# SIGBUS handler. A program that installs its own SIGBUS handler later
+# (signal.signal, faulthandler.enable/disable) would take every fault of a
+# running compaction: Python's handler returns and the thread faults again
+# forever; faulthandler's kills the process. ART's sigchain intercepts
+# sigaction() for this; here the Python entry points that change SIGBUS's
+# disposition are wrapped so that artgc's handler goes back in front at once
+# and the new handler is chained for the faults that are not artgc's (C code
+# changing SIGBUS is caught at the next API call or cycle).
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _keeps_sigbus_first(fn: _F, only_sigbus_arg: bool) -> _F:
+    if getattr(fn, "__artgc_wrapped__", None) is not None:
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not only_sigbus_arg or (args and args[0] == signal.SIGBUS):
+                lib.agc_sigbus_reassert()
+
+    wrapper.__artgc_wrapped__ = fn  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+signal.signal = _keeps_sigbus_first(signal.signal, True)
+faulthandler.enable = _keeps_sigbus_first(faulthandler.enable, False)
+faulthandler.disable = _keeps_sigbus_first(faulthandler.disable, False)

@@ -5,10 +5,12 @@ GC root and a dropped one is not. For notebooks and tests, not for speed.
 """
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ._lib import ffi, lib, raise_for
 
@@ -50,7 +52,11 @@ class Class:
 
 
 class Handle:
-    """A reference to a heap object held by Python: a GC root while it lives."""
+    """A reference to a heap object held by Python: a GC root while it lives.
+
+    ``copy.copy(handle)`` makes a new root to the same object (the copy and
+    the original are dropped independently); deep copies and pickling are
+    refused: a handle is a slot in this process's root table."""
 
     __slots__ = ("_heap", "_idx", "__weakref__")
 
@@ -60,8 +66,18 @@ class Handle:
 
     def __del__(self) -> None:
         h = getattr(self, "_heap", None)
-        if h is not None and h._ptr is not None:
-            lib.agc_handle_free(h._ptr, self._idx)
+        if h is not None:
+            h._drop(self._idx)
+
+    def __copy__(self) -> "Handle":
+        return self._heap._dup(self)
+
+    def __deepcopy__(self, memo: dict) -> "Handle":
+        raise TypeError("an artgc Handle cannot be deep-copied (the object lives in the heap); "
+                        "copy.copy(handle) gives a second handle to the same object")
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("an artgc Handle cannot be pickled: it is a root in this process's heap")
 
     @property
     def heap(self) -> "Heap":
@@ -80,10 +96,13 @@ class Handle:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        if self._heap._ptr is None:
+        if self._heap.closed:
             return "<artgc handle (heap closed)>"
         cls, nrefs, dlen, _ = self._heap._info(self)
         return f"<artgc {self._heap._class_name(cls)} refs={nrefs} data={dlen}B>"
+
+
+_heap_serial = itertools.count(1)
 
 
 class Heap:
@@ -120,8 +139,28 @@ class Heap:
         verify the heap's integrity after every cycle (raises HeapCorruption).
     seed
         seed of the random page order (0 .. 2**64-1).
+    memory
+        "anon" (private anonymous memory, as ART) or "shmem" (a memfd mapped
+        twice, the seed's plan); default: the mode's (minor and stw shmem,
+        copy and move anon).
+    eager_release
+        give from-space back in chunks as compaction goes (default True).
+    dense_prefix
+        leading pages at least this live are not moved (0.95; 0: off).
+    pretouch_window
+        map free space this far ahead of allocation between cycles (16MiB;
+        0: all of it).
+    design
+        "seed", "art-2023" or "art-2025": sets the knobs that design names
+        unless they are given (see ``artgc.options.DESIGNS``).
 
     Bad values raise ValueError/TypeError naming the valid ones.
+
+    Any thread may call any method; ``close()`` refuses new calls, wakes the
+    calls that wait inside (they raise "the heap is closed") and frees the
+    heap when the last one has returned. A heap belongs to the process that
+    created it: after ``os.fork()`` the child's calls raise ValueError (its
+    memory is not mapped in the child). Heaps cannot be copied or pickled.
 
     >>> with Heap("64MiB", mode="minor") as heap:
     ...     Node = heap.define_class("Node", refs=2, data_bytes=8)
@@ -135,6 +174,11 @@ class Heap:
                  eager_release: bool | None = None, dense_prefix: float | None = None,
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         self._ptr: Any = None
+        self._pid = os.getpid()
+        self._serial = next(_heap_serial)
+        self._cv = threading.Condition(threading.RLock())
+        self._inflight = 0
+        self._closing = False
         hopts = options.heap_options(size, mode=mode, delivery=delivery, gc_threads=gc_threads,
                                      marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
                                      order=order, trigger=trigger, verify=verify, seed=seed, memory=memory,
@@ -151,7 +195,6 @@ class Heap:
         self._classes: dict[int, Class] = {}
         self._manual = False
         self._builtin = {1: "RefArray", 2: "ByteArray"}
-        self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, Heap._destroy, self._ptr)
 
     # lifecycle ------------------------------------------------------------
@@ -160,14 +203,32 @@ class Heap:
         lib.agc_heap_destroy(ptr)
 
     def close(self) -> None:
-        """Release every mapping, descriptor and thread of the heap."""
-        if self._ptr is not None:
+        """Release every mapping, descriptor and thread of the heap. Calls in
+        other threads return (or raise "the heap is closed") first."""
+        if self._foreign():
+            self._ptr = None          # a forked child: the parent's heap is not ours
+            self._finalizer.detach()
+            return
+        with self._cv:
+            if self._ptr is None:
+                return
+            if self._closing:          # another thread is closing it
+                while self._ptr is not None:
+                    self._cv.wait()
+                return
+            self._closing = True
+            ptr = self._ptr
+        lib.agc_heap_close_begin(ptr)  # wakes the calls waiting in C
+        with self._cv:
+            while self._inflight:
+                self._cv.wait()
             self._ptr = None
-            self._finalizer()
+            self._cv.notify_all()
+        self._finalizer()
 
     @property
     def closed(self) -> bool:
-        return self._ptr is None
+        return self._ptr is None or self._closing
 
     def __enter__(self) -> "Heap":
         return self
@@ -175,10 +236,71 @@ class Heap:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __copy__(self) -> "Heap":
+        raise TypeError("an artgc Heap cannot be copied: it owns memory, threads and descriptors")
+
+    def __deepcopy__(self, memo: dict) -> "Heap":
+        raise TypeError("an artgc Heap cannot be copied: it owns memory, threads and descriptors")
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("an artgc Heap cannot be pickled: it owns memory, threads and descriptors")
+
+    def _foreign(self) -> bool:
+        return os.getpid() != self._pid
+
+    def _enter(self) -> Any:
+        """Count a call in flight (close() waits for it) and return the heap."""
+        if self._foreign():
+            raise ValueError(f"this heap belongs to process {self._pid}: after fork() a child process "
+                             "cannot use its parent's heap; create a new Heap in the child")
+        with self._cv:
+            if self._ptr is None or self._closing:
+                raise ValueError("the heap is closed")
+            self._inflight += 1
+            return self._ptr
+
+    def _leave(self) -> None:
+        with self._cv:
+            self._inflight -= 1
+            if not self._inflight:
+                self._cv.notify_all()
+
+    def _native(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call fn(heap, *args) in C with the heap kept alive for the call."""
+        p = self._enter()
+        try:
+            return fn(p, *args)
+        finally:
+            self._leave()
+
+    def _run(self, fn: Callable[..., int], *args: Any) -> None:
+        raise_for(self._native(fn, *args))
+
     def _p(self) -> Any:
-        if self._ptr is None:
+        if self._foreign():
+            self._enter()              # raises the fork error
+        if self.closed:
             raise ValueError("the heap is closed")
         return self._ptr
+
+    def _drop(self, idx: int) -> None:
+        """A handle was dropped (silently nothing once the heap is closed)."""
+        if self._foreign() or self.closed:
+            return
+        try:
+            p = self._enter()
+        except ValueError:
+            return
+        try:
+            lib.agc_handle_free(p, idx)
+        finally:
+            self._leave()
+
+    def _dup(self, h: Handle) -> Handle:
+        self._check(h)
+        out = ffi.new("uint32_t *")
+        self._run(lib.agc_handle_dup, h._idx, out)
+        return Handle(self, int(out[0]))
 
     def _check(self, h: object, what: str = "object") -> Handle:
         if not isinstance(h, Handle):
@@ -203,8 +325,8 @@ class Heap:
         if refs > (1 << 20) or data_bytes > (1 << 24):
             raise ValueError(f"class {name!r}: at most {1 << 20} refs and {1 << 24} data bytes")
         out = ffi.new("int *")
-        raise_for(lib.agc_define_class(self._p(), name.encode(), refs, data_bytes, out))
-        c = Class(id(self), int(out[0]), name, refs, data_bytes)
+        self._run(lib.agc_define_class, name.encode(), refs, data_bytes, out)
+        c = Class(self._serial, int(out[0]), name, refs, data_bytes)
         self._classes[c.id] = c
         return c
 
@@ -225,10 +347,10 @@ class Heap:
                             "use new_ref_array(n) or new_byte_array(n) for arrays")
         if not isinstance(cls, Class):
             raise TypeError(f"new() needs a class from define_class() or ref_array/byte_array, not {type(cls).__name__}")
-        if cls.heap_id != id(self) or cls.id not in self._classes:
+        if cls.heap_id != self._serial or cls.id not in self._classes:
             raise ValueError(f"unknown class {cls.name!r}: it was defined on another heap")
         out = ffi.new("uint32_t *")
-        raise_for(lib.agc_new(self._p(), cls.id, 0, out))
+        self._run(lib.agc_new, cls.id, 0, out)
         return Handle(self, int(out[0]))
 
     def new_ref_array(self, length: int) -> Handle:
@@ -242,7 +364,7 @@ class Heap:
     def _new_array(self, cid: int, length: int) -> Handle:
         _index(length, "array length")
         out = ffi.new("uint32_t *")
-        raise_for(lib.agc_new(self._p(), cid, length, out))
+        self._run(lib.agc_new, cid, length, out)
         return Handle(self, int(out[0]))
 
     def _slot(self, slot: int) -> int:
@@ -256,21 +378,21 @@ class Heap:
         """The object in reference slot ``slot`` of ``obj`` (None if empty)."""
         self._check(obj)
         out = ffi.new("uint32_t *")
-        raise_for(lib.agc_get_ref(self._p(), obj._idx, self._slot(slot), out))
+        self._run(lib.agc_get_ref, obj._idx, self._slot(slot), out)
         return self._wrap(int(out[0]))
 
     def set_ref(self, obj: Handle, slot: int, value: Handle | None) -> None:
         """Store ``value`` (or None) into reference slot ``slot`` of ``obj``."""
         self._check(obj)
         v = 0 if value is None else self._check(value, "value")._idx
-        raise_for(lib.agc_set_ref(self._p(), obj._idx, self._slot(slot), v))
+        self._run(lib.agc_set_ref, obj._idx, self._slot(slot), v)
 
     def _info(self, obj: Handle) -> tuple[int, int, int, int]:
         cls = ffi.new("int *")
         nrefs = ffi.new("uint64_t *")
         dlen = ffi.new("uint64_t *")
         addr = ffi.new("uintptr_t *")
-        raise_for(lib.agc_obj_info(self._p(), obj._idx, cls, nrefs, dlen, addr))
+        self._run(lib.agc_obj_info, obj._idx, cls, nrefs, dlen, addr)
         return int(cls[0]), int(nrefs[0]), int(dlen[0]), int(addr[0])
 
     def class_of(self, obj: Handle) -> str:
@@ -297,7 +419,7 @@ class Heap:
             raise ValueError(f"data out of range: {self.class_of(obj)} has {n} data bytes; "
                              f"asked for {length} at offset {offset}")
         buf = ffi.new("uint8_t[]", max(1, length))
-        raise_for(lib.agc_read_data(self._p(), obj._idx, offset, buf, length))
+        self._run(lib.agc_read_data, obj._idx, offset, buf, length)
         return bytes(ffi.buffer(buf, length))
 
     def write_data(self, obj: Handle, data: bytes | bytearray | memoryview, offset: int = 0) -> None:
@@ -307,33 +429,33 @@ class Heap:
             raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
         _index(offset, "offset")
         b = bytes(data)
-        raise_for(lib.agc_write_data(self._p(), obj._idx, offset, b, len(b)))
+        self._run(lib.agc_write_data, obj._idx, offset, b, len(b))
 
     def same(self, a: Handle, b: Handle) -> bool:
         """Whether two handles refer to the same object."""
         self._check(a)
         self._check(b)
         out = ffi.new("int *")
-        raise_for(lib.agc_same_object(self._p(), a._idx, b._idx, out))
+        self._run(lib.agc_same_object, a._idx, b._idx, out)
         return bool(out[0])
 
     # collection -----------------------------------------------------------
     def collect(self) -> dict[str, Any]:
         """Run one full cycle in the heap's mode; returns its statistics."""
         out = ffi.new("agc_cycle_stats *")
-        raise_for(lib.agc_collect(self._p(), out))
+        self._run(lib.agc_collect, out)
         return cycle_to_dict(out)
 
     def collect_begin(self) -> None:
         """Run a cycle up to the end of its flip and stop: to-space pages are then
         built only when touched (a userfaultfd fault), until collect_finish()."""
-        raise_for(lib.agc_collect_begin(self._p()))
+        self._run(lib.agc_collect_begin)
         self._manual = True
 
     def collect_finish(self) -> dict[str, Any]:
         """Let GC threads build the remaining pages and finish the cycle."""
         out = ffi.new("agc_cycle_stats *")
-        raise_for(lib.agc_collect_finish(self._p(), out))
+        self._run(lib.agc_collect_finish, out)
         self._manual = False
         return cycle_to_dict(out)
 
@@ -342,43 +464,42 @@ class Heap:
         n = self.capacity // 4096 + 1
         buf = ffi.new("uint8_t[]", n)
         np_ = ffi.new("uint64_t *")
-        raise_for(lib.agc_page_states(self._p(), buf, n, np_))
+        self._run(lib.agc_page_states, buf, n, np_)
         return [PAGE_STATES.get(int(buf[i]), "?") for i in range(int(np_[0]))]
 
     def verify(self) -> str:
         """Check the whole heap; raise HeapCorruption naming the first bad object.
         Returns an address-independent digest of what the live handles reach."""
         out = ffi.new("char[33]")
-        raise_for(lib.agc_verify(self._p(), out))
+        self._run(lib.agc_verify, out)
         return ffi.string(out).decode()
 
     # statistics -----------------------------------------------------------
     @property
     def used(self) -> int:
-        return int(lib.agc_heap_used(self._p()))
+        return int(self._native(lib.agc_heap_used))
 
     @property
     def primary_address(self) -> int:
-        return int(lib.agc_heap_primary(self._p()))
+        return int(self._native(lib.agc_heap_primary))
 
     @property
     def alias_address(self) -> int:
-        return int(lib.agc_heap_alias(self._p()))
+        return int(self._native(lib.agc_heap_alias))
 
     @property
     def memfd(self) -> int:
-        return int(lib.agc_heap_memfd(self._p()))
+        return int(self._native(lib.agc_heap_memfd))
 
     @property
     def live_half(self) -> int:
-        return int(lib.agc_heap_live_half(self._p()))
+        return int(self._native(lib.agc_heap_live_half))
 
     def cycles(self) -> list[dict[str, Any]]:
-        p = self._p()
         out = ffi.new("agc_cycle_stats *")
         res = []
-        for i in range(int(lib.agc_cycle_count(p))):
-            raise_for(lib.agc_cycle_get(p, i, out))
+        for i in range(int(self._native(lib.agc_cycle_count))):
+            self._run(lib.agc_cycle_get, i, out)
             res.append(cycle_to_dict(out))
         return res
 
@@ -386,23 +507,23 @@ class Heap:
         """The used heap as uint64 words, references rewritten as offsets (+1):
         equal for two heaps holding the same objects at the same offsets."""
         import numpy as np
-        p = self._p()
+        self._p()
         if self._manual:
             raise ValueError("cannot snapshot in the middle of a cycle begun with collect_begin(); "
                              "call collect_finish() first")
-        n = int(lib.agc_heap_snapshot(p, ffi.NULL, 0)) + 1024
+        n = int(self._native(lib.agc_heap_snapshot, ffi.NULL, 0)) + 1024
         arr = np.zeros(n, dtype=np.uint64)
-        got = int(lib.agc_heap_snapshot(p, ffi.cast("uint64_t *", ffi.from_buffer(arr)), n))
+        got = int(self._native(lib.agc_heap_snapshot, ffi.cast("uint64_t *", ffi.from_buffer(arr)), n))
         return arr[:min(got, n)].copy()
 
     def heap_map(self, after: bool = False) -> list[int]:
         """Live bytes per page before (from-space) or after (to-space) the last compaction."""
-        p = self._p()
-        n = int(lib.agc_heap_map(p, 1 if after else 0, ffi.NULL, 0))
+        n = int(self._native(lib.agc_heap_map, 1 if after else 0, ffi.NULL, 0))
         buf = ffi.new("uint32_t[]", max(1, n))
-        lib.agc_heap_map(p, 1 if after else 0, buf, n)
+        self._native(lib.agc_heap_map, 1 if after else 0, buf, n)
         return [int(buf[i]) for i in range(n)]
 
     def __repr__(self) -> str:
-        state = "closed" if self._ptr is None else f"{self.used}/{self.capacity} bytes used"
+        state = ("of another process" if self._foreign() else "closed" if self.closed
+                 else f"{self.used}/{self.capacity} bytes used")
         return f"<artgc.Heap mode={self.mode} {state}>"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 _UNITS = {
     "": 1, "b": 1,
@@ -28,10 +29,13 @@ def parse_size(value: int | str, what: str = "size") -> int:
     m = _RE.match(value)
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(f"{what}: cannot parse {value!r}; use e.g. 256MiB, 1GiB, 65536")
-    n = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if n != int(n) or n <= 0:
+    digits = m.group(1)
+    if len(digits) > 40:           # exact arithmetic below; refuse absurd lengths first
+        raise ValueError(f"{what}: a number of {len(digits)} digits is far too large")
+    n = Fraction(digits) * _UNITS[m.group(2).lower()]   # exact: no float rounding or overflow
+    if n.denominator != 1 or n <= 0:
         raise ValueError(f"{what}: {value!r} is not a positive whole number of bytes")
-    if n >= 2.0 ** 63:
+    if n >= 1 << 63:
         raise ValueError(f"{what}: {value!r} is far too large")
     return int(n)
 

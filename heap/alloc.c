@@ -99,6 +99,13 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
          * finished cycle leaves too little room for this object, or after
          * many rounds. */
         for (int round = 0; !p; round++) {
+            if (AGC_LOAD(h->manual_compaction)) {
+                agc_fail(AGC_EOOM, "out of memory: %llu bytes requested and the heap of %llu bytes is full, "
+                         "while a cycle begun with collect_begin() is not finished: no collection can "
+                         "free space until collect_finish()", (unsigned long long)bytes,
+                         (unsigned long long)h->cap);
+                return NULL;
+            }
             uint64_t t0 = agc_now_ns();
             agc_block(m);
             int rc = agc_request_cycle(h, AGC_REASON_ALLOC_FAILURE, 1, 0);

@@ -137,6 +137,7 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 /* Per-thread page buffers, mmap'd on first use (async-signal-safe). */
 static __thread uint8_t *page_buf;      /* one page: a fault, or a GC thread's single page */
 static __thread uint8_t *batch_buf;     /* AGC_BATCH pages: a GC thread's runs */
+_Atomic long agc_page_buffers_live;     /* of every thread (the tests check none outlives its thread) */
 
 static uint8_t *thread_buffer(uint8_t **slot, uint64_t pages)
 {
@@ -145,6 +146,7 @@ static uint8_t *thread_buffer(uint8_t **slot, uint64_t pages)
         if (s == MAP_FAILED)
             return NULL;
         *slot = s;
+        atomic_fetch_add(&agc_page_buffers_live, 1);
     }
     return *slot;
 }
@@ -152,6 +154,7 @@ static uint8_t *thread_buffer(uint8_t **slot, uint64_t pages)
 /* Give back this thread's page buffers (a thread that is done compacting). */
 void agc_compact_thread_done(void)
 {
+    atomic_fetch_sub(&agc_page_buffers_live, (page_buf != NULL) + (batch_buf != NULL));
     if (page_buf)
         munmap(page_buf, AGC_PAGE);
     if (batch_buf)

@@ -218,6 +218,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
     errno = saved_errno;
 }
 
+static _Atomic int installed_once;
+
 int agc_sigbus_install(void)
 {
     pthread_mutex_lock(&install_lock);
@@ -250,8 +252,18 @@ int agc_sigbus_install(void)
         pthread_mutex_unlock(&install_lock);
         return agc_fail(AGC_ESYS, "sigaction(SIGBUS) failed: %s", strerror(e));
     }
+    atomic_store(&installed_once, 1);
     pthread_mutex_unlock(&install_lock);
     return 0;
+}
+
+/* After the program changed SIGBUS's disposition (signal.signal,
+ * faulthandler.enable/disable: artgc's Python layer calls this right after
+ * them, as ART's sigchain intercepts sigaction): put ours back in front and
+ * chain to the new one. Nothing to do before artgc installed its handler. */
+int agc_sigbus_reassert(void)
+{
+    return atomic_load(&installed_once) ? agc_sigbus_install() : 0;
 }
 
 int agc_sigbus_add_range(void *lo, size_t len, agc_fault_resolver fn, void *ctx)

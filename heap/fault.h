@@ -23,6 +23,8 @@ typedef int (*agc_fault_resolver)(void *ctx, void *addr, int kind,
  * Faults at addresses outside every range chain to the previous handler
  * (Python's faulthandler, pytest's), or get the default action. */
 int agc_sigbus_install(void);
+/* agc_sigbus_install() if artgc's handler was ever installed, else nothing. */
+int agc_sigbus_reassert(void);
 /* Returns a slot >= 0, or -1 if the table is full. */
 int agc_sigbus_add_range(void *lo, size_t len, agc_fault_resolver fn, void *ctx);
 /* Change the range of a slot (e.g. after the heap moved). */
@@ -42,12 +44,12 @@ int agc_fault_thread_alive(agc_fault_thread *t);
 /* For the tests: make the handler thread die as if it had crashed. */
 void agc_fault_thread_kill(agc_fault_thread *t);
 uint64_t agc_fault_thread_handled(agc_fault_thread *t);
-/* Added: the kind passed to the slot's resolver for SIGBUS faults (SIGBUS
+/* The kind passed to the slot's resolver for SIGBUS faults (SIGBUS
  * does not say whether a fault is minor or missing; the default is
  * AGC_FAULT_MISSING). */
 void agc_sigbus_set_kind(int slot, int kind);
-/* Added: faults the resolver could not resolve (the thread was woken). */
+/* Faults the resolver could not resolve (the thread was woken). */
 uint64_t agc_fault_thread_failed(agc_fault_thread *t);
-/* Added: pin the handler thread to one CPU. Returns AGC_OK or an AGC_E* code. */
+/* Pin the handler thread to one CPU. Returns AGC_OK or an AGC_E* code. */
 int agc_fault_thread_pin(agc_fault_thread *t, int cpu);
 #endif

@@ -164,6 +164,8 @@ static void release_memory(agc_heap *h)
     free_side_tables(h);
 }
 
+void agc_heap_release_memory(agc_heap *h) { release_memory(h); }
+
 int agc_heap_create(const agc_options *o, agc_heap **out)
 {
     *out = NULL;
@@ -186,6 +188,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     h->space = agc_space_lookup(memory_of(o, h->mode));
     h->opt.memory = h->space->id;
     h->listener = &agc_stats_listener;
+    h->pid = (int)getpid();
     h->limit = h->cap;
     h->nclasses = AGC_FIRST_USER_CLASS;
     snprintf(h->classes[AGC_CLS_FILLER].name, 64, "<filler>");
@@ -258,8 +261,8 @@ fail:
 
 void agc_heap_destroy(agc_heap *h)
 {
-    if (!h)
-        return;
+    if (!h || agc_heap_close_begin(h))
+        return;   /* a forked child leaves its parent's heap alone */
     h->closed = 1;
     agc_heap_registry_remove(h);
     agc_gc_shutdown(h);

@@ -104,6 +104,9 @@ void agc_options_default(agc_options *o);
 
 int agc_heap_create(const agc_options *o, agc_heap **out);
 void agc_heap_destroy(agc_heap *h);
+/* Refuse new calls, wake every waiter, wait for the calls inside to return
+ * (agc_heap_destroy does it first too). */
+int agc_heap_close_begin(agc_heap *h);
 uint64_t agc_heap_used(agc_heap *h);
 uint64_t agc_heap_capacity(agc_heap *h);
 uintptr_t agc_heap_primary(agc_heap *h);

@@ -102,6 +102,10 @@ struct agc_heap {
     size_t res_p_len, res_f_len, res_s_len;
     int live_half;              /* memfd half mapped at P */
     int closed;
+    _Atomic int closing;        /* api.c: closing, API calls refused, waiters woken */
+    _Atomic int inflight;       /* api.c: API calls inside the heap */
+    int manual_state;           /* api.c: where a collect_begin() cycle is (gc_lock) */
+    int pid;                    /* the process that created the heap (fork) */
 
     /* allocation */
     pthread_mutex_t alloc_lock;
@@ -262,6 +266,7 @@ void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
 void agc_release_ready(agc_heap *h);          /* GC threads */
 void agc_compact_release_rest(agc_heap *h);
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
+void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */
 
 /* object layout helpers (objects.c) */
 /* How many reference slots an object has, and the word they start at
@@ -308,6 +313,10 @@ void agc_start_world(agc_heap *h);
 agc_mutator *agc_mutator_new(agc_heap *h, int in_api);
 void agc_mutator_free_all(agc_heap *h);
 extern __thread agc_mutator *agc_self;
+void agc_thread_uses_heap(void);   /* free this thread's fault buffers when it exits */
+
+/* api.c */
+int agc_heap_foreign(const agc_heap *h);
 
 /* roots.c */
 typedef void (*agc_root_fn)(agc_heap *h, agc_word *slot, void *ctx);
@@ -365,6 +374,7 @@ void agc_compact_worker_run(agc_heap *h, int worker);
 int agc_compact_setup(agc_heap *h);          /* uffd, registration (in the flip) */
 void agc_compact_teardown(agc_heap *h);      /* unregister (after compaction) */
 void agc_compact_thread_done(void);          /* free this thread's page buffers */
+extern _Atomic long agc_page_buffers_live;   /* page buffers of all threads */
 
 /* collector.c */
 int agc_gc_start(agc_heap *h);

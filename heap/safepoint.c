@@ -12,29 +12,76 @@ __thread agc_mutator *agc_self;
 
 /* A native mutator thread that exits or is cancelled without agc_detach is
  * detached by its thread-specific-data destructor, so it never holds up a
- * pause. The registry of live heaps keeps that from touching a closed heap. */
+ * pause. The registry of live heaps keeps that from touching a closed heap.
+ * Every thread that used a heap (a mutator, or a Python thread calling the
+ * API, whose faults build pages in per-thread buffers) gives those buffers
+ * back when it exits.
+ *
+ * fork(): the child gets a copy of the heaps' bookkeeping but must not touch
+ * their memory (in the memfd modes the pages are shared with the parent) nor
+ * wait for their threads (they do not exist in the child). A pthread_atfork
+ * child handler unmaps every heap's address ranges and closes its
+ * descriptors in the child; the API refuses the child's calls (pid check,
+ * api.c) and agc_heap_destroy leaves the copy alone. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static agc_heap *registry[256];
-static pthread_key_t exit_key;
+static agc_heap **registry;
+static size_t registry_n, registry_cap;
+static pthread_key_t exit_key, buf_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_mutex_lock(&registry_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
+
+static void unmap_in_child(agc_heap *h)
+{
+    agc_heap_release_memory(h);
+    if (h->uffd >= 0)
+        close(h->uffd);
+    h->uffd = -1;
+}
+
+static void fork_child(void)
+{
+    for (size_t i = 0; i < registry_n; i++)
+        unmap_in_child(registry[i]);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void make_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 void agc_heap_registry_add(agc_heap *h)
 {
+    pthread_once(&fork_once, make_fork_handlers);
     pthread_mutex_lock(&registry_lock);
-    for (int i = 0; i < 256; i++)
-        if (!registry[i]) {
-            registry[i] = h;
-            break;
-        }
+    if (registry_n == registry_cap) {
+        size_t nc = registry_cap ? 2 * registry_cap : 64;
+        agc_heap **n = realloc(registry, nc * sizeof *n);
+        if (!n)
+            abort();   /* the process is out of malloc memory */
+        registry = n;
+        registry_cap = nc;
+    }
+    registry[registry_n++] = h;
     pthread_mutex_unlock(&registry_lock);
 }
 
 void agc_heap_registry_remove(agc_heap *h)
 {
     pthread_mutex_lock(&registry_lock);
-    for (int i = 0; i < 256; i++)
-        if (registry[i] == h)
-            registry[i] = NULL;
+    for (size_t i = 0; i < registry_n; i++)
+        if (registry[i] == h) {
+            registry[i] = registry[--registry_n];
+            break;
+        }
+    if (registry_n == 0) {
+        free(registry);
+        registry = NULL;
+        registry_cap = 0;
+    }
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -43,7 +90,7 @@ static void thread_exit_detach(void *p)
     agc_mutator *m = p;
     pthread_mutex_lock(&registry_lock);
     int alive = 0;
-    for (int i = 0; i < 256 && !alive; i++)
+    for (size_t i = 0; i < registry_n && !alive; i++)
         if (registry[i] == m->heap) {
             pthread_mutex_lock(&m->heap->mut_lock);
             for (agc_mutator *x = m->heap->mutators; x; x = x->next)
@@ -53,14 +100,33 @@ static void thread_exit_detach(void *p)
     pthread_mutex_unlock(&registry_lock);
     if (alive)
         agc_detach(m);
+    agc_compact_thread_done();
+}
+
+static void thread_exit_buffers(void *p)
+{
+    (void)p;
+    agc_compact_thread_done();
 }
 
 static int exit_key_made;
 static void make_exit_key(void)
 {
-    exit_key_made = pthread_key_create(&exit_key, thread_exit_detach) == 0;
+    exit_key_made = pthread_key_create(&exit_key, thread_exit_detach) == 0 &&
+                    pthread_key_create(&buf_key, thread_exit_buffers) == 0;
 }
 static int exit_key_ready(void) { return exit_key_made; }
+
+void agc_thread_uses_heap(void)
+{
+    static __thread int noted;
+    if (noted)
+        return;
+    pthread_once(&exit_once, make_exit_key);
+    if (exit_key_ready())
+        pthread_setspecific(buf_key, (void *)1);
+    noted = 1;
+}
 
 agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
 {
@@ -99,8 +165,12 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
 
 agc_mutator *agc_attach(agc_heap *h)
 {
-    if (!h || h->closed) {
+    if (!h || h->closed || atomic_load(&h->closing)) {
         agc_fail(AGC_ECLOSED, "the heap is closed");
+        return NULL;
+    }
+    if (agc_heap_foreign(h)) {
+        agc_fail(AGC_ECLOSED, "this heap belongs to process %d: a forked child cannot use it", h->pid);
         return NULL;
     }
     agc_mutator *m = agc_mutator_new(h, 0);

@@ -9,4 +9,5 @@ int agc_test_rewire_race(agc_heap *h, int threads, uint64_t iters, uint64_t chai
 int agc_test_abandon_mutator(agc_heap *h, int how);
 int agc_test_kill_fault_thread(agc_heap *h);
 int agc_test_fault_thread_restarts(agc_heap *h);
+long agc_test_page_buffers(void);   /* api.c: page buffers of every thread */
 #endif

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -186,6 +187,30 @@ static void caps_compute(void)
     }
 }
 
+/* For the tests: ARTGC_UFFD_HIDE=move,minor_shmem,... makes artgc behave as
+ * on a kernel without those features (the probe reports them missing and the
+ * modes that need them are refused with the usual message). */
+static void hide_by_env(agc_uffd_caps *c)
+{
+    const char *v = getenv("ARTGC_UFFD_HIDE");
+    if (!v || !*v)
+        return;
+    static const struct { const char *name; uint64_t bit; size_t field; } hide[] = {
+        {"minor_shmem", UFFD_FEATURE_MINOR_SHMEM, offsetof(agc_uffd_caps, minor_shmem)},
+        {"missing_shmem", UFFD_FEATURE_MISSING_SHMEM, offsetof(agc_uffd_caps, missing_shmem)},
+        {"sigbus", UFFD_FEATURE_SIGBUS, offsetof(agc_uffd_caps, sigbus)},
+        {"move", UFFD_FEATURE_MOVE, offsetof(agc_uffd_caps, move)},
+    };
+    for (size_t i = 0; i < sizeof hide / sizeof hide[0]; i++) {
+        const char *p = strstr(v, hide[i].name);
+        size_t n = strlen(hide[i].name);
+        if (p && (p == v || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) {
+            c->features &= ~hide[i].bit;
+            *(int *)((char *)c + hide[i].field) = 0;
+        }
+    }
+}
+
 int agc_uffd_caps_get(agc_uffd_caps *caps)
 {
     if (agc_uffd_disabled_by_env()) {
@@ -199,6 +224,7 @@ int agc_uffd_caps_get(agc_uffd_caps *caps)
     }
     pthread_once(&cached_once, caps_compute);
     *caps = cached;
+    hide_by_env(caps);
     return 0;
 }
 

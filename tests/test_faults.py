@@ -59,3 +59,31 @@ def test_handler_thread_dies(mode, require_mode):
         for i, o in enumerate(objs):
             assert h.read_data(o, 0, 16) == bytes([i]) * 16
         h.verify()
+
+
+# A kernel without a feature, simulated (ARTGC_UFFD_HIDE), so that the
+# refusal is tested here too, not skipped on a kernel that has everything.
+HIDDEN = [("minor", "sigbus", "minor_shmem", "UFFD_FEATURE_MINOR_SHMEM"),
+          ("copy", "sigbus", "missing_shmem", "UFFD_FEATURE_MISSING_SHMEM"),
+          ("move", "sigbus", "move", "UFFD_FEATURE_MOVE"),
+          ("minor", "sigbus", "sigbus", "UFFD_FEATURE_SIGBUS")]
+
+
+@pytest.mark.parametrize("mode,delivery,feature,name", HIDDEN, ids=[h[2] for h in HIDDEN])
+def test_a_missing_kernel_feature_is_refused(mode, delivery, feature, name, monkeypatch):
+    import subprocess
+    import sys
+    monkeypatch.setenv("ARTGC_UFFD_HIDE", feature)
+    with pytest.raises(artgc.UnsupportedMode, match=name) as ei:
+        Heap("4MiB", mode=mode, delivery=delivery)
+    assert "artgc probe" in str(ei.value)
+    p = subprocess.run([sys.executable, "-m", "artgc", "run", "graph", "--size", "5", "--mode", mode,
+                        "--delivery", delivery, "--heap", "16MiB"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert name in p.stderr and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    from artgc.probe import capabilities
+    assert capabilities()["features"][feature] is False
+    if feature == "sigbus":      # the other delivery still works
+        with Heap("4MiB", mode=mode, delivery="thread") as h:
+            h.collect()

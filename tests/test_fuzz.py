@@ -6,9 +6,10 @@ and the CLI exits 2 with a one-line message and no traceback.
 
 Every input runs in a forked child (the modules already loaded, so a few
 milliseconds each): a segfault, an abort or a hang of the library fails the
-example (and hypothesis shrinks it) instead of killing pytest. A crash is tried
-again; one that does not repeat is the known flip race (see _fork_input) and is
-counted apart. The CLI fuzzers call artgc.cli.main in such a child with fresh
+example (and hypothesis shrinks it) instead of killing pytest. Strict: any
+crash fails at once (no retry), an input that is valid must succeed (a
+refusal of it is a failure), and a run that reports a corrupt heap fails.
+The CLI fuzzers call artgc.cli.main in such a child with fresh
 stdout/stderr; test_python_m_artgc_bad_input_is_one_line runs the real
 `python -m artgc`. Inputs are derandomized (the same every run); how many each
 test tried, and what became of them, is printed in pytest's terminal summary.
@@ -56,6 +57,11 @@ CLEAN = (ValueError, TypeError, artgc.OutOfMemory, artgc.UnsupportedMode)
 KNOWN: tuple[type[BaseException], ...] = ()   # none open at the moment
 
 HANG_S = 15.0          # an input that takes longer than this is a hang (legit ones: < 2 s)
+
+def examples(n: int) -> int:
+    """n, scaled by ARTGC_FUZZ_SCALE (the sanitizer run uses fewer)."""
+    return max(5, int(n * float(os.environ.get("ARTGC_FUZZ_SCALE", "1"))))
+
 
 FUZZ: dict[str, Any] = {"deadline": None, "derandomize": True, "database": None, "print_blob": False,
                         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much,
@@ -125,22 +131,6 @@ class ChildCrashed(AssertionError):
         super().__init__(f"the process crashed with {signal.Signals(sig).name}")
 
 
-def _steer_mmaps_away_from_artgc() -> None:
-    """Leave a free 64 MiB gap above where artgc's (>= 1 GiB) reservations will
-    go, so that small mmaps (artgc's own event logs included) land there and
-    not in the holes the flip race opens. Only for retries (see _fork_input)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_long]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    gap, size = 64 << 20, (1 << 30) + (64 << 20)
-    p = libc.mmap(None, size, 0, 0x22 | 0x4000, -1, 0)   # PROT_NONE, PRIVATE|ANONYMOUS|NORESERVE
-    if p and p != ctypes.c_void_p(-1).value:
-        libc.munmap(p + size - gap, gap)
-
-
 def _fork(child: Callable[[], int], timeout: float = HANG_S) -> tuple[int, bytes]:
     """Run child() in a forked process; it returns its exit code and may write
     a report to _REPORT_FD[0]. Returns (exit code, report); a signal or a hang fails."""
@@ -197,35 +187,13 @@ def _fork(child: Callable[[], int], timeout: float = HANG_S) -> tuple[int, bytes
     return os.WEXITSTATUS(status), b"".join(chunks)
 
 
-def _fork_input(child: Callable[[], int], timeout: float) -> tuple[int, bytes]:
-    """_fork, but a crash is tried again (up to 3 times, with small mmaps steered
-    away from artgc's reservations): an input that crashes every time fails the
-    test; one that crashes once and then passes is the known timing- and
-    address-layout-dependent race (test_hygiene.py::test_other_threads_mappings_survive_cycles:
-    the flip and agc_release_fromspace open holes in artgc's reservations that
-    another thread's mmap -- artgc's own event logs included -- can take, and
-    then re-reserve over it). Counted apart in the summary."""
-    sigs: list[str] = []
-
-    def steered() -> int:
-        _steer_mmaps_away_from_artgc()
-        return child()
-    for attempt in range(4):
-        try:
-            got = _fork(child if attempt == 0 else steered, timeout)
-        except ChildCrashed as exc:
-            sigs.append(signal.Signals(exc.sig).name)
-            continue
-        if sigs:
-            _outcome_seen(f"crashed once ({sigs[0]}), not again: known race")
-        return got
-    raise AssertionError(f"the process crashed every time ({', '.join(sigs)})")
-
-
-def api_call(fn: Callable[[], Any], timeout: float = HANG_S) -> tuple[str, str, str]:
+def api_call(fn: Callable[[], Any], timeout: float = HANG_S, *, must_succeed: bool = False,
+             allow: tuple[str, ...] = ()) -> tuple[str, str, str]:
     """Run fn() in a forked child: ("ok"|"clean"|"known", exception type, message).
     A crash, a hang, an exception outside CLEAN/KNOWN, or a clean error with an
-    empty message fails the calling test."""
+    empty message fails the calling test; so does any error (but those named in
+    `allow`, e.g. OutOfMemory on a tiny heap) when the input is valid
+    (must_succeed)."""
     def child() -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
@@ -241,7 +209,7 @@ def api_call(fn: Callable[[], Any], timeout: float = HANG_S) -> tuple[str, str, 
             out = {"kind": kind, "type": type(exc).__name__, "msg": msg[:4000]}
         os.write(_REPORT_FD[0], json.dumps(out).encode())
         return 0
-    code, raw = _fork_input(child, timeout)
+    code, raw = _fork(child, timeout)
     assert code == 0 and raw, f"the child exited with {code} without a report"
     out = json.loads(raw)
     _outcome_seen({"ok": "accepted", "clean": "refused", "known": "known bug"}.get(out["kind"], out["kind"]))
@@ -249,6 +217,8 @@ def api_call(fn: Callable[[], Any], timeout: float = HANG_S) -> tuple[str, str, 
         raise AssertionError(f"unexpected {out['type']}: {out['msg']}")
     if out["kind"] == "clean":
         assert out["msg"].strip(), f"{out['type']} with an empty message"
+    if must_succeed and out["kind"] != "ok" and out["type"] not in allow:
+        raise AssertionError(f"valid input refused: {out['type']}: {out['msg']}")
     return out["kind"], out["type"], out["msg"]
 
 
@@ -279,7 +249,7 @@ def cli_call(argv: list[str], timeout: float = HANG_S) -> tuple[int, str, str]:
                 os.ftruncate(f.fileno(), 0)
                 os.lseek(f.fileno(), 0, os.SEEK_SET)
             return child()
-        code, _ = _fork_input(child_fresh, timeout)
+        code, _ = _fork(child_fresh, timeout)
         fo.seek(0)
         fe.seek(0)
         _outcome_seen(f"exit {code}")
@@ -302,6 +272,7 @@ def assert_cli_clean(argv: list[str], code: int, out: str, err: str) -> None:
     if code == 1:
         lines = [ln for ln in err.split("\n") if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("artgc"), ctx
+        assert "corrupt" not in err.lower(), ctx      # the collector broke the heap: never acceptable
 
 
 # --------------------------------------------------------------------------- strategies
@@ -331,15 +302,23 @@ ANY = st.one_of(
 )
 
 
+class Drawn(dict):  # type: ignore[type-arg]
+    """Keyword arguments, and which of them were fuzzed (`wild`): with none,
+    the input is valid and must succeed."""
+    wild: frozenset[str] = frozenset()
+
+
 def some_wild(valid: dict[str, st.SearchStrategy[Any]], wild: dict[str, st.SearchStrategy[Any]],
-              max_wild: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+              max_wild: int = 2) -> st.SearchStrategy[Drawn]:
     """Keyword arguments: valid values, except for up to max_wild of them that
     are fuzzed (wild[name], else ANY) -- so that every argument is reached and
     not only the first one checked."""
     @st.composite
-    def build(draw: Any) -> dict[str, Any]:
+    def build(draw: Any) -> Drawn:
         names = draw(st.lists(st.sampled_from(sorted(valid)), max_size=max_wild, unique=True))
-        return {k: draw(st.one_of(wild.get(k, ANY), ANY) if k in names else valid[k]) for k in valid}
+        d = Drawn({k: draw(st.one_of(wild.get(k, ANY), ANY) if k in names else valid[k]) for k in valid})
+        d.wild = frozenset(names)
+        return d
     return build()
 
 
@@ -383,7 +362,7 @@ HEAP_WILD = {"size": st.sampled_from(BOUNDARY_INTS), "gc_threads": st.integers(-
              "trigger": st.floats(), "seed": st.sampled_from(BOUNDARY_INTS)}
 
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kw=some_wild(HEAP_VALID, HEAP_WILD))
 def test_fuzz_heap_options(kw: dict[str, Any]) -> None:
     _count("Heap(...)")
@@ -394,12 +373,14 @@ def test_fuzz_heap_options(kw: dict[str, Any]) -> None:
     def go() -> None:
         with artgc.Heap(**kw) as h:
             _exercise(h)
-    api_call(go)
+    # valid: nothing fuzzed, and not gc_install=False in a mode that needs it
+    valid = not kw.wild and not (kw["gc_install"] is False and kw["mode"] in ("copy", "move"))
+    api_call(go, must_succeed=valid)
 
 
 # --------------------------------------------------------------------------- define_class
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kw=some_wild({"name": st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1,
                                      max_size=20),
                      "refs": st.integers(0, 20), "data_bytes": st.integers(0, 5000)},
@@ -432,12 +413,12 @@ def test_fuzz_define_class(kw: dict[str, Any], mode: Any) -> None:
                 assert h.same(h.get_ref(o, refs - 1), o)  # type: ignore[arg-type]
             if data_bytes:
                 assert h.read_data(o, data_bytes - 1) == b"z"
-    api_call(go)
+    api_call(go, must_succeed=not kw.wild)
 
 
 # --------------------------------------------------------------------------- new / arrays
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(kind=st.sampled_from(["new_ref_array", "new_byte_array", "new"]),
        length=st.one_of(st.integers(0, 70_000), st.integers(0, 70_000), st.integers(MiB // 8 - 64, MiB),
                         st.integers(-2, 0), st.sampled_from(BOUNDARY_INTS), ANY),
@@ -467,12 +448,15 @@ def test_fuzz_allocation_lengths(kind: str, length: Any, mode: str) -> None:
                 if n:
                     h.write_data(o, b"q", n - 1)
                     assert h.read_data(o, n - 1, 1) == b"q"
-    api_call(go)
+    # valid: an array length that fits the 1 MiB heap (larger ones may be out of memory)
+    fits = type(length) is int and 0 <= length <= 70_000
+    api_call(go, must_succeed=(kind != "new" and fits) or (kind == "new" and length is None),
+             allow=("OutOfMemory",) if kind != "new" and type(length) is int and length > 70_000 else ())
 
 
 # --------------------------------------------------------------------------- get_ref / set_ref
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(target=st.sampled_from(["ref_array", "ref_array", "node", "node", "byte_array"]), n=st.integers(1, 5),
        slot_pick=st.one_of(st.integers(0, 10**6), st.integers(0, 10**6), st.just(None)),
        wild_slot=st.one_of(st.integers(-3, 8), st.sampled_from(BOUNDARY_INTS), ANY),
@@ -499,7 +483,8 @@ def test_fuzz_ref_slots(target: str, n: int, slot_pick: int | None, wild_slot: A
                     assert (got is None) if v is None else h.same(got, v)  # type: ignore[arg-type]
             h.collect()
             h.verify()
-    api_call(go)
+    api_call(go, must_succeed=slot_pick is not None and value in ("none", "self", "other")
+             and target != "byte_array")
 
 
 # --------------------------------------------------------------------------- read_data / write_data
@@ -510,7 +495,7 @@ DATA = st.one_of(st.binary(max_size=80), st.builds(bytearray, st.binary(max_size
                  st.builds(lambda b: np.frombuffer(b, dtype=np.uint8), st.binary(max_size=16)), ANY)
 
 
-@settings(max_examples=150, **FUZZ)
+@settings(max_examples=examples(150), **FUZZ)
 @given(target=st.sampled_from(["byte_array", "byte_array", "node", "ref_array"]), n=st.integers(0, 64),
        kw=some_wild({"offset": st.integers(0, 64), "length": st.one_of(st.none(), st.integers(0, 64)),
                      "data": st.binary(max_size=64)},
@@ -539,7 +524,14 @@ def test_fuzz_data_access(target: str, n: int, kw: dict[str, Any], op: str) -> N
                 assert h.read_data(o, offset, len(want)) == want
             h.collect()
             h.verify()
-    api_call(go)
+    size = 0 if target == "ref_array" else n
+    if kw.wild:
+        valid = False
+    elif op == "read":
+        valid = offset <= size and (length is None or offset + length <= size)
+    else:
+        valid = offset + len(data) <= size
+    api_call(go, must_succeed=valid)
 
 
 # --------------------------------------------------------------------------- a heap's life, out of order
@@ -550,7 +542,7 @@ OPS = st.lists(st.sampled_from([
     "address", "close", "ops_after_close"]), min_size=1, max_size=25)
 
 
-@settings(max_examples=80, **FUZZ)
+@settings(max_examples=examples(80), **FUZZ)
 @given(md=st.sampled_from([(m, d) for m in MODES for d in DELIVERIES if not (m == "stw" and d == "thread")]),
        ops=OPS, picks=st.lists(st.integers(0, 1000), min_size=25, max_size=25))
 def test_fuzz_call_sequences(md: tuple[str, str], ops: list[str], picks: list[int]) -> None:
@@ -561,12 +553,23 @@ def test_fuzz_call_sequences(md: tuple[str, str], ops: list[str], picks: list[in
     if not mode_supported(mode, delivery):
         mode, delivery = "stw", "sigbus"
 
+    def may_fail(op: str, waiting: bool, closed: bool) -> bool:
+        """Whether op may raise a clean error in this state; otherwise it must succeed."""
+        if closed:
+            return op not in ("close", "drop", "ops_after_close")
+        if op in ("collect", "verify"):
+            return waiting
+        if op == "collect_begin":
+            return waiting or mode == "stw"
+        return op == "collect_finish" and not waiting
+
     def go() -> None:
         h = artgc.Heap("2MiB", mode=mode, delivery=delivery)
         C = h.define_class("C", refs=2, data_bytes=1000)
         objs = [h.new(C) for _ in range(8)]
         waiting = False   # a collect_begin() cycle is waiting for collect_finish()
         for op, k in zip(ops, picks):
+            closed = h.closed
             try:
                 o = objs[k % len(objs)] if objs else None
                 if op == "new":
@@ -595,7 +598,7 @@ def test_fuzz_call_sequences(md: tuple[str, str], ops: list[str], picks: list[in
                     h.cycles()
                 elif op == "heap_map":
                     h.heap_map(bool(k % 2))
-                elif op == "snapshot" and not waiting:   # during a waiting cycle: known hang, see below
+                elif op == "snapshot" and not waiting:   # refused during a waiting cycle
                     h.snapshot()
                 elif op == "used":
                     _ = h.used, h.capacity, h.live_half
@@ -612,14 +615,16 @@ def test_fuzz_call_sequences(md: tuple[str, str], ops: list[str], picks: list[in
                             raise AssertionError(f"{f.__name__} worked on a closed heap")
                         except ValueError:
                             pass
-            except CLEAN + KNOWN:
-                pass
+            except CLEAN + KNOWN as exc:
+                if not may_fail(op, waiting, closed):
+                    raise AssertionError(f"{op} must succeed here (waiting={waiting}, closed={closed}) "
+                                         f"but raised {type(exc).__name__}: {exc}") from exc
         if not h.closed and waiting:
             h.collect_finish()
         if not h.closed:
             h.verify()
         h.close()
-    api_call(go)
+    api_call(go, must_succeed=True)
 
 
 # --------------------------------------------------------------------------- artgc.run
@@ -639,7 +644,7 @@ RUN_WILD = {"size": WORKLOAD_SIZE, "heap": RUN_HEAP, "mutators": st.integers(-1,
             "gc_threads": st.integers(-1, 300), "seed": st.sampled_from(BOUNDARY_INTS), "trigger": st.floats()}
 
 
-@settings(max_examples=80, **FUZZ)
+@settings(max_examples=examples(80), **FUZZ)
 @given(kw=some_wild(RUN_VALID, RUN_WILD))
 def test_fuzz_run_arguments(kw: dict[str, Any]) -> None:
     """Every keyword of artgc.run; the runs themselves are tiny (a heap of 1-2 MiB
@@ -659,12 +664,15 @@ def test_fuzz_run_arguments(kw: dict[str, Any]) -> None:
         assert r.ok or (r.failed and r.error and r.error_type in ("OutOfMemory", "ArtgcError",
                                                                  "HeapCorruption", "ValueError")), r
         if r.failed:
-            assert r.error_type != "HeapCorruption", r.error
+            assert r.error_type != "HeapCorruption" and "corrupt" not in (r.error or ""), r.error
+        if valid:   # valid arguments: it ran, or ran out of its tiny heap
+            assert r.ok or r.error_type == "OutOfMemory", r.error
         json.loads(r.to_json())
-    api_call(go)
+    valid = not kw.wild
+    api_call(go, must_succeed=valid)
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=examples(60), **FUZZ)
 @given(heap=ANY, mode=st.sampled_from(["stw", "minor"]))
 def test_fuzz_run_heap_sizes(heap: Any, mode: str) -> None:
     """Any heap value, valid and huge ones included (the run itself is tiny)."""
@@ -675,7 +683,11 @@ def test_fuzz_run_heap_sizes(heap: Any, mode: str) -> None:
     def go() -> None:
         r = artgc.run("binarytrees", size=4, heap=heap, mode=mode)
         assert r.ok or r.error_type == "OutOfMemory", r
-    api_call(go)
+    try:
+        valid = MiB <= artgc.parse_size(heap) <= (1 << 30)
+    except Exception:  # noqa: BLE001 - an invalid size
+        valid = False
+    api_call(go, must_succeed=valid)
 
 
 # --------------------------------------------------------------------------- the command line
@@ -701,7 +713,7 @@ CLI_RUN_VALID = {"--mode": st.sampled_from(MODES), "--delivery": st.sampled_from
                  "--trigger": st.sampled_from(["0.5", "1", "0.75"])}
 
 
-@settings(max_examples=100, **FUZZ)
+@settings(max_examples=examples(100), **FUZZ)
 @given(workload=st.one_of(st.sampled_from(["binarytrees", "gcbench", "lru", "graph"]), ARGV_TEXT),
        heap=st.one_of(st.sampled_from(["1MiB", "2MiB", "1048576"]), RUN_TINY_HEAP),
        opts=st.fixed_dictionaries(CLI_RUN_VALID),
@@ -742,11 +754,15 @@ def test_fuzz_cli_run(workload: str, heap: str, opts: dict[str, str], wild: list
         argv += ["--json", str(tmp / "f" / "r.json")]
     code, out, err = cli_call(argv)
     assert_cli_clean(argv, code, out, err)
+    no_install = "--no-gc-install" in flags and opts["--mode"] in ("copy", "move")
+    if not invalid and json_to in (None, "file") and not no_install:
+        # valid: it runs, or (exit 1) runs out of its 1 MiB heap
+        assert code == 0 or (code == 1 and "out of memory" in err), f"argv={argv!r}: valid input, exit {code}: {err}"
     if code == 0 and json_to == "file":
         assert json.loads((tmp / "r.json").read_text())["workload"] == workload
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=examples(60), **FUZZ)
 @given(suite=ARGV_TEXT.filter(lambda s: s not in SUITE_NAMES) | st.just("test"),
        repeat=st.one_of(st.none(), ARGV_TEXT), out=st.sampled_from(["tmp", "under_file", "none", "proc"]),
        extra=st.lists(st.sampled_from(["--no-peers", "--bogus", "x", "--repeat"]), max_size=1))
@@ -772,7 +788,7 @@ def test_fuzz_cli_bench(suite: str, repeat: str | None, out: str, extra: list[st
     assert not (tmp / "o").exists()
 
 
-@settings(max_examples=40, **FUZZ)
+@settings(max_examples=examples(40), **FUZZ)
 @given(args=st.lists(ARGV_TEXT, min_size=1, max_size=3))
 def test_fuzz_cli_probe(args: list[str]) -> None:
     """probe with junk arguments (inputs that would be a valid probe are skipped:
@@ -826,7 +842,7 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = (), depth: int = 0) -> list[tuple
     return out
 
 
-@settings(max_examples=25, **FUZZ)
+@settings(max_examples=examples(25), **FUZZ)
 @given(kind=st.sampled_from(["run", "bench", "raw"]), pick=st.integers(0, 10**6),
        action=st.sampled_from(["replace", "delete", "truncate"]), value=JSON_VALUE,
        raw=st.binary(max_size=64), out=st.sampled_from(["tmp", "under_file"]))

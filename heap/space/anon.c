@@ -17,6 +17,7 @@ static int anon_map(agc_heap *h)
     if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
+    madvise(h->primary, h->cap, MADV_DONTFORK);   /* a child gets no copy (fork) */
     h->live_half = 0;
     return AGC_OK;
 }
