@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import errors, metrics
+from . import errors, memory, metrics
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, dumps, to_jsonable, write_json
 from .sizes import format_size, parse_size
@@ -89,6 +89,15 @@ class RunResult:
     interrupted: bool = False
     t0_ns: int = 0
     t1_ns: int = 0
+    # every stall (metrics.stall_fields), memory (artgc.memory), the runtime
+    stalls_ns: npt.NDArray[np.uint64] = field(default_factory=_u64)
+    stall_kinds: list[str] = field(default_factory=list)
+    peak_pss_bytes: int = 0
+    memory_timeline: dict[str, list[int]] = field(default_factory=memory.empty_timeline)
+    heap_cost_bytes: int | None = None
+    runtime: str = "artgc"
+    jvm: str | None = None
+    jdk: str | None = None
     version: int = FORMAT_VERSION
     artgc_version: str = ""
 
@@ -112,7 +121,7 @@ class RunResult:
         """Rebuild a result from its JSON form (unknown keys are ignored)."""
         names = {f.name for f in fields(cls)}
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
-        for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns"):
+        for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns", "stalls_ns"):
             kw[k] = _u64(kw.get(k))
         for k in ("latency_ns", "metered_latency_ns"):
             if kw.get(k) is not None:
@@ -442,6 +451,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
+    sampler = memory.MemorySampler(memfd=memory.memfd_of(lib, h), meta=memory.meta_reader(lib, h)).start()
 
     def work() -> None:
         box["t0"] = time.monotonic_ns()
@@ -499,6 +509,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         if worker is not None and worker.is_alive():  # never free a heap still in use
             lib.agc_workload_interrupt()
             worker.join()
+        samples = sampler.stop()
         lib.agc_heap_destroy(h)
 
     failed = (code != lib.AGC_OK and code != lib.AGC_EINTR) or wl_failed
@@ -522,8 +533,9 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         pauses_ns=events["dur_ns"][kinds == metrics.EV_PAUSE].astype(np.uint64),
         fault_stalls_ns=events["dur_ns"][kinds == metrics.EV_FAULT].astype(np.uint64),
         cycles=cycles, peak_rss_bytes=int(peak_rss), marking=a["marking"], options=options,
-        events=events, alloc_stalls_ns=events["dur_ns"][kinds == metrics.EV_ALLOC_WAIT].astype(np.uint64),
-        heap_map_before=before, heap_map_after=after, latency_ns=latency, metered_latency_ns=metered,
+        events=events, **metrics.stall_fields(events),
+        **memory.result_fields(samples, t0, cycles, a["heap_bytes"]),
+        heap_map_before=before, heap_map_after=after, latency_ns=_u64(latency), metered_latency_ns=_u64(metered),
         counters=counters, gc_throughput=gc_throughput(cycles, wall_s), failed=failed, error=error,
         error_type=error_type, interrupted=interrupted, t0_ns=t0, t1_ns=t1,
         artgc_version=__version__,
