@@ -403,7 +403,8 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         heap: int | str = "256MiB", mutators: int = 1, gc_threads: int = 1, seed: int = 0,
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool = True, order: str = "ascending", trigger: float = 0.75,
-        pretouch: bool = True, check: bool = False) -> RunResult:
+        pretouch: bool = True, check: bool = False, live: int | str | None = None,
+        jvm: str | None = None) -> RunResult:
     """Run a workload on a fresh heap and return what was measured.
 
     Bad arguments raise ValueError/TypeError naming the valid values; a mode
@@ -412,7 +413,14 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     ``verify``) returns a result with ``failed=True`` and ``error`` (or raises,
     with ``check=True``). Ctrl-C stops the workload early: the result has
     ``interrupted=True`` and what was measured until then.
+    ``live`` (lru only): the cache's live data, e.g. "128MiB". ``jvm``: run the
+    JVM peer of the workload under that collector instead (artgc.peers.run_jvm).
     """
+    if jvm is not None:
+        from .peers import run_jvm
+        return run_jvm(workload, jvm, heap=heap, size=size, seed=seed, live=live, mutators=mutators,
+                       check=check)
+    live_bytes = 0 if live is None else parse_size(live, "live")
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
@@ -435,6 +443,8 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     opts.seed = a["seed"]
     opts.pretouch = int(a["pretouch"])
     options = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
+    if live_bytes:
+        options["live_bytes"] = live_bytes
 
     kernel = kernel_caps()
     hp = ffi.new("agc_heap **")
@@ -448,6 +458,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     params.size = a["size"] if a["size"] is not None else 0
     params.mutators = a["mutators"]
     params.seed = a["seed"]
+    params.live = live_bytes
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
