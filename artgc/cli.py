@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     r.add_argument("--marking", default="concurrent", help="concurrent|stw (default: concurrent)")
     r.add_argument("--json", metavar="FILE", default=None, help="write the full result as JSON to FILE")
+    r.add_argument("--live", default=None, metavar="SIZE",
+                   help="lru: the cache's live data, e.g. 128MiB (default: 8192 entries)")
+    r.add_argument("--jvm", default=None, metavar="GC", help="run the workload's JVM peer instead, with -Xmx = "
+                   "--heap: serial|parallel|g1|zgc|shenandoah (JDK 17) or 25:serial|25:parallel|25:g1|"
+                   "25:genzgc|25:shenandoah|25:genshen (JDK 25, pip install 'artgc[jvm]')")
     _bool_pair(r, "gc-install", True, "GC threads install the pages they build")
     _bool_pair(r, "reuse-tospace", True, "keep the old from-space half populated for the next cycle")
     _bool_pair(r, "pretouch", True, "between cycles the GC thread maps free space ahead of allocation")
@@ -113,7 +118,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     res = run(args.workload, size=args.size, mode=args.mode, delivery=args.delivery, heap=args.heap,
               mutators=args.mutators, gc_threads=args.gc_threads, seed=args.seed, verify=args.verify,
               marking=args.marking, gc_install=args.gc_install, reuse_tospace=args.reuse_tospace,
-              order=args.order, trigger=args.trigger, pretouch=args.pretouch)
+              order=args.order, trigger=args.trigger, pretouch=args.pretouch, live=args.live, jvm=args.jvm)
     if res.output and not args.quiet:
         sys.stdout.write(res.output if res.output.endswith("\n") else res.output + "\n")
         sys.stdout.write("\n")
