@@ -35,7 +35,7 @@ _SAFEPOINT = re.compile(
     r"Safepoint \"(?P<name>[^\"]*)\".*?Reaching safepoint: (?P<reach>\d+) ns.*?"
     r"At safepoint: (?P<at>\d+) ns.*?Total: (?P<total>\d+) ns")
 _ALLOC_STALL = re.compile(r"Allocation Stall \((?P<thread>[^)]*)\) (?P<ms>[\d.]+)ms")
-_GC_PAUSE = re.compile(r"GC\((?P<gc>\d+)\) (?P<name>Pause [^\d]*?)\s+(?:\d+[KMGB]\S*\s+)?(?P<ms>[\d.]+)ms\s*$")
+_GC_PAUSE = re.compile(r"GC\((?P<gc>\d+)\) (?P<name>Pause .*?)\s+(?:\d+[KMGB]\S*\s+)?(?P<ms>[\d.]+)ms\s*$")
 _NAMED = ("Pause Degenerated GC", "Pause Full", "Humongous")
 _UNITS = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _HEAP_AFTER = re.compile(r"GC\(\d+\) .*?\d+[KMGB](?:\(\d+%\))?->(?P<n>\d+)(?P<u>[KMGB])")
