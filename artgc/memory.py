@@ -32,7 +32,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes",
-                                     "meta_bytes")
+                                     "meta_bytes", "sample_cost_ns")
+# Reading smaps_rollup walks the process's page tables (about 2.5 ms for a
+# Python process with a small heap, more with a large one) under the mmap
+# lock: the sampler waits at least this many times a sample's cost before the
+# next, so that it takes at most about 1/MAX_COST_SHARE of a CPU.
+MAX_COST_SHARE = 10
 _ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes"}
 
 
@@ -73,7 +78,8 @@ class MemorySampler:
     CLOCK_MONOTONIC ns (absolute); :func:`timeline` makes them relative.
     memfd: the heap's fd (-1: none); meta: a callable giving artgc's
     metadata bytes (None: 0). A sample is also taken at start and at stop,
-    so even a short run has two."""
+    so even a short run has two. The wait between samples stretches to
+    MAX_COST_SHARE times what the last sample cost (``sample_cost_ns``)."""
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
                  meta: Callable[[], int] | None = None, interval_s: float = 0.015) -> None:
@@ -92,6 +98,7 @@ class MemorySampler:
         """Take one sample now; False (nothing recorded) when the process is gone."""
         t = time.monotonic_ns()
         roll = read_rollup(self.pid)
+        cost = time.monotonic_ns() - t
         if roll is None:
             return False
         memfd = fd_populated_bytes(self.memfd)
@@ -102,15 +109,19 @@ class MemorySampler:
             except Exception:  # noqa: BLE001 - a heap being torn down: no figure
                 meta = 0
         with self._lock:
-            row = {"t_ns": t, **roll, "memfd_bytes": memfd, "meta_bytes": meta}
+            row = {"t_ns": t, **roll, "memfd_bytes": memfd, "meta_bytes": meta, "sample_cost_ns": cost}
             for k in TIMELINE_COLUMNS:
                 self.samples[k].append(int(row[k]))
         return True
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        wait = self.interval_s
+        while not self._stop.wait(wait):
             if not self.sample():
                 return
+            with self._lock:
+                cost = self.samples["sample_cost_ns"][-1] / 1e9
+            wait = max(self.interval_s, MAX_COST_SHARE * cost)
 
     def start(self) -> MemorySampler:
         if self._thread is not None:

@@ -87,3 +87,20 @@ def test_a_concurrent_cycle_records_fault_stalls(require_mode: Any) -> None:
     assert kinds["fault"] >= 1 and kinds["pause"] >= 1
     assert len(r.latency_ns) == len(r.metered_latency_ns) == 50_000
     assert bool(np.all(r.metered_latency_ns >= r.latency_ns))
+
+
+def test_results_validation_checks_the_new_keys() -> None:
+    from artgc.results import ResultsError, validate_run
+    base = {"workload": "lru", "mode": "stw", "delivery": "sigbus", "heap_bytes": 1, "mutators": 1,
+            "gc_threads": 1, "size": 1, "seed": 0, "kernel": None, "wall_s": 1.0, "output": "",
+            "verified": None, "pauses_ns": [1], "fault_stalls_ns": [], "cycles": [], "peak_rss_bytes": 1,
+            "stalls_ns": [1], "stall_kinds": ["pause"], "runtime": "artgc",
+            "memory_timeline": {"t_ns": [0, 1], "pss_bytes": [5, 6], "live_t_ns": [], "live_bytes": []}}
+    validate_run(base)
+    for bad, msg in ((dict(stall_kinds=["pause", "fault"]), "stall_kinds has 2"),
+                     (dict(stall_kinds=["nap"]), "stall_kinds must be"),
+                     (dict(runtime="hotspot"), "runtime must be"),
+                     (dict(latency_ns=[1], metered_latency_ns=[]), "differ in length"),
+                     (dict(memory_timeline={"t_ns": [0], "pss_bytes": [1, 2]}), "differ in length")):
+        with pytest.raises(ResultsError, match=msg):
+            validate_run({**base, **bad})
