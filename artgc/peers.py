@@ -245,7 +245,8 @@ def run_jvm(workload: str, gc: str, *, heap: int | str = "256MiB", size: int | N
     ``mode`` "jvm-<gc>"). A failed run (the JVM's exit code, a wrong output,
     the timeout) has ``failed=True`` and ``error`` (or raises with check).
     pretouch (as artgc's, default on): -Xms = -Xmx and -XX:+AlwaysPreTouch,
-    the whole budget populated before the run as artgc populates its heap;
+    the whole budget populated before the run (as with artgc's pretouch, which
+    maps free space ahead of allocation, mutators take no first-touch faults);
     off: the JVM grows its heap up to -Xmx as it likes.
     Unknown collectors and workloads raise ValueError; a missing JDK or javac
     raises :class:`JvmUnavailable` saying what to install."""
