@@ -37,7 +37,7 @@ TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_byt
 # Python process with a small heap, more with a large one) under the mmap
 # lock: the sampler waits at least this many times a sample's cost before the
 # next, so that it takes at most about 1/MAX_COST_SHARE of a CPU.
-MAX_COST_SHARE = 10
+MAX_COST_SHARE = 20
 _ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes"}
 
 
@@ -77,8 +77,9 @@ class MemorySampler:
     ``with MemorySampler(pid) as s: ...`` or start()/stop(). Times are
     CLOCK_MONOTONIC ns (absolute); :func:`timeline` makes them relative.
     memfd: the heap's fd (-1: none); meta: a callable giving artgc's
-    metadata bytes (None: 0). A sample is also taken at start and at stop,
-    so even a short run has two. The wait between samples stretches to
+    metadata bytes (None: 0). The thread samples at once when started, and
+    stop() adds a last sample when fewer than two were taken, so even a short
+    run has two; neither start() nor stop() waits for a sample otherwise. The wait between samples stretches to
     MAX_COST_SHARE times what the last sample cost (``sample_cost_ns``)."""
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
@@ -115,6 +116,8 @@ class MemorySampler:
         return True
 
     def _loop(self) -> None:
+        if not self.sample():
+            return
         wait = self.interval_s
         while not self._stop.wait(wait):
             if not self.sample():
@@ -126,7 +129,6 @@ class MemorySampler:
     def start(self) -> MemorySampler:
         if self._thread is not None:
             raise RuntimeError("this MemorySampler was already started")
-        self.sample()
         self._thread = threading.Thread(target=self._loop, name="artgc-memory-sampler", daemon=True)
         self._thread.start()
         return self
@@ -136,7 +138,10 @@ class MemorySampler:
         if self._thread is not None and not self._stop.is_set():
             self._stop.set()
             self._thread.join()
-            self.sample()
+            with self._lock:
+                n = len(self.samples["t_ns"])
+            if n < 2:
+                self.sample()
         with self._lock:
             return {k: list(v) for k, v in self.samples.items()}
 
