@@ -77,9 +77,11 @@ class MemorySampler:
     ``with MemorySampler(pid) as s: ...`` or start()/stop(). Times are
     CLOCK_MONOTONIC ns (absolute); :func:`timeline` makes them relative.
     memfd: the heap's fd (-1: none); meta: a callable giving artgc's
-    metadata bytes (None: 0). The thread samples at once when started, and
-    stop() adds a last sample when fewer than two were taken, so even a short
-    run has two; neither start() nor stop() waits for a sample otherwise. The wait between samples stretches to
+    metadata bytes (None: 0). start() does not wait for a sample (a sample
+    walks the page tables under the mmap lock, ms of kernel time): the
+    thread takes one every interval, the first an interval after start, and
+    stop() a last one when fewer than two were taken, so even a short run
+    has two. The wait between samples stretches to
     MAX_COST_SHARE times what the last sample cost (``sample_cost_ns``)."""
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
@@ -116,8 +118,6 @@ class MemorySampler:
         return True
 
     def _loop(self) -> None:
-        if not self.sample():
-            return
         wait = self.interval_s
         while not self._stop.wait(wait):
             if not self.sample():
