@@ -33,10 +33,11 @@ from typing import Any
 
 TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes",
                                      "meta_bytes", "sample_cost_ns")
-# Reading smaps_rollup walks the process's page tables (about 2.5 ms for a
-# Python process with a small heap, more with a large one) under the mmap
-# lock: the sampler waits at least this many times a sample's cost before the
-# next, so that it takes at most about 1/MAX_COST_SHARE of a CPU.
+# Reading smaps_rollup walks the process's page tables under the mmap lock:
+# about 2.5 ms of CPU for a Python process with a small heap, 7-13 ms for a
+# 256 MiB heap (artgc's two mappings of it, or a pretouched JVM) on this
+# machine. The sampler waits at least this many times a sample's CPU time
+# before the next, so that it takes at most about 1/MAX_COST_SHARE of a CPU.
 MAX_COST_SHARE = 20
 _ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes"}
 
@@ -81,8 +82,8 @@ class MemorySampler:
     walks the page tables under the mmap lock, ms of kernel time): the
     thread takes one every interval, the first an interval after start, and
     stop() a last one when fewer than two were taken, so even a short run
-    has two. The wait between samples stretches to
-    MAX_COST_SHARE times what the last sample cost (``sample_cost_ns``)."""
+    has two. The wait between samples stretches to MAX_COST_SHARE times the
+    CPU time the last sample cost (``sample_cost_ns``, kernel time included)."""
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
                  meta: Callable[[], int] | None = None, interval_s: float = 0.015) -> None:
@@ -100,8 +101,9 @@ class MemorySampler:
     def sample(self) -> bool:
         """Take one sample now; False (nothing recorded) when the process is gone."""
         t = time.monotonic_ns()
+        c0 = time.thread_time_ns()
         roll = read_rollup(self.pid)
-        cost = time.monotonic_ns() - t
+        cost = time.thread_time_ns() - c0   # CPU time (kernel's page walk included), not waits
         if roll is None:
             return False
         memfd = fd_populated_bytes(self.memfd)
