@@ -233,6 +233,70 @@ def utilization(events: Any, t0: int, t1: int, kinds: Sequence[int] = LOST_KINDS
     return float(mmu(events, t0, t1, [max(t1 - t0, 1)], kinds)["mmu"][0])
 
 
+# --------------------------------------------------------------------------- stalls
+
+STALL_KINDS: tuple[int, ...] = LOST_KINDS
+
+
+def stall_fields(events: Any) -> dict[str, Any]:
+    """The result keys of every span a mutator was held by the GC, from the
+    event log: ``stalls_ns`` (durations in start-time order), ``stall_kinds``
+    ("pause", "fault" or "alloc_wait", alongside) and ``alloc_stalls_ns``
+    (the allocation waits alone, in the same order)."""
+    c = events_columns(events)
+    sel = np.isin(c["kind"], np.asarray(STALL_KINDS, dtype=np.int64))
+    order = np.argsort(c["t_start_ns"][sel], kind="stable")
+    dur = c["dur_ns"][sel][order].astype(np.uint64)
+    kinds = c["kind"][sel][order]
+    return {"stalls_ns": dur, "stall_kinds": [EVENT_KINDS[int(k)] for k in kinds],
+            "alloc_stalls_ns": dur[kinds == EV_ALLOC_WAIT]}
+
+
+def _get(result: Any, name: str, default: Any = None) -> Any:
+    if isinstance(result, Mapping):
+        return result.get(name, default)
+    return getattr(result, name, default)
+
+
+def worst_stall(result: Any) -> float | None:
+    """The longest span any mutator was held (pause, fault stall or
+    allocation wait), in ns; None when there was none. Works on a
+    RunResult or its JSON dict (older results without ``stalls_ns`` fall
+    back to their pauses, fault stalls and allocation waits)."""
+    stalls = _get(result, "stalls_ns")
+    if stalls is None:
+        parts = [as_array(_get(result, k)) for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns")]
+        arr = np.concatenate(parts)
+    else:
+        arr = as_array(stalls)
+    return float(arr.max()) if arr.size else None
+
+
+def _span(result: Any) -> tuple[int, int]:
+    t0, t1 = int(_get(result, "t0_ns", 0) or 0), int(_get(result, "t1_ns", 0) or 0)
+    if t1 <= t0:  # no run span recorded: the wall time from t0
+        t1 = t0 + int(float(_get(result, "wall_s", 0) or 0) * 1e9)
+    return t0, t1
+
+
+def mmu_at(result: Any, window_ns: float) -> float | None:
+    """MMU of the worst mutator at one window width (e.g. 1e6, 1e7, 1e8 for
+    1/10/100 ms), every stall counted; None without a run span."""
+    t0, t1 = _span(result)
+    if t1 <= t0:
+        return None
+    return float(mmu(_get(result, "events"), t0, t1, [float(window_ns)])["mmu"][0])
+
+
+def wait_share(result: Any) -> float | None:
+    """The fraction of the worst mutator's time lost to stalls (1 - overall
+    utilization): 0.9 means it waited 90% of the run. None without a span."""
+    t0, t1 = _span(result)
+    if t1 <= t0:
+        return None
+    return 1.0 - utilization(_get(result, "events"), t0, t1)
+
+
 # --------------------------------------------------------------------------- metered latency
 
 def metered_latency(starts_ns: npt.ArrayLike, ends_ns: npt.ArrayLike,

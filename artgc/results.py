@@ -35,6 +35,16 @@ CYCLE_KEYS: tuple[str, ...] = (
     "pause_ns", "mark_pause_ns", "flip_pause_ns", "mark_ns", "compact_ns",
     "live_bytes", "moved_bytes", "pages", "faults",
 )
+# Keys of the second wave (every stall, request latency, memory, the runtime):
+# every new result has them; older results may not, so they are checked when
+# present. stall_kinds is as long as stalls_ns; memory_timeline's sample
+# columns are of one length and so are its live_* columns.
+EXTRA_RUN_KEYS: tuple[str, ...] = (
+    "stalls_ns", "stall_kinds", "alloc_stalls_ns", "latency_ns", "metered_latency_ns",
+    "peak_pss_bytes", "memory_timeline", "heap_cost_bytes", "runtime", "jvm", "jdk",
+)
+STALL_KINDS: tuple[str, ...] = ("pause", "fault", "alloc_wait")
+RUNTIMES: tuple[str, ...] = ("artgc", "jvm")
 BENCH_KEYS: tuple[str, ...] = ("version", "suite", "machine", "kernel", "probe", "runs", "peers")
 STATUSES = ("ok", "failed", "skipped")
 
@@ -154,6 +164,47 @@ def validate_run(run: Any, where: str = "run") -> None:
             raise ResultsError(f"{where}: {k} must hold numbers only")
     if not isinstance(run["cycles"], list):
         raise ResultsError(f"{where}: cycles must be a list")
+    _validate_extras(run, where)
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and not any(isinstance(x, bool) or not isinstance(x, (int, float))
+                                           for x in v[:1000])
+
+
+def _validate_extras(run: Mapping[str, Any], where: str) -> None:
+    """The second wave's keys, where present (see EXTRA_RUN_KEYS)."""
+    for k in ("stalls_ns", "alloc_stalls_ns", "latency_ns", "metered_latency_ns"):
+        if run.get(k) is not None and not _numbers(run[k]):
+            raise ResultsError(f"{where}: {k} must be a list of numbers")
+    kinds = run.get("stall_kinds")
+    if kinds is not None:
+        if not isinstance(kinds, list) or any(k not in STALL_KINDS for k in kinds):
+            raise ResultsError(f"{where}: stall_kinds must be a list of {', '.join(STALL_KINDS)}")
+        if len(kinds) != len(run.get("stalls_ns") or []):
+            raise ResultsError(f"{where}: stall_kinds has {len(kinds)} entries but stalls_ns "
+                               f"{len(run.get('stalls_ns') or [])}")
+    lat, met = run.get("latency_ns"), run.get("metered_latency_ns")
+    if lat is not None and met is not None and len(lat) != len(met):
+        raise ResultsError(f"{where}: latency_ns and metered_latency_ns differ in length")
+    for k in ("peak_pss_bytes", "heap_cost_bytes"):
+        v = run.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ResultsError(f"{where}: {k} must be a number, not {v!r}")
+    if run.get("runtime") is not None and run["runtime"] not in RUNTIMES:
+        raise ResultsError(f"{where}: runtime must be one of {', '.join(RUNTIMES)}, not {run['runtime']!r}")
+    tl = run.get("memory_timeline")
+    if tl is None:
+        return
+    if not isinstance(tl, Mapping):
+        raise ResultsError(f"{where}: memory_timeline must be an object of columns")
+    from .memory import TIMELINE_COLUMNS
+    for group in (TIMELINE_COLUMNS, ("live_t_ns", "live_bytes")):
+        cols = [k for k in group if k in tl]
+        if any(not _numbers(tl[k]) for k in cols):
+            raise ResultsError(f"{where}: memory_timeline columns must be lists of numbers")
+        if len({len(tl[k]) for k in cols}) > 1:
+            raise ResultsError(f"{where}: memory_timeline columns {', '.join(cols)} differ in length")
 
 
 def _check_version(d: Mapping[str, Any], name: str) -> None:

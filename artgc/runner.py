@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import errors, metrics, options
+from . import memory as memsample
 from .cycles import cycle_to_dict
 from .machine import MachineWatch
 from ._sigint import on_sigint
@@ -85,10 +86,17 @@ class RunResult:
     interrupted: bool = False
     t0_ns: int = 0
     t1_ns: int = 0
-    version: int = FORMAT_VERSION
-    machine: dict[str, Any] = field(default_factory=dict)   # the noise guard: artgc.machine
+    # every stall (metrics.stall_fields), memory (artgc.memory), the runtime
+    stalls_ns: npt.NDArray[np.uint64] = field(default_factory=_u64)
+    stall_kinds: list[str] = field(default_factory=list)
+    peak_pss_bytes: int = 0
+    memory_timeline: dict[str, list[int]] = field(default_factory=memsample.empty_timeline)
+    heap_cost_bytes: int | None = None
     runtime: str = "artgc"
     jvm: str | None = None
+    jdk: str | None = None
+    version: int = FORMAT_VERSION
+    machine: dict[str, Any] = field(default_factory=dict)   # the noise guard: artgc.machine
     artgc_version: str = ""
 
     # ------------------------------------------------------------------ views
@@ -111,7 +119,7 @@ class RunResult:
         """Rebuild a result from its JSON form (unknown keys are ignored)."""
         names = {f.name for f in fields(cls)}
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
-        for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns"):
+        for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns", "stalls_ns"):
             kw[k] = _u64(kw.get(k))
         for k in ("latency_ns", "metered_latency_ns"):
             if kw.get(k) is not None:
@@ -469,7 +477,14 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     ``verify``) returns a result with ``failed=True`` and ``error`` (or raises,
     with ``check=True``). Ctrl-C stops the workload early: the result has
     ``interrupted=True`` and what was measured until then.
+    ``live`` (lru only): the cache's live data, e.g. "128MiB". ``jvm``: run the
+    JVM peer of the workload under that collector instead (artgc.peers.run_jvm).
     """
+    if jvm is not None:
+        from .peers import run_jvm
+        return run_jvm(workload, jvm, heap=heap, size=size, seed=seed, live=live, mutators=mutators,
+                       pretouch=pretouch, check=check)
+    live_bytes = 0 if live is None else parse_size(live, "live")
     a = validate_args(workload, size=size, mode=mode, delivery=delivery, heap=heap,
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
@@ -496,6 +511,9 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     if multiple is not None:
         options_rec["heap_multiple"] = multiple
         options_rec["min_heap_bytes"] = min_bytes
+    live_bytes = 0 if a["live"] is None else parse_size(a["live"], "live")
+    if live_bytes:
+        options_rec["live_bytes"] = live_bytes
 
     kernel = kernel_caps()
     hp = ffi.new("agc_heap **")
@@ -509,15 +527,14 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     params.size = a["size"] if a["size"] is not None else 0
     params.mutators = a["mutators"]
     params.seed = a["seed"]
-    if a["live"] is not None:
-        if a["workload"] != "lru" or "live" not in {f for f, _ in ffi.typeof("agc_wl_params").fields}:
-            lib.agc_heap_destroy(h)
-            raise ValueError("--live applies to lru only" if a["workload"] != "lru" else
-                             "--live: this build's lru has no live-size parameter")
-        params.live = parse_size(a["live"], "live")
+    if a["live"] is not None and a["workload"] != "lru":
+        lib.agc_heap_destroy(h)
+        raise ValueError("--live applies to lru only")
+    params.live = live_bytes
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
+    sampler = memsample.MemorySampler(memfd=memsample.memfd_of(lib, h), meta=memsample.meta_reader(lib, h)).start()
 
     def work() -> None:
         box["t0"] = time.monotonic_ns()
@@ -581,6 +598,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         if worker is not None and worker.is_alive():  # never free a heap still in use
             lib.agc_workload_interrupt()
             worker.join()
+        samples = sampler.stop()
         lib.agc_heap_destroy(h)
 
     machine = watch.stop()
@@ -605,8 +623,9 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         pauses_ns=events["dur_ns"][kinds == metrics.EV_PAUSE].astype(np.uint64),
         fault_stalls_ns=events["dur_ns"][kinds == metrics.EV_FAULT].astype(np.uint64),
         cycles=cycles, peak_rss_bytes=int(peak_rss), marking=a["marking"], options=options_rec,
-        events=events, alloc_stalls_ns=events["dur_ns"][kinds == metrics.EV_ALLOC_WAIT].astype(np.uint64),
-        heap_map_before=before, heap_map_after=after, latency_ns=latency, metered_latency_ns=metered,
+        events=events, **metrics.stall_fields(events),
+        **memsample.result_fields(samples, t0, cycles, a["heap_bytes"]),
+        heap_map_before=before, heap_map_after=after, latency_ns=_u64(latency), metered_latency_ns=_u64(metered),
         counters=counters, gc_throughput=gc_throughput(cycles, wall_s), failed=failed, error=error,
         error_type=error_type, interrupted=interrupted, t0_ns=t0, t1_ns=t1,
         artgc_version=__version__, machine=machine,
@@ -622,8 +641,10 @@ def _run_jvm(a: Mapping[str, Any], heap_bytes: int) -> RunResult:
     fn = getattr(peers, "run_jvm", None)
     if fn is None:
         raise ValueError("--jvm: this build of artgc has no JVM peer runner (artgc.peers.run_jvm)")
+    watch = MachineWatch().__enter__()
     res: RunResult = fn(a["workload"], a["jvm"], heap=heap_bytes, size=a["size"], seed=a["seed"],
                         live=a["live"], mutators=a["mutators"])
+    res.machine = {**watch.stop(), "jdk": res.jdk}
     return res
 
 

@@ -247,3 +247,32 @@ def test_interrupt_stops_the_run(name, size, mutators):
     assert r["rc"] == lib.AGC_EINTR, r["error"]
     assert r["interrupted"] and not r["failed"]
     assert r["wall_ns"] < 10 * 10**9
+
+
+def test_lru_live_sets_the_cache_size():
+    """--live: the cache holds live / 824 B entries; 0 keeps the 8192 entries
+    (the default output of every seed unchanged)."""
+    import artgc
+    base = artgc.run("lru", size=20, heap="64MiB", mode="stw", check=True)
+    assert base.output == "lru: requests 20000 hits 5967 misses 14033\n"   # as before --live existed
+    small = artgc.run("lru", size=20, heap="64MiB", mode="stw", live="1MiB", check=True)
+    big = artgc.run("lru", size=20, heap="64MiB", mode="stw", live="24MiB", check=True)
+    # the key space is four times the cache: another cache size, other requests
+    assert len({small.output, base.output, big.output}) == 3
+    assert big.options["live_bytes"] == 24 * MiB and "live_bytes" not in base.options
+
+
+def test_lru_live_measured_after_a_stw_cycle():
+    import artgc
+    r = artgc.run("lru", size=80, heap="32MiB", mode="stw", live="16MiB", check=True)
+    assert r.cycles, "no cycle ran"
+    # the cache was full before the cycle: the marked live data is the cache's
+    assert 15 * MiB <= r.cycles[-1]["live_bytes"] <= 17 * MiB
+
+
+@pytest.mark.parametrize("workload,live,msg", [("gcbench", "1MiB", "--live applies to lru only"),
+                                               ("lru", 1 << 50, "is too large")])
+def test_lru_live_refused_with_a_reason(workload, live, msg):
+    import artgc
+    with pytest.raises(ValueError, match=msg):
+        artgc.run(workload, size=5, heap="8MiB", live=live)

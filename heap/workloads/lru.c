@@ -8,6 +8,12 @@
  * seeded by (seed, thread), so the hit and miss counts depend only on the
  * seed, the size and the mutator count, never on the GC mode.
  *
+ * live (agc_wl_params.live, `--live SIZE`): the cache's live data instead:
+ * the shards hold live / LRU_ENTRY_BYTES entries in all (at least 64 each),
+ * LRU_ENTRY_BYTES being an entry's mean footprint on this heap: its 32-byte
+ * LruEntry, its byte array (16-byte header, 16..4095 bytes, mean 765) and
+ * its 8-byte slot. live = 0 keeps the 8192 entries (and every output).
+ *
  * An entry is a heap object (class LruEntry: one reference to its payload,
  * data: key and length) whose payload is a byte array of 16..4095 bytes
  * (log-uniform; the length and every byte derive from the key and the seed).
@@ -33,6 +39,8 @@
 #define LRU_CAPACITY 8192
 #define LRU_MIN_SHARD 64
 #define LRU_KEYS_PER_SLOT 4
+#define LRU_ENTRY_BYTES 824
+#define LRU_MAX_SHARD (1u << 28)
 
 typedef struct lru_shard {
     uint64_t nreq, done;
@@ -53,7 +61,11 @@ static int lru_setup(wl_ctx *c)
     if (!s)
         return agc_fail(AGC_ESYS, "out of process memory");
     c->priv = s;
-    s->cap = LRU_CAPACITY / (uint32_t)c->nthreads;
+    uint64_t entries = c->live ? c->live / LRU_ENTRY_BYTES : LRU_CAPACITY;
+    if (entries / (uint64_t)c->nthreads > LRU_MAX_SHARD)
+        return agc_fail(AGC_EINVAL, "lru: --live %llu bytes is too large (at most %llu entries per mutator)",
+                        (unsigned long long)c->live, (unsigned long long)LRU_MAX_SHARD);
+    s->cap = (uint32_t)(entries / (uint64_t)c->nthreads);
     if (s->cap < LRU_MIN_SHARD)
         s->cap = LRU_MIN_SHARD;
     s->nkeys = s->cap * LRU_KEYS_PER_SLOT;

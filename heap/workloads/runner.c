@@ -395,6 +395,8 @@ int agc_workload_run(agc_heap *h, const agc_wl_params *p, agc_wl_result *r)
         return refuse(r, AGC_EINVAL, "%s: --size must be between %lld and %lld (%s), not %lld",
                       d->name, (long long)d->min_size, (long long)d->max_size, d->size_doc,
                       (long long)size);
+    if (p->live && strcmp(d->name, "lru") != 0)
+        return refuse(r, AGC_EINVAL, "%s: --live applies to lru only (the cache's live data)", d->name);
 
     wl_ctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -404,6 +406,7 @@ int agc_workload_run(agc_heap *h, const agc_wl_params *p, agc_wl_result *r)
     c->size = size;
     c->nthreads = p->mutators;
     c->seed = p->seed;
+    c->live = p->live;
     c->r = r;
     pthread_mutex_init(&c->out_mu, NULL);
     pthread_mutex_init(&c->err_mu, NULL);

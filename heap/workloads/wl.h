@@ -44,6 +44,7 @@ struct wl_ctx {
     int64_t size;
     int nthreads;
     uint64_t seed;
+    uint64_t live;               /* agc_wl_params.live */
     agc_wl_result *r;
 
     pthread_mutex_t out_mu;

@@ -10,6 +10,7 @@ typedef struct agc_wl_params {
     int64_t size;          /* the workload's own size parameter; <= 0: its default */
     int mutators;          /* >= 1 */
     uint64_t seed;
+    uint64_t live;         /* lru: the cache's live data in bytes; 0: 8192 entries */
 } agc_wl_params;
 
 typedef struct agc_wl_result {

@@ -1,0 +1,78 @@
+"""Memory measured honestly: the PSS sampler, the memfd's populated bytes and
+the memory timeline of a run."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+
+from artgc import memory
+from conftest import needs_native
+
+
+def test_rollup_of_this_process() -> None:
+    r = memory.read_rollup()
+    assert r is not None and 0 < r["pss_bytes"] <= r["rss_bytes"] and r["anon_bytes"] > 0
+    assert memory.read_rollup(2**22 + 12345) is None   # no such process: None, no exception
+
+
+def test_memfd_populated_bytes_follow_writes() -> None:
+    fd = os.memfd_create("artgc-test")
+    try:
+        assert memory.fd_populated_bytes(fd) == 0
+        os.ftruncate(fd, 1 << 20)
+        assert memory.fd_populated_bytes(fd) == 0      # sized, not populated
+        os.pwrite(fd, b"x" * 65536, 0)
+        assert memory.fd_populated_bytes(fd) == 65536
+    finally:
+        os.close(fd)
+    assert memory.fd_populated_bytes(-1) == 0
+
+
+def test_sampler_sees_memory_grow() -> None:
+    with memory.MemorySampler(interval_s=0.005, meta=lambda: 123) as s:
+        while len(s.samples["t_ns"]) < 1:   # the thread's first sample
+            time.sleep(0.005)
+        block = bytearray(64 << 20)   # touched: 64 MiB of anonymous memory
+        assert s.sample()             # one now, whenever the thread's next comes
+    cols = s.stop()
+    n = len(cols["t_ns"])
+    assert n >= 2 and all(len(v) == n for v in cols.values())
+    assert cols["t_ns"] == sorted(cols["t_ns"]) and set(cols["meta_bytes"]) == {123}
+    assert max(cols["anon_bytes"]) - cols["anon_bytes"][0] >= 60 << 20
+    assert s.peak_pss_bytes == max(cols["pss_bytes"])
+    del block
+    with pytest.raises(ValueError):
+        memory.MemorySampler(interval_s=0)
+
+
+def test_timeline_is_relative_and_holds_live_points() -> None:
+    cols = {"t_ns": [1000, 2000], "pss_bytes": [5, 7], "rss_bytes": [6, 8], "anon_bytes": [1, 1],
+            "memfd_bytes": [0, 4], "meta_bytes": [0, 0]}
+    tl = memory.timeline(cols, 1000, [(1900, 42), (1500, 41)])
+    assert tl["t_ns"] == [0, 1000] and tl["live_t_ns"] == [500, 900] and tl["live_bytes"] == [41, 42]
+    assert memory.peak_pss(tl) == 7
+    assert memory.heap_cost_bytes(1 << 20, 4096) == (2 << 20) + 4096
+
+
+@needs_native
+@pytest.mark.parametrize("mode", ["stw", "minor"])
+def test_run_fills_the_memory_timeline(mode: str, require_mode: Any) -> None:
+    require_mode(mode)
+    import artgc
+    r = artgc.run("binarytrees", size=14, heap="16MiB", mode=mode, check=True)
+    tl = r.memory_timeline
+    n = len(tl["t_ns"])
+    assert n >= 2 and all(len(tl[k]) == n for k in memory.TIMELINE_COLUMNS)
+    assert r.peak_pss_bytes == max(tl["pss_bytes"]) > 0
+    # the heap's memfd holds at most both halves; it was populated during the run
+    assert 0 < max(tl["memfd_bytes"]) <= 2 * r.heap_bytes
+    assert r.heap_cost_bytes == 2 * r.heap_bytes + max(tl["meta_bytes"])
+    # one live point per cycle, at the cycle's end, inside the run
+    assert tl["live_bytes"] == [c["live_bytes"] for c in sorted(r.cycles, key=lambda c: c["t_end_ns"])]
+    assert len(tl["live_t_ns"]) == len(r.cycles) > 0
+    d = json.loads(r.to_json())
+    assert d["memory_timeline"] == tl and d["peak_pss_bytes"] == r.peak_pss_bytes
