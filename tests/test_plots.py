@@ -185,6 +185,9 @@ def test_series_styles_are_consistent_and_distinct() -> None:
     keys = {(s["color"], s["marker"], s["markerfacecolor"]) for s in styles}
     assert len(keys) == len(labels)
     assert len({s["color"] for s in styles}) == len(labels)
+    variant = plots.style("minor/sigbus (stw marking)")     # options: its own colour, its mode's marker
+    assert variant["color"] not in {s["color"] for s in styles} and variant["marker"] == styles[3]["marker"]
+    assert variant["linestyle"] == "--"
 
 
 def test_jvm_runs_are_recognised_in_runs_and_in_peers() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
 from .. import metrics
 from ..results import series_label
@@ -35,7 +35,8 @@ _BASE: dict[str, tuple[str, str]] = {
     "jvm-genshen": ("#17becf", "H"),
 }
 _LIGHT: dict[str, str] = {"copy": "#6baed6", "minor": "#74c476", "move": "#c5b0d5"}
-_EXTRA = ["#17becf", "#bcbd22", "#e377c2", "#aec7e8", "#ffbb78", "#c49c94", "#9edae5"]
+# for series with non-default options and unknown collectors: none of the colours above
+_EXTRA = ["#aec7e8", "#ffbb78", "#c49c94", "#9edae5", "#dbdb8d", "#f7b6d2", "#393b79", "#637939"]
 _EXTRA_MARKERS = ["<", ">", "d", "8", "1", "2"]
 
 
@@ -106,7 +107,13 @@ def fmt_size_axis(ax: Any, axis: str = "x") -> None:
     a = ax.xaxis if axis == "x" else ax.yaxis
     if axis == "x":
         a.set_major_formatter(FuncFormatter(lambda v, _p: format_size(int(v)) if v >= 1 else ""))
-    else:
+    else:   # linear amounts: ticks at round numbers of KiB/MiB/GiB (call after drawing)
+        lo, hi = ax.get_ylim()
+        if ax.get_yscale() == "linear" and hi > lo:
+            unit = next(u for u in (1 << 30, 1 << 20, 1 << 10, 1) if hi >= 2 * u)
+            raw = (hi - lo) / unit / 5
+            step = min((m * 10 ** e for e in range(-1, 7) for m in (1, 2, 5) if m * 10 ** e >= raw))
+            a.set_major_locator(MultipleLocator(step * unit))
         a.set_major_formatter(FuncFormatter(lambda v, _p: metrics.format_bytes(v) if v > 0 else "0"))
     a.set_minor_formatter(NullFormatter())
 

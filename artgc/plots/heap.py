@@ -115,7 +115,8 @@ def _against_heap(doc: Mapping[str, Any], metrics_: list[tuple[str, Metric, str]
             if ref_lines:
                 hs = sorted({h for d in by_lab.values() for h in d})
                 xs = [(h / minheap) if (use_mult and minheap) else h for h in hs]
-                ax.plot(xs, hs, color="#999999", linestyle=(0, (1, 2)), linewidth=1, label="heap budget (heap_bytes)")
+                ax.plot(xs, hs, color="#999999", linestyle=(0, (1, 2)), linewidth=1,
+                        label="heap budget (heap_bytes)")
             if y_is_time:
                 ax.set_yscale("log")
             else:
