@@ -32,19 +32,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+# Figures are built with matplotlib's object API (Figure, no pyplot), so they
+# need no backend: importing this module leaves a notebook's inline backend alone.
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-from matplotlib.figure import Figure  # noqa: E402
-
-from ..results import all_series, load, validate  # noqa: E402
-from ._data import median_ci, reference_configs  # noqa: E402
-from ._style import label, style  # noqa: E402
-from .heap import plot_pause_vs_heap, plot_peak_pss  # noqa: E402
-from .heapmap import plot_heap_map  # noqa: E402
-from .latency import plot_fault_stalls, plot_pause_percentiles, plot_request_latency  # noqa: E402
-from .stalls import plot_cycle_kinds, plot_mmu, plot_worst_stall  # noqa: E402
-from .timeline import plot_cycle_timeline, plot_memory_timeline  # noqa: E402
+from ..results import all_series, load, validate
+from ._data import median_ci, reference_configs
+from ._style import label, style
+from .heap import plot_pause_vs_heap, plot_peak_pss
+from .heapmap import plot_heap_map
+from .latency import plot_fault_stalls, plot_pause_percentiles, plot_request_latency
+from .stalls import plot_cycle_kinds, plot_mmu, plot_worst_stall
+from .timeline import plot_cycle_timeline, plot_memory_timeline
 
 PlotFn = Callable[..., Figure | None]
 

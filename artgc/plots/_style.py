@@ -62,7 +62,7 @@ def _base(lab: str) -> str:
     if head.startswith("jvm-"):
         name = head[4:].split(":")[-1]           # "25:genzgc" -> "genzgc"
         return f"jvm-{name}"
-    return head.split("/")[0]
+    return head.split("/")[0].rstrip(",")
 
 
 def style(lab: str) -> dict[str, Any]:
