@@ -16,7 +16,11 @@ HEAP = os.path.join(ROOT, "heap")
 
 
 # Headers that are their own cffi declaration (preprocessor lines dropped).
-PUBLIC_HEADERS = ("heap_api.h",)
+PUBLIC_HEADERS = ("include/heap_api.h",)
+# heap/include: what Python and the workloads see; heap/os: userfaultfd and
+# fault delivery; heap/testing: probe, self-tests and test hooks; the core
+# (heap/*.c, heap/modes, heap/space) includes them by name.
+INCLUDE_DIRS = ("", "include", "os", "testing")
 
 
 def _sources() -> list[str]:
@@ -77,7 +81,7 @@ ffibuilder.set_source(
     "artgc._native",
     '#include "artgc_api.h"\n',
     sources=_sources(),
-    include_dirs=[os.path.relpath(HEAP, ROOT)],
+    include_dirs=[os.path.relpath(os.path.join(HEAP, d), ROOT) for d in INCLUDE_DIRS],
     extra_compile_args=_cflags,
     extra_link_args=_ldflags,
     libraries=["pthread", "m"],

@@ -1,5 +1,5 @@
 """Every heap and run option in one table: name, type, default, limits, help,
-choices and how it lands in the C ``agc_options`` struct (heap/heap_api.h).
+choices and how it lands in the C ``agc_options`` struct (heap/include/heap_api.h).
 
 The table is the one place an option is declared. It is read by
   * :class:`artgc.Heap` (through :func:`heap_options` and :meth:`HeapOptions.to_c`),
@@ -277,7 +277,7 @@ def check_combination(v: Mapping[str, Any]) -> None:
                          "mapping's page cache, which private anonymous memory has not")
     if v.get("mode") == "move" and v.get("memory") == "shmem":
         raise ValueError("--mode move needs --memory anon: Linux's UFFDIO_MOVE refuses shmem "
-                         "(see heap/uffd_selftest.c)")
+                         "(see heap/testing/uffd_selftest.c)")
     if v.get("mode") == "stw" and v.get("delivery") == "thread":
         raise ValueError("--delivery thread does not apply to --mode stw: stop-the-world compaction "
                          "takes no userfaultfd faults; use --mode copy|minor|move with --delivery thread, "

@@ -1,6 +1,6 @@
 """`artgc probe`: what this kernel's userfaultfd offers, and the raw costs.
 
-Everything is measured in C (heap/probe.c); this module only turns the result
+Everything is measured in C (heap/testing/probe.c); this module only turns the result
 into the contract's JSON shape (contract.md, "artgc probe --json") and a table.
 A figure that could not be measured is ``None`` with the reason in a sibling
 ``"<name>_reason"`` key.

@@ -1,4 +1,4 @@
-"""The userfaultfd layer (heap/uffd.c, heap/fault.c, heap/uffd_selftest.c)."""
+"""The userfaultfd layer (heap/os/uffd.c, heap/os/fault.c, heap/testing/uffd_selftest.c)."""
 from __future__ import annotations
 
 import ctypes
@@ -150,7 +150,7 @@ def test_copy_over_a_partly_mapped_range():
 @needs_uffd
 def test_move_is_refused_for_memfd_mappings():
     """UFFDIO_MOVE works between private anonymous mappings only (see
-    heap/uffd_selftest.c): a memfd destination or source is EINVAL."""
+    heap/testing/uffd_selftest.c): a memfd destination or source is EINVAL."""
     _need("move")
     _need("missing_shmem")
     m = _Memfd(2, populate=False)
@@ -163,7 +163,7 @@ def test_move_is_refused_for_memfd_mappings():
         rc = lib.agc_uffd_move(uffd, _p(m.primary), _p(anon), PAGE, 0)
         if rc == 0:
             pytest.skip("this kernel moves pages into shmem: update the comment in "
-                        "heap/uffd_selftest.c and consider move mode on the memfd")
+                        "heap/testing/uffd_selftest.c and consider move mode on the memfd")
         assert rc == -22  # EINVAL
     finally:
         os.close(uffd)

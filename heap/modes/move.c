@@ -3,7 +3,7 @@
  * place with UFFDIO_MOVE: no kernel allocation, zeroing or copy, and no
  * madvise for them. A faulting mutator builds in its own scratch page (MOVE
  * takes it; the next write refills it). Anonymous memory only: Linux 6.18's
- * UFFDIO_MOVE refuses shmem on either side (heap/uffd_selftest.c). */
+ * UFFDIO_MOVE refuses shmem on either side (heap/testing/uffd_selftest.c). */
 #include <errno.h>
 #include "internal.h"
 #include "modes/mode.h"
@@ -46,7 +46,7 @@ const agc_mode_ops agc_mode_move = {
     .name = "move", .id = AGC_MODE_MOVE,
     .memories = AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_ANON,
     .memory_refusal = "UFFDIO_MOVE needs private anonymous memory on both sides (Linux 6.18 refuses "
-                      "shmem, see heap/uffd_selftest.c); use --memory anon",
+                      "shmem, see heap/testing/uffd_selftest.c); use --memory anon",
     .faults = 1, .fault_kind = AGC_FAULT_MISSING,
     .check = move_check, .uffd_want = move_want, .reg_modes = missing_reg,
     .recycles = 1, .install = move_install, .cycle = agc_cycle_concurrent,

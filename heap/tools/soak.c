@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../heap_api.h"
+#include "heap_api.h"
 #include "../workloads/workloads.h"
 
 int main(int argc, char **argv)

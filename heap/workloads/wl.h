@@ -7,8 +7,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
-#include "../heap_api.h"
-#include "../mutator.h"
+#include "heap_api.h"
+#include "mutator.h"
 #include "workloads.h"
 
 typedef struct wl_ctx wl_ctx;

@@ -3,7 +3,7 @@
 #define ARTGC_WORKLOADS_H
 #include <stddef.h>
 #include <stdint.h>
-#include "../heap_api.h"
+#include "heap_api.h"
 
 typedef struct agc_wl_params {
     const char *name;      /* binarytrees | gcbench | lru | graph */
