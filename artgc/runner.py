@@ -462,7 +462,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
-    sampler = memory.MemorySampler(memfd=memory.memfd_of(lib, h), meta=memory.meta_reader(lib, h)).start()
+    sampler = memory.MemorySampler(memfd=memory.memfd_of(lib, h), meta=memory.meta_reader(lib, h))
 
     def work() -> None:
         box["t0"] = time.monotonic_ns()
@@ -482,6 +482,7 @@ def run(workload: str, *, size: int | None = None, mode: str = "minor", delivery
         with _Interrupter(lib) as intr:
             worker = threading.Thread(target=work, name=f"artgc-{a['workload']}", daemon=True)
             worker.start()
+            sampler.start()   # after the workload's start: its set-up never waits for the sampler
             while worker.is_alive():
                 worker.join(0.05)
         if "exc" in box:
