@@ -534,7 +534,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
-    sampler = memsample.MemorySampler(memfd=memsample.memfd_of(lib, h), meta=memsample.meta_reader(lib, h)).start()
+    sampler = memsample.MemorySampler(memfd=memsample.memfd_of(lib, h), meta=memsample.meta_reader(lib, h))
 
     def work() -> None:
         box["t0"] = time.monotonic_ns()
@@ -556,6 +556,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
             worker = threading.Thread(target=work, name=f"artgc-{a['workload']}", daemon=True)
             worker.start()
             deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
+            sampler.start()   # after the workload's start: its set-up never waits for the sampler
             while worker.is_alive():
                 worker.join(0.05)
                 if deadline is not None and time.monotonic() > deadline:
