@@ -173,7 +173,10 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, dense_prefix: float | None = None,
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
-        self._ptr: Any = None
+        # the C heap, shared with the finalizer: whichever frees it (close(),
+        # garbage collection, interpreter exit) empties the cell first, so no
+        # handle dropped later reaches freed memory
+        self._cell: list[Any] = [None]
         self._pid = os.getpid()
         self._serial = next(_heap_serial)
         self._cv = threading.Condition(threading.RLock())
@@ -188,26 +191,32 @@ class Heap:
         mode, delivery = hopts["mode"], hopts["delivery"]
         out = ffi.new("agc_heap **")
         raise_for(lib.agc_heap_create(opts, out))
-        self._ptr = out[0]
+        self._cell[0] = out[0]
         self.mode = mode
         self.delivery = delivery
         self.capacity = int(lib.agc_heap_capacity(self._ptr))
         self._classes: dict[int, Class] = {}
         self._manual = False
         self._builtin = {1: "RefArray", 2: "ByteArray"}
-        self._finalizer = weakref.finalize(self, Heap._destroy, self._ptr)
+        self._finalizer = weakref.finalize(self, Heap._destroy, self._cell)
 
     # lifecycle ------------------------------------------------------------
+    @property
+    def _ptr(self) -> Any:
+        return self._cell[0]
+
     @staticmethod
-    def _destroy(ptr: Any) -> None:
-        lib.agc_heap_destroy(ptr)
+    def _destroy(cell: list[Any]) -> None:
+        ptr, cell[0] = cell[0], None
+        if ptr is not None:
+            lib.agc_heap_destroy(ptr)
 
     def close(self) -> None:
         """Release every mapping, descriptor and thread of the heap. Calls in
         other threads return (or raise "the heap is closed") first."""
         if self._foreign():
-            self._ptr = None          # a forked child: the parent's heap is not ours
-            self._finalizer.detach()
+            self._finalizer.detach()  # a forked child: the parent's heap is not ours
+            self._cell[0] = None
             return
         with self._cv:
             if self._ptr is None:
@@ -222,9 +231,8 @@ class Heap:
         with self._cv:
             while self._inflight:
                 self._cv.wait()
-            self._ptr = None
+            self._finalizer()
             self._cv.notify_all()
-        self._finalizer()
 
     @property
     def closed(self) -> bool:

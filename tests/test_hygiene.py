@@ -152,6 +152,8 @@ CHILD = textwrap.dedent(r'''
 
 
 
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
 def _pairs() -> list[Any]:
     out = []
     for p in mode_params():
@@ -209,7 +211,9 @@ def test_nothing_survives_heaps_and_runs(mode: str, delivery: str, require_mode:
     report = []
     for i, r in enumerate(d["rounds"][1:], start=2):
         a, b = r["churn_before"], r["churn_after"]
-        assert (b["maps"], b["anon_kib"]) == (a["maps"], a["anon_kib"]), \
+        # under ASan its allocator maps memory of its own as it goes (LeakSanitizer
+        # covers malloc there; descriptors, threads and memfds are still checked)
+        assert UNDER_ASAN or (b["maps"], b["anon_kib"]) == (a["maps"], a["anon_kib"]), \
             f"round {i}: 20 heaps opened, used and closed left mappings behind: {a} -> {b}"
         for phase, s in r.items():
             if phase.startswith("churn"):
@@ -219,9 +223,10 @@ def test_nothing_survives_heaps_and_runs(mode: str, delivery: str, require_mode:
             assert s["memfds"] == 0, "a memfd survived: " + where
             assert s["fds"] == base["fds"], "descriptors leaked: " + where
             assert s["tasks"] == base["tasks"], "threads survived: " + where
-            assert s["maps"] <= base["maps"] + MAPS_SLACK, "mappings leaked: " + where
+            assert UNDER_ASAN or s["maps"] <= base["maps"] + MAPS_SLACK, "mappings leaked: " + where
     last = d["rounds"][-1]["errors"]
-    assert last["maps"] <= d["rounds"][1]["errors"]["maps"] + MAPS_SLACK, "mappings grow round after round"
+    assert UNDER_ASAN or last["maps"] <= d["rounds"][1]["errors"]["maps"] + MAPS_SLACK, \
+        "mappings grow round after round"
     print(f"\n{mode}-{delivery}: before {before}, open {opened}, after warm-up {base}\n  " + "\n  ".join(report))
 
 
@@ -273,12 +278,13 @@ def test_other_threads_mappings_survive_cycles(tmp_path: Path) -> None:
     procs = [(m, subprocess.Popen([sys.executable, "-c", RACE, m, "5000"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path)))
              for m in modes]
+    errs: dict[str, str] = {}
     for m, p in procs:
         try:
-            p.communicate(timeout=HANG_S)
+            errs[m] = p.communicate(timeout=HANG_S)[1][-2000:]
         except subprocess.TimeoutExpired:
             p.kill()
             p.communicate()
             pytest.fail(f"{m}: hung")
     codes = {m: p.returncode for m, p in procs}
-    assert all(c == 0 for c in codes.values()), f"exit codes (-11: SIGSEGV): {codes}"
+    assert all(c == 0 for c in codes.values()), f"exit codes (-11: SIGSEGV): {codes}\n{errs}"
