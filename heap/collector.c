@@ -357,7 +357,7 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
             return agc_fail(AGC_ESYS, "the userfaultfd handler thread died and cannot be restarted: %s",
                             agc_last_error());
     }
-    h->manual_compaction = stop_after_flip && h->opt.mode != AGC_MODE_STW;
+    AGC_STORE(h->manual_compaction, stop_after_flip && h->opt.mode != AGC_MODE_STW);
     int rc = h->opt.mode == AGC_MODE_STW ? cycle_stw(h, c) : cycle_concurrent(h, c);
     if (rc == AGC_OK && h->manual_compaction)
         return AGC_OK;   /* finished by agc_collect_finish */
