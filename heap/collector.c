@@ -66,7 +66,7 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
             return agc_fail(AGC_ESYS, "the userfaultfd handler thread died and cannot be restarted: %s",
                             agc_last_error());
     }
-    h->manual_compaction = stop_after_flip && h->mode->faults;
+    AGC_STORE(h->manual_compaction, stop_after_flip && h->mode->faults);
     int rc = h->mode->cycle(h, c);
     if (rc == AGC_OK && h->manual_compaction)
         return AGC_OK;   /* finished by agc_collect_finish */
