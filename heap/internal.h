@@ -184,6 +184,7 @@ struct agc_heap {
     _Atomic uint32_t *rel_pending;
     _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released, 3 recycled */
     _Atomic uint64_t rec_scan;  /* where to look for a ready chunk to recycle */
+    uint64_t rec_gen;           /* this cycle's recycling number (release.c) */
     _Atomic uint64_t recycled_pages;
     int released_during;        /* this cycle gave from-space back early */
     int populate_lazy;          /* to-space made to exist ahead of the builders, not before the flip */

@@ -12,6 +12,11 @@
 #include "internal.h"
 #include "space/space.h"
 
+/* every cycle's recycling gets a number no other cycle of any heap has: a
+ * thread's run left from another cycle (or from a closed heap whose memory a
+ * new heap now has at the same addresses) is never used again */
+static _Atomic uint64_t rec_generation;
+
 static uint64_t fwd_at(agc_heap *h, uint64_t off)
 {
     /* to-space offset of the live bytes at or after from-space offset off
@@ -82,6 +87,8 @@ void agc_compact_plan_release(agc_heap *h)
     h->rel_n = (h->plan_top + h->rel_chunk - 1) / h->rel_chunk;
     for (uint64_t j = h->rel_early; j < h->rel_n; j++)
         plan_chunk(h, j, h->from_base);     /* the flip has moved the primary on */
+    h->rec_gen = atomic_fetch_add(&rec_generation, 1) + 1;
+    atomic_store(&h->rec_scan, 0);
     h->rel_active = 1;
 }
 
@@ -114,14 +121,14 @@ void agc_release_page_built(agc_heap *h, uint64_t p)
  * builds its runs into its pages; a recycled page leaves from-space when it
  * is moved into place. */
 static __thread uint8_t *rec_ptr;
-static __thread uint64_t rec_left, rec_cycle;
-static __thread const agc_heap *rec_heap;
+static __thread uint64_t rec_left, rec_gen;
+
 
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
 {
     if (!h->rel_active)
         return NULL;
-    if (rec_heap != h || rec_cycle != h->cycles_started)
+    if (rec_gen != h->rec_gen)
         rec_left = 0;
     while (rec_left < k) {
         uint64_t j = atomic_load_explicit(&h->rec_scan, memory_order_relaxed);
@@ -139,8 +146,7 @@ uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
         uint64_t len = j * h->rel_chunk + h->rel_chunk > h->cap ? h->cap - j * h->rel_chunk : h->rel_chunk;
         rec_ptr = h->fromspace + j * h->rel_chunk;
         rec_left = len / AGC_PAGE;
-        rec_heap = h;
-        rec_cycle = h->cycles_started;
+        rec_gen = h->rec_gen;
     }
     uint8_t *p = rec_ptr;
     rec_ptr += k * AGC_PAGE;

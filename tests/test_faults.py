@@ -64,7 +64,7 @@ def test_handler_thread_dies(mode, require_mode):
 # A kernel without a feature, simulated (ARTGC_UFFD_HIDE), so that the
 # refusal is tested here too, not skipped on a kernel that has everything.
 HIDDEN = [("minor", "sigbus", "minor_shmem", "UFFD_FEATURE_MINOR_SHMEM"),
-          ("copy", "sigbus", "missing_shmem", "UFFD_FEATURE_MISSING_SHMEM"),
+          ("copy", "sigbus", "missing_shmem", "UFFD_FEATURE_MISSING_SHMEM"),   # copy on shmem needs it
           ("move", "sigbus", "move", "UFFD_FEATURE_MOVE"),
           ("minor", "sigbus", "sigbus", "UFFD_FEATURE_SIGBUS")]
 
@@ -74,11 +74,15 @@ def test_a_missing_kernel_feature_is_refused(mode, delivery, feature, name, monk
     import subprocess
     import sys
     monkeypatch.setenv("ARTGC_UFFD_HIDE", feature)
+    memory = "shmem" if mode != "move" else "anon"
     with pytest.raises(artgc.UnsupportedMode, match=name) as ei:
-        Heap("4MiB", mode=mode, delivery=delivery)
+        Heap("4MiB", mode=mode, delivery=delivery, memory=memory)
     assert "artgc probe" in str(ei.value)
+    if feature == "missing_shmem":   # copy on anonymous memory (its default) does not need it
+        with Heap("4MiB", mode=mode, delivery=delivery, memory="anon") as h:
+            h.collect()
     p = subprocess.run([sys.executable, "-m", "artgc", "run", "graph", "--size", "5", "--mode", mode,
-                        "--delivery", delivery, "--heap", "16MiB"],
+                        "--delivery", delivery, "--heap", "16MiB", "--memory", memory],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert name in p.stderr and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
