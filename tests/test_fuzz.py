@@ -373,8 +373,10 @@ def test_fuzz_heap_options(kw: dict[str, Any]) -> None:
     def go() -> None:
         with artgc.Heap(**kw) as h:
             _exercise(h)
-    # valid: nothing fuzzed, and not gc_install=False in a mode that needs it
-    valid = not kw.wild and not (kw["gc_install"] is False and kw["mode"] in ("copy", "move"))
+    # valid: nothing fuzzed, not gc_install=False in a mode that needs it, and
+    # not a delivery for stw (which takes no faults: refused with a message)
+    valid = not kw.wild and not (kw["gc_install"] is False and kw["mode"] in ("copy", "move")) \
+        and not (kw["mode"] == "stw" and kw["delivery"] == "thread")
     api_call(go, must_succeed=valid)
 
 
@@ -668,7 +670,7 @@ def test_fuzz_run_arguments(kw: dict[str, Any]) -> None:
         if valid:   # valid arguments: it ran, or ran out of its tiny heap
             assert r.ok or r.error_type == "OutOfMemory", r.error
         json.loads(r.to_json())
-    valid = not kw.wild
+    valid = not kw.wild and not (kw["mode"] == "stw" and kw["delivery"] == "thread")
     api_call(go, must_succeed=valid)
 
 
@@ -755,7 +757,8 @@ def test_fuzz_cli_run(workload: str, heap: str, opts: dict[str, str], wild: list
     code, out, err = cli_call(argv)
     assert_cli_clean(argv, code, out, err)
     no_install = "--no-gc-install" in flags and opts["--mode"] in ("copy", "move")
-    if not invalid and json_to in (None, "file") and not no_install:
+    stw_delivery = opts["--mode"] == "stw" and opts["--delivery"] == "thread"   # refused: stw takes no faults
+    if not invalid and json_to in (None, "file") and not no_install and not stw_delivery:
         # valid: it runs, or (exit 1) runs out of its 1 MiB heap
         assert code == 0 or (code == 1 and "out of memory" in err), f"argv={argv!r}: valid input, exit {code}: {err}"
     if code == 0 and json_to == "file":
