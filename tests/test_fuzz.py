@@ -977,8 +977,9 @@ def test_new_rejects_a_length_for_a_plain_class(length: Any) -> None:
     assert kind == "clean", "accepted"
 
 
+# (None for a knob a --design sets, such as reuse_tospace, means "not given")
 @pytest.mark.parametrize("kw", [{"seed": 2**70}, {"verify": "no"}, {"gc_install": "x"},
-                                {"reuse_tospace": None}])
+                                {"reuse_tospace": "yes"}, {"eager_release": 1}, {"memory": "disk"}])
 def test_heap_validates_like_run(kw: dict[str, Any]) -> None:
     def go() -> None:
         artgc.Heap("1MiB", mode="stw", **kw).close()
