@@ -131,7 +131,7 @@ static void *gc_main(void *arg)
         if (h->gc_shutdown)
             break;
         if (!h->gc_request || h->manual_compaction) {
-            h->pretouch_wanted = 0;
+            AGC_STORE(h->pretouch_wanted, 0);
             pthread_mutex_unlock(&h->gc_lock);
             pretouch_free_space(h);
             pthread_mutex_lock(&h->gc_lock);
@@ -278,7 +278,7 @@ static void pretouch_kick(agc_heap *h, uint64_t top)
         return;
     if (pthread_mutex_trylock(&h->gc_lock) != 0)
         return;             /* never block a mutator on the GC's lock */
-    h->pretouch_wanted = 1;
+    AGC_STORE(h->pretouch_wanted, 1);
     pthread_cond_broadcast(&h->gc_req_cond);
     pthread_mutex_unlock(&h->gc_lock);
 }

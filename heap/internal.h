@@ -178,7 +178,7 @@ struct agc_heap {
 
     /* from-space released as compaction goes (release.c) */
     uint64_t rel_chunk, rel_n, rel_early;
-    int rel_active;
+    _Atomic int rel_active;
     uint64_t *rel_lo, *rel_hi;  /* per chunk: the to-space pages that read from it */
     uint64_t *rel_hmax;         /* running maximum of rel_hi (for the search) */
     _Atomic uint32_t *rel_pending;

@@ -70,7 +70,7 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
  * final; headers are read through the primary, where they do not change). */
 void agc_release_plan_early(agc_heap *h)
 {
-    h->rel_active = 0;
+    atomic_store_explicit(&h->rel_active, 0, memory_order_relaxed);
     if (!h->opt.eager_release || !h->rel_chunk)
         return;
     h->rel_early = h->mark_start_top / h->rel_chunk;
@@ -89,13 +89,14 @@ void agc_compact_plan_release(agc_heap *h)
         plan_chunk(h, j, h->from_base);     /* the flip has moved the primary on */
     h->rec_gen = atomic_fetch_add(&rec_generation, 1) + 1;
     atomic_store(&h->rec_scan, 0);
-    h->rel_active = 1;
+    /* release: a thread that sees it active sees the plan */
+    atomic_store_explicit(&h->rel_active, 1, memory_order_release);
 }
 
 /* Page p is built: count it in the chunks whose range holds it. */
 void agc_release_page_built(agc_heap *h, uint64_t p)
 {
-    if (!h->rel_active)
+    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
         return;
     /* the first chunk whose running maximum of hi reaches p; from there on
      * every chunk with lo <= p <= hi holds p (lo only grows) */
@@ -126,7 +127,7 @@ static __thread uint64_t rec_left, rec_gen;
 
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
 {
-    if (!h->rel_active)
+    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
         return NULL;
     if (rec_gen != h->rec_gen)
         rec_left = 0;
@@ -159,7 +160,7 @@ uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
  * recycles, only what is more than the GC threads will soon build into). */
 void agc_release_ready(agc_heap *h)
 {
-    if (!h->rel_active)
+    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
         return;
     uint64_t keep = h->mode->recycles ? 2u * (unsigned)h->opt.gc_threads + 2 : 0, kept = 0;
     for (uint64_t j = 0; j < h->rel_n; j++) {
@@ -173,7 +174,7 @@ void agc_release_ready(agc_heap *h)
         if (a + len > h->cap)
             len = h->cap - a;
         h->space->release(h, a, len);
-        h->released_during = 1;
+        AGC_STORE(h->released_during, 1);
         atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
     }
 }
@@ -181,13 +182,13 @@ void agc_release_ready(agc_heap *h)
 /* Every page is built: whatever is ready goes now; the rest with the cycle. */
 void agc_compact_release_rest(agc_heap *h)
 {
-    h->rel_active = 0;
+    atomic_store_explicit(&h->rel_active, 0, memory_order_relaxed);
     for (uint64_t j = 0; j < h->rel_n; j++) {
         uint8_t exp = 1;
         if (atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2)) {
             uint64_t a = j * h->rel_chunk, len = a + h->rel_chunk > h->cap ? h->cap - a : h->rel_chunk;
             h->space->release(h, a, len);
-            h->released_during = 1;
+            AGC_STORE(h->released_during, 1);
             atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
         }
     }
