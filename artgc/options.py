@@ -196,8 +196,9 @@ def is_multiple(value: Any) -> bool:
 
 _C = "AGC_"
 OPTIONS: tuple[Option, ...] = (
-    Option("heap", "size", "3x", "heap capacity: a size (64MiB, 1GiB) or a multiple of the workload's "
-           "minimum heap (3x; see `artgc minheap`)", lo=MIN_HEAP, hi=MAX_HEAP, c_field="capacity",
+    Option("heap", "size", "3x", "heap capacity: the live-plus-free budget (the JVM's -Xmx), a size "
+           "(64MiB, 1GiB) or a multiple of the workload's minimum heap (3x; see `artgc minheap`); what it "
+           "costs at peak is reported as heap_cost_bytes and peak_pss_bytes", lo=MIN_HEAP, hi=MAX_HEAP, c_field="capacity",
            metavar="SIZE|Nx", multiple=True),
     Option("mode", "choice", "minor", "how compaction fills to-space",
            choices={m: f"{_C}MODE_{m.upper()}" for m in MODES}, c_field="mode"),
