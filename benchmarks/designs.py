@@ -16,14 +16,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from runjson import run_json
 
 
 def _mmu(d: dict[str, Any], window_ns: float) -> float | None:
@@ -42,20 +41,7 @@ def _pct(a: np.ndarray, q: float) -> float:
 
 
 def run(workload: str, args: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "artgc", "run", workload, "--quiet", *args]
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        path = f.name
-    p = subprocess.run(cmd + ["--json", path], capture_output=True, text=True, timeout=3600)
-    try:
-        with open(path) as fh:
-            d = json.load(fh)
-    except (OSError, ValueError):
-        d = {"failed": True, "error": p.stderr.strip()[-400:]}
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
-    if isinstance(d, list):          # --invocations writes a list
-        d = d[0]
+    d = run_json([sys.executable, "-m", "artgc", "run", workload, "--quiet", *args], 3600)
     pauses = np.asarray(d.get("pauses_ns") or [], dtype=np.float64)
     stalls = np.asarray(d.get("stalls_ns") or d.get("pauses_ns") or [], dtype=np.float64)
     lat = np.asarray(d.get("latency_ns") or [], dtype=np.float64)

@@ -15,13 +15,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
 import numpy as np
+from runjson import run_json
 
 
 def run(workload: str, size: int, mode: str, heap: str, **kw: Any) -> dict[str, Any]:
@@ -30,18 +29,8 @@ def run(workload: str, size: int, mode: str, heap: str, **kw: Any) -> dict[str, 
     for k, v in kw.items():
         flag = "--" + k.replace("_", "-")
         args += ([flag] if v is True else [f"--no-{k.replace('_', '-')}"] if v is False else [flag, str(v)])
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-        path = f.name
     t = time.time()
-    p = subprocess.run(args + ["--json", path], capture_output=True, text=True, timeout=1800)
-    try:
-        with open(path) as fh:
-            d = json.load(fh)
-    except (OSError, ValueError):
-        d = {"failed": True, "error": p.stderr.strip()[-500:]}
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
+    d = run_json(args, 1800)
     pauses = np.asarray(d.get("pauses_ns") or [], dtype=np.float64)
     stalls = np.asarray(d.get("fault_stalls_ns") or [], dtype=np.float64)
     cycles = d.get("cycles") or []

@@ -179,6 +179,11 @@ def test_move_recycling_never_reuses_another_cycles_pages(gc_threads, require_mo
     heap can have the same addresses (found by the hygiene test: a filler of
     size 0 after a later heap's collect_finish)."""
     require_mode("move")
+    # the shape of tests/test_hygiene.py's child, which found the bug and is
+    # what catches it (in its own interpreter, after other heaps); run here
+    # in the test process this did NOT fail with the fix removed: a smoke
+    # test of the path (collect_finish in a thread that built for an earlier
+    # heap), not a reproducer
     for _ in range(6):
         with Heap("4MiB", mode="move", gc_threads=gc_threads) as h:
             C = h.define_class("C", refs=2, data_bytes=1000)

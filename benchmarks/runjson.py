@@ -1,0 +1,28 @@
+"""One `python -m artgc run ... --json` in its own process, its JSON result
+read back (shared by the benchmark scripts in this folder)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from typing import Any
+
+
+def run_json(argv: list[str], timeout_s: float) -> dict[str, Any]:
+    """Run argv with --json FILE appended; the result, or {"failed": True,
+    "error": the end of stderr} when no result was written."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    p = subprocess.run(argv + ["--json", path], capture_output=True, text=True, timeout=timeout_s)
+    try:
+        with open(path) as fh:
+            d = json.load(fh)
+    except (OSError, ValueError):
+        d = {"failed": True, "error": p.stderr.strip()[-500:]}
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+    if isinstance(d, list):          # --invocations N writes a list of runs
+        d = d[0]
+    return d
