@@ -1,18 +1,31 @@
-"""Memory measured honestly: a sampler of a process's proportional set size.
+"""Memory measured honestly: a sampler of a process's resident memory with
+each physical page counted once (its proportional set size).
 
 RSS counts a page once per mapping, and artgc maps its heap twice (primary and
-alias), so RSS over-counts the heap. PSS (``/proc/<pid>/smaps_rollup``)
-counts each physical page once, shared ones split among their sharers. The
-sampler reads, every ``interval_s`` (15 ms by default) in a Python thread
-(it only reads /proc: the GIL is never needed by the heap):
+alias), so RSS over-counts the heap. The sampler reads, every ``interval_s``
+(15 ms by default) in a Python thread (it only reads /proc: the GIL is never
+needed by the heap):
 
-  * ``pss_bytes``, ``rss_bytes``, ``anon_bytes``: from smaps_rollup (Pss,
-    Rss, Anonymous) of the process running the heap (artgc: this process;
-    a JVM peer: the java process);
+  * ``pss_bytes``: the kernel's anonymous-page counter (``RssAnon`` of
+    ``/proc/<pid>/status``) + the populated bytes of every memfd the process
+    holds open (st_blocks, each page once however many times it is mapped;
+    ``RssShmem`` when it holds none) + the file-backed PSS (libraries, code)
+    read once from ``smaps_rollup`` when sampling starts. For a process
+    without shared anonymous memory this is its PSS (a test checks it against
+    ``smaps_rollup``), except that a memfd page populated but mapped nowhere
+    counts too: it costs memory all the same.
+  * ``rss_bytes``, ``anon_bytes``: ``VmRSS`` and ``RssAnon`` (counters);
   * ``memfd_bytes``: the heap's memfd populated bytes (st_blocks * 512 of
     the fd; 0 for an anonymous heap and for the JVM);
   * ``meta_bytes``: artgc's own metadata (bitmaps, page states, buffers)
     from ``agc_heap_meta_bytes`` when the native core has it, else 0.
+
+Why not ``smaps_rollup`` every sample (``exact=True`` still does): it walks
+the process's page tables under the mmap lock, 7-13 ms for a 256 MiB heap
+and more for 1 GiB mapped twice, and a flip's mremap waits for that lock.
+Measured on binarytrees 21 / 1 GiB, ``minor``: worst pause 13.7-16.7 ms with
+a rollup every 15 ms, 0.25 ms without (``python benchmarks/sampler_ab.py``).
+The counters cost microseconds and take no lock a mutator or the GC needs.
 
 :func:`timeline` joins the samples and the live data after each cycle into
 the ``memory_timeline`` result key (columns, times since the run's start).
@@ -36,26 +49,77 @@ TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_byt
 # Reading smaps_rollup walks the process's page tables under the mmap lock:
 # about 2.5 ms of CPU for a Python process with a small heap, 7-13 ms for a
 # 256 MiB heap (artgc's two mappings of it, or a pretouched JVM) on this
-# machine. The sampler waits at least this many times a sample's CPU time
-# before the next, so that it takes at most about 1/MAX_COST_SHARE of a CPU.
+# machine; the counters of /proc/<pid>/status cost microseconds. The sampler
+# waits at least this many times a sample's CPU time before the next, so that
+# it takes at most about 1/MAX_COST_SHARE of a CPU.
 MAX_COST_SHARE = 20
-_ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes"}
+_ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes",
+                  "Pss_File:": "pss_file_bytes"}
+_STATUS_FIELDS = {"VmRSS:": "rss_bytes", "RssAnon:": "anon_bytes", "RssShmem:": "shmem_bytes"}
 
 
-def read_rollup(pid: int | str = "self") -> dict[str, int] | None:
-    """PSS, RSS and anonymous bytes of a process from /proc/<pid>/smaps_rollup;
-    None when the process is gone or the file is unreadable."""
-    out = {v: 0 for v in _ROLLUP_FIELDS.values()}
+def _read_kib_fields(path: str, fields: Mapping[str, str]) -> dict[str, int] | None:
+    out = {v: 0 for v in fields.values()}
     try:
-        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+        with open(path, encoding="ascii", errors="replace") as f:
             for line in f:
                 parts = line.split()
-                key = _ROLLUP_FIELDS.get(parts[0]) if parts else None
+                key = fields.get(parts[0]) if parts else None
                 if key is not None and len(parts) >= 2:
                     out[key] = int(parts[1]) * 1024
     except (OSError, ValueError):
         return None
     return out
+
+
+def read_rollup(pid: int | str = "self") -> dict[str, int] | None:
+    """PSS, RSS, anonymous and file-backed PSS bytes of a process from
+    /proc/<pid>/smaps_rollup (a page-table walk under the mmap lock); None
+    when the process is gone or the file is unreadable."""
+    return _read_kib_fields(f"/proc/{pid}/smaps_rollup", _ROLLUP_FIELDS)
+
+
+def read_status(pid: int | str = "self") -> dict[str, int] | None:
+    """RSS, anonymous and shmem resident bytes of a process from the kernel's
+    counters in /proc/<pid>/status (no page-table walk); None when gone."""
+    return _read_kib_fields(f"/proc/{pid}/status", _STATUS_FIELDS)
+
+
+def memfds_populated_bytes(pid: int | str = "self") -> int | None:
+    """Populated bytes of every memfd the process holds open, each file once
+    (however many fds or mappings it has); None when it holds none."""
+    base = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return None
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for n in names:
+        try:
+            if not os.readlink(f"{base}/{n}").startswith("/memfd:"):
+                continue
+            st = os.stat(f"{base}/{n}")
+        except OSError:
+            continue   # closed meanwhile
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += int(st.st_blocks) * 512
+    return total if seen else None
+
+
+def read_counters(pid: int | str = "self", file_pss: int = 0) -> dict[str, int] | None:
+    """``pss_bytes``, ``rss_bytes`` and ``anon_bytes`` from counters, without
+    a page-table walk: anonymous pages + every memfd's populated pages once
+    (the shmem counter if the process holds no memfd) + ``file_pss`` (the
+    file-backed PSS, from a rollup taken once). None when the process is gone."""
+    st = read_status(pid)
+    if st is None:
+        return None
+    memfds = memfds_populated_bytes(pid)
+    shared = st["shmem_bytes"] if memfds is None else memfds
+    return {"pss_bytes": st["anon_bytes"] + shared + int(file_pss), "rss_bytes": st["rss_bytes"],
+            "anon_bytes": st["anon_bytes"]}
 
 
 def fd_populated_bytes(fd: int) -> int:
@@ -83,13 +147,20 @@ class MemorySampler:
     thread takes one every interval, the first an interval after start, and
     stop() a last one when fewer than two were taken, so even a short run
     has two. The wait between samples stretches to MAX_COST_SHARE times the
-    CPU time the last sample cost (``sample_cost_ns``, kernel time included)."""
+    CPU time the last sample cost (``sample_cost_ns``, kernel time included).
+    ``exact=True`` reads smaps_rollup for every sample (exact PSS, but each
+    read holds the process's mmap lock for milliseconds: it stretches the
+    pauses it lands in); the default reads it once, when the thread starts,
+    for the file-backed part, and counters after (see the module's text)."""
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
-                 meta: Callable[[], int] | None = None, interval_s: float = 0.015) -> None:
+                 meta: Callable[[], int] | None = None, interval_s: float = 0.015,
+                 exact: bool = False) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
         self.pid = pid
+        self.exact = bool(exact)
+        self._file_pss: int | None = None
         self.memfd = memfd
         self.meta = meta
         self.interval_s = float(interval_s)
@@ -97,12 +168,23 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._sampling = threading.Lock()
 
     def sample(self) -> bool:
         """Take one sample now; False (nothing recorded) when the process is gone."""
+        with self._sampling:   # one at a time, so the columns stay in time order
+            return self._sample()
+
+    def _sample(self) -> bool:
         t = time.monotonic_ns()
         c0 = time.thread_time_ns()
-        roll = read_rollup(self.pid)
+        if self.exact:
+            roll = read_rollup(self.pid)
+        else:
+            if self._file_pss is None:   # once: the only page-table walk
+                base = read_rollup(self.pid)
+                self._file_pss = base["pss_file_bytes"] if base is not None else 0
+            roll = read_counters(self.pid, self._file_pss)
         cost = time.thread_time_ns() - c0   # CPU time (kernel's page walk included), not waits
         if roll is None:
             return False
@@ -114,12 +196,16 @@ class MemorySampler:
             except Exception:  # noqa: BLE001 - a heap being torn down: no figure
                 meta = 0
         with self._lock:
-            row = {"t_ns": t, **roll, "memfd_bytes": memfd, "meta_bytes": meta, "sample_cost_ns": cost}
+            row = {"t_ns": t, "pss_bytes": roll["pss_bytes"], "rss_bytes": roll["rss_bytes"],
+                   "anon_bytes": roll["anon_bytes"], "memfd_bytes": memfd, "meta_bytes": meta, "sample_cost_ns": cost}
             for k in TIMELINE_COLUMNS:
                 self.samples[k].append(int(row[k]))
         return True
 
     def _loop(self) -> None:
+        if not self.exact and self._file_pss is None:
+            base = read_rollup(self.pid)   # the one walk, before the first interval
+            self._file_pss = base["pss_file_bytes"] if base is not None else 0
         wait = self.interval_s
         while not self._stop.wait(wait):
             if not self.sample():

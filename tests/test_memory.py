@@ -76,3 +76,43 @@ def test_run_fills_the_memory_timeline(mode: str, require_mode: Any) -> None:
     assert len(tl["live_t_ns"]) == len(r.cycles) > 0
     d = json.loads(r.to_json())
     assert d["memory_timeline"] == tl and d["peak_pss_bytes"] == r.peak_pss_bytes
+
+
+def test_counter_pss_counts_a_twice_mapped_memfd_once_and_agrees_with_the_rollup() -> None:
+    """The default sampler's PSS (counters, no page-table walk) against the
+    kernel's own PSS: a memfd mapped twice and written through both mappings
+    is counted once, as smaps_rollup's Pss counts it, and RSS twice."""
+    import mmap
+    size = 32 << 20
+    fd = os.memfd_create("artgc-test-twice")
+    try:
+        os.ftruncate(fd, size)
+        a = mmap.mmap(fd, size)
+        b = mmap.mmap(fd, size)
+        try:
+            for off in range(0, size, 4096):
+                a[off] = 1          # populates the page and maps it in a
+                _ = b[off]          # maps the same page in b
+            base = memory.read_rollup()
+            assert base is not None
+            counted = memory.read_counters(file_pss=base["pss_file_bytes"])
+            exact = memory.read_rollup()
+            assert counted is not None and exact is not None
+            assert memory.memfds_populated_bytes() is not None
+            assert memory.memfds_populated_bytes() >= size   # type: ignore[operator]
+            assert exact["rss_bytes"] - exact["pss_bytes"] >= size - (4 << 20)   # RSS counts it twice
+            # a few MiB of slack: the kernel's per-CPU counters and what Python allocates meanwhile
+            assert abs(counted["pss_bytes"] - exact["pss_bytes"]) < (4 << 20) + exact["pss_bytes"] // 20
+        finally:
+            a.close()
+            b.close()
+    finally:
+        os.close(fd)
+    assert memory.read_counters(2**22 + 12345) is None
+
+
+def test_exact_sampler_reads_the_rollup() -> None:
+    with memory.MemorySampler(interval_s=0.005, exact=True) as s:
+        assert s.sample()
+    cols = s.stop()
+    assert len(cols["t_ns"]) >= 2 and min(cols["pss_bytes"]) > 0

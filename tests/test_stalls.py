@@ -69,12 +69,18 @@ def _check_consistent(r: Any) -> Counter[str]:
 
 @needs_native
 @pytest.mark.parametrize("mode", ["stw", "minor"])
-def test_a_tiny_heap_records_allocation_waits_and_pauses(mode: str, require_mode: Any) -> None:
+def test_a_tiny_heap_records_allocation_waits(mode: str, require_mode: Any) -> None:
+    """With trigger=1.0 the first cycle starts only when an allocation finds
+    the heap full, so at least one allocation wait is certain. (Whether a
+    pause is felt too depends on timing: a mutator blocked in its allocation
+    wait through a whole cycle feels that cycle's pause inside its wait.)"""
     require_mode(mode)
     import artgc
-    r = artgc.run("binarytrees", size=12, heap="4MiB", mode=mode, check=True)
+    r = artgc.run("binarytrees", size=12, heap="4MiB", mode=mode, trigger=1.0, check=True)
+    assert r.cycles[0]["reason"] == "allocation-failure"
     kinds = _check_consistent(r)
-    assert kinds["alloc_wait"] >= 1 and kinds["pause"] >= 1
+    assert kinds["alloc_wait"] >= 1
+    assert set(kinds) <= {"pause", "fault", "alloc_wait"}
     assert 0.0 < metrics.wait_share(r) < 1.0  # type: ignore[operator]
 
 
