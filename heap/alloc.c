@@ -7,17 +7,17 @@
 /* Grab `need` bytes from the global bump pointer; returns offset or AGC_NONE. */
 static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
 {
-    pthread_mutex_lock(&h->alloc_lock);
-    uint64_t top = AGC_LOAD(h->top);
-    uint64_t avail = h->limit > top ? h->limit - top : 0;
+    pthread_mutex_lock(&h->alloc.alloc_lock);
+    uint64_t top = AGC_LOAD(h->alloc.top);
+    uint64_t avail = h->alloc.limit > top ? h->alloc.limit - top : 0;
     if (avail < min) {
-        pthread_mutex_unlock(&h->alloc_lock);
+        pthread_mutex_unlock(&h->alloc.alloc_lock);
         return AGC_NONE;
     }
     if (need > avail)
         need = avail & ~7ull;
-    __atomic_store_n(&h->top, top + need, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&h->alloc_lock);
+    __atomic_store_n(&h->alloc.top, top + need, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&h->alloc.alloc_lock);
     *got = need;
     return top;
 }
@@ -25,15 +25,15 @@ static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
 /* World stopped: pad the bump pointer to `align` with a filler; returns it. */
 uint64_t agc_align_top(agc_heap *h, uint64_t align)
 {
-    pthread_mutex_lock(&h->alloc_lock);
-    uint64_t t = AGC_LOAD(h->top);
+    pthread_mutex_lock(&h->alloc.alloc_lock);
+    uint64_t t = AGC_LOAD(h->alloc.top);
     uint64_t a = (t + align - 1) & ~(align - 1);
-    if (a > h->limit)
-        a = h->limit;
+    if (a > h->alloc.limit)
+        a = h->alloc.limit;
     if (a > t)
         agc_heap_fill(h, t, a - t);
-    AGC_STORE(h->top, a);
-    pthread_mutex_unlock(&h->alloc_lock);
+    AGC_STORE(h->alloc.top, a);
+    pthread_mutex_unlock(&h->alloc.alloc_lock);
     return a;
 }
 
@@ -51,9 +51,9 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         m->hot.tlab_cur = m->hot.tlab_end = 0;
         /* a TLAB, smaller when many threads share little free space */
         uint64_t want = AGC_TLAB;
-        uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
-        uint64_t avail = h->limit > top ? h->limit - top : 0;
-        int nm = AGC_LOAD(h->nmutators) > 0 ? AGC_LOAD(h->nmutators) : 1;
+        uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED);
+        uint64_t avail = h->alloc.limit > top ? h->alloc.limit - top : 0;
+        int nm = AGC_LOAD(h->world.nmutators) > 0 ? AGC_LOAD(h->world.nmutators) : 1;
         if (avail / (4ull * (uint64_t)nm) < want)
             want = (avail / (4ull * (uint64_t)nm)) & ~7ull;
         if (want < bytes)
@@ -85,9 +85,9 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
         agc_fail(AGC_EINVAL, "unknown class id %d", cls);
         return NULL;
     }
-    if (err || words > 0xffffffffull || words * 8 > h->cap) {
+    if (err || words > 0xffffffffull || words * 8 > h->mem.cap) {
         agc_fail(AGC_EOOM, "an object of %llu elements does not fit in a heap of %llu bytes",
-                 (unsigned long long)length, (unsigned long long)h->cap);
+                 (unsigned long long)length, (unsigned long long)h->mem.cap);
         return NULL;
     }
     agc_poll(m);
@@ -99,11 +99,11 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
          * finished cycle leaves too little room for this object, or after
          * many rounds. */
         for (int round = 0; !p; round++) {
-            if (AGC_LOAD(h->manual_compaction)) {
+            if (AGC_LOAD(h->cp.manual_compaction)) {
                 agc_fail(AGC_EOOM, "out of memory: %llu bytes requested and the heap of %llu bytes is full, "
                          "while a cycle begun with collect_begin() is not finished: no collection can "
                          "free space until collect_finish()", (unsigned long long)bytes,
-                         (unsigned long long)h->cap);
+                         (unsigned long long)h->mem.cap);
                 return NULL;
             }
             uint64_t t0 = agc_now_ns();
@@ -113,18 +113,18 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
             agc_record_event(m, AGC_EV_ALLOC_WAIT, t0, agc_now_ns() - t0, 0);
             if (rc) {
                 agc_fail(rc, "allocation of %llu bytes failed: the collection it needed failed: %s",
-                         (unsigned long long)bytes, h->last_cycle_msg);
+                         (unsigned long long)bytes, h->gc.last_cycle_msg);
                 return NULL;
             }
             p = try_alloc(m, bytes);
             /* objects allocated during a cycle count as live in it, so judge
              * on what the cycle found reachable */
-            if (!p && (AGC_LOAD(h->last_traced_live) + bytes > h->limit || round >= 64)) {
+            if (!p && (AGC_LOAD(h->mk.last_traced_live) + bytes > h->alloc.limit || round >= 64)) {
                 agc_fail(AGC_EOOM,
                          "out of memory: %llu bytes requested, heap of %llu bytes holds %llu live bytes "
                          "after a full collection (use a larger --heap)",
-                         (unsigned long long)bytes, (unsigned long long)h->cap,
-                         (unsigned long long)AGC_LOAD(h->last_traced_live));
+                         (unsigned long long)bytes, (unsigned long long)h->mem.cap,
+                         (unsigned long long)AGC_LOAD(h->mk.last_traced_live));
                 return NULL;
             }
         }

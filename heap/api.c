@@ -49,7 +49,7 @@ static int heap_enter(agc_heap *h)
         atomic_fetch_sub(&h->inflight, 1);
         return closed_error();
     }
-    if (h->sigbus_slot >= 0)
+    if (h->flt.sigbus_slot >= 0)
         agc_sigbus_install();        /* in front again if a handler displaced ours */
     agc_thread_uses_heap();          /* its fault buffers go when the thread exits */
     return AGC_OK;
@@ -71,16 +71,16 @@ int agc_heap_close_begin(agc_heap *h)
     if (agc_heap_foreign(h))
         return -1;
     atomic_store(&h->closing, 1);
-    pthread_mutex_lock(&h->gc_lock);
-    h->gc_shutdown = 1;          /* the GC thread ends after the cycle it runs */
-    AGC_STORE(h->gc_request, 0); /* nobody waits for a cycle that will not run */
-    pthread_cond_broadcast(&h->gc_done_cond);
-    pthread_cond_broadcast(&h->gc_req_cond);
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
+    h->gc.gc_shutdown = 1;          /* the GC thread ends after the cycle it runs */
+    AGC_STORE(h->gc.gc_request, 0); /* nobody waits for a cycle that will not run */
+    pthread_cond_broadcast(&h->gc.gc_done_cond);
+    pthread_cond_broadcast(&h->gc.gc_req_cond);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     while (atomic_load(&h->inflight) > 0) {
-        pthread_mutex_lock(&h->gc_lock);
-        pthread_cond_broadcast(&h->gc_done_cond);
-        pthread_mutex_unlock(&h->gc_lock);
+        pthread_mutex_lock(&h->gc.gc_lock);
+        pthread_cond_broadcast(&h->gc.gc_done_cond);
+        pthread_mutex_unlock(&h->gc.gc_lock);
         usleep(100);
     }
     return 0;
@@ -147,7 +147,7 @@ static int api_enter_obj(agc_heap *h, api_scope *s, uint32_t handle, void **obj)
 
 static const char *cls_name(agc_heap *h, void *obj)
 {
-    return h->classes[((agc_header *)obj)->cls].name;
+    return h->types.classes[((agc_header *)obj)->cls].name;
 }
 
 int agc_new(agc_heap *h, int cls, uint64_t length, uint32_t *handle_out)
@@ -156,7 +156,7 @@ int agc_new(agc_heap *h, int cls, uint64_t length, uint32_t *handle_out)
     int rc = api_enter(h, &s);
     if (rc)
         return rc;
-    if (cls <= AGC_CLS_FILLER || cls >= atomic_load(&h->nclasses))
+    if (cls <= AGC_CLS_FILLER || cls >= atomic_load(&h->types.nclasses))
         return api_leave(&s, agc_fail(AGC_EINVAL, "unknown class id %d", cls));
     void *o = agc_alloc_obj(h->api, cls, length);
     if (!o) {
@@ -298,15 +298,15 @@ int agc_write_data(agc_heap *h, uint32_t handle, uint64_t offset, const uint8_t 
 
 static int last_cycle(agc_heap *h, agc_cycle_stats *out)
 {
-    if (out && h->ncycles)
-        return agc_cycle_get(h, h->ncycles - 1, out);
+    if (out && h->st.ncycles)
+        return agc_cycle_get(h, h->st.ncycles - 1, out);
     return AGC_OK;
 }
 
 static void gc_wait(agc_heap *h)
 {
     AGC_NOCANCEL_BEGIN;
-    pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+    pthread_cond_wait(&h->gc.gc_done_cond, &h->gc.gc_lock);
     AGC_NOCANCEL_END;
 }
 
@@ -330,18 +330,18 @@ static int settle_manual(agc_heap *h, const char *waiting_msg)
  * started) and wait until it has run (for a manual cycle: to its flip). */
 static int run_requested(agc_heap *h, int stop_after_flip)
 {
-    if (!h->gc_request) {
-        AGC_STORE(h->gc_request, 1);
-        h->gc_request_reason = 1;
-        h->gc_stop_after_flip = stop_after_flip;
-        pthread_cond_broadcast(&h->gc_req_cond);
+    if (!h->gc.gc_request) {
+        AGC_STORE(h->gc.gc_request, 1);
+        h->gc.gc_request_reason = 1;
+        h->gc.gc_stop_after_flip = stop_after_flip;
+        pthread_cond_broadcast(&h->gc.gc_req_cond);
     }
-    uint64_t target = h->cycles_started + 1;
-    while (h->cycles_done < target && !closing(h))
+    uint64_t target = h->gc.cycles_started + 1;
+    while (h->gc.cycles_done < target && !closing(h))
         gc_wait(h);
     if (closing(h))
         return closed_error();
-    return h->last_cycle_error ? agc_fail(h->last_cycle_error, "%s", h->last_cycle_msg) : AGC_OK;
+    return h->gc.last_cycle_error ? agc_fail(h->gc.last_cycle_error, "%s", h->gc.last_cycle_msg) : AGC_OK;
 }
 
 int agc_collect(agc_heap *h, agc_cycle_stats *out)
@@ -349,11 +349,11 @@ int agc_collect(agc_heap *h, agc_cycle_stats *out)
     int rc = heap_enter(h);
     if (rc)
         return rc;
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     rc = settle_manual(h, "a cycle begun with collect_begin() is waiting for collect_finish()");
     if (!rc)
         rc = run_requested(h, 0);
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     if (!rc)
         rc = last_cycle(h, out);
     return heap_leave(h, rc);
@@ -367,23 +367,23 @@ int agc_collect_begin(agc_heap *h)
     if (!h->mode->faults)
         return heap_leave(h, agc_fail(AGC_EINVAL, "collect_begin() needs a concurrent mode (minor, copy or "
                                       "move); this heap is stw"));
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     rc = settle_manual(h, "a cycle begun with collect_begin() is already waiting for collect_finish()");
     /* a cycle asked for by a trigger and not yet started would take our
      * request in: let it run first */
-    while (!rc && h->gc_request) {
+    while (!rc && h->gc.gc_request) {
         gc_wait(h);
         rc = settle_manual(h, "a cycle begun with collect_begin() is already waiting for collect_finish()");
     }
     if (!rc) {
         h->manual_state = MANUAL_BEGINNING;
         rc = run_requested(h, 1);
-        if (!rc && !h->manual_compaction)
+        if (!rc && !h->cp.manual_compaction)
             rc = agc_fail(AGC_ECORRUPT, "collect_begin(): the cycle ended without stopping after its flip");
         h->manual_state = rc ? MANUAL_NONE : MANUAL_WAITING;
-        pthread_cond_broadcast(&h->gc_done_cond);
+        pthread_cond_broadcast(&h->gc.gc_done_cond);
     }
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     return heap_leave(h, rc);
 }
 
@@ -392,7 +392,7 @@ int agc_collect_finish(agc_heap *h, agc_cycle_stats *out)
     int rc = heap_enter(h);
     if (rc)
         return rc;
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     while (!closing(h) && h->manual_state == MANUAL_BEGINNING)
         gc_wait(h);
     if (closing(h))
@@ -403,14 +403,14 @@ int agc_collect_finish(agc_heap *h, agc_cycle_stats *out)
         rc = agc_fail(AGC_EINVAL, "no cycle is waiting: call collect_begin() first");
     else
         h->manual_state = MANUAL_FINISHING;
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     if (rc)
         return heap_leave(h, rc);
     rc = agc_collect_finish_cycle(h);
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     h->manual_state = MANUAL_NONE;
-    pthread_cond_broadcast(&h->gc_done_cond);
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_cond_broadcast(&h->gc.gc_done_cond);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     if (!rc)
         rc = last_cycle(h, out);
     return heap_leave(h, rc);
@@ -424,10 +424,10 @@ int agc_page_states(agc_heap *h, uint8_t *out, uint64_t n, uint64_t *npages)
     int rc = heap_enter(h);
     if (rc)
         return rc;
-    uint64_t np = atomic_load(&h->phase) == PH_COMPACTING ? h->npages : 0;
+    uint64_t np = atomic_load(&h->cp.phase) == PH_COMPACTING ? h->plan.npages : 0;
     *npages = np;
     for (uint64_t i = 0; i < np && i < n; i++)
-        out[i] = atomic_load(&h->page_state[i]);
+        out[i] = atomic_load(&h->plan.page_state[i]);
     return heap_leave(h, AGC_OK);
 }
 
@@ -438,11 +438,11 @@ int agc_verify(agc_heap *h, char *digest_hex)
         return rc;
     if (h->corrupt)
         return heap_leave(h, agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg));
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     for (;;) {
         rc = settle_manual(h, "cannot verify in the middle of a cycle begun with collect_begin(); "
                               "call collect_finish() first");
-        if (rc || !(h->gc_busy || h->gc_request))
+        if (rc || !(h->gc.gc_busy || h->gc.gc_request))
             break;
         gc_wait(h);
     }
@@ -452,7 +452,7 @@ int agc_verify(agc_heap *h, char *digest_hex)
         rc = agc_verify_heap(h, digest_hex, 0);
         agc_start_world(h);
     }
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     return heap_leave(h, rc);
 }
 
@@ -463,10 +463,10 @@ int agc_heap_quiesce(agc_heap *h)
     int rc = heap_enter(h);
     if (rc)
         return rc;
-    pthread_mutex_lock(&h->gc_lock);
-    while ((h->gc_busy || h->gc_request) && !h->manual_compaction && !h->gc_shutdown && !closing(h))
+    pthread_mutex_lock(&h->gc.gc_lock);
+    while ((h->gc.gc_busy || h->gc.gc_request) && !h->cp.manual_compaction && !h->gc.gc_shutdown && !closing(h))
         gc_wait(h);
-    rc = h->last_cycle_error;
-    pthread_mutex_unlock(&h->gc_lock);
-    return heap_leave(h, rc ? agc_fail(rc, "%s", h->last_cycle_msg) : AGC_OK);
+    rc = h->gc.last_cycle_error;
+    pthread_mutex_unlock(&h->gc.gc_lock);
+    return heap_leave(h, rc ? agc_fail(rc, "%s", h->gc.last_cycle_msg) : AGC_OK);
 }

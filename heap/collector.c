@@ -23,52 +23,52 @@
 static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
 {
     agc_plan_heap_maps(h);
-    if (!h->cycle_skipped)
+    if (!h->plan.cycle_skipped)
         h->space->after_cycle(h);   /* a skipped cycle did not flip: from-space is the heap */
-    h->released_during = 0;
+    h->rel.released_during = 0;
     agc_mark_reset(h);
-    memset((void *)h->page_state, 0, h->npages);
-    atomic_store(&h->phase, PH_IDLE);
+    memset((void *)h->plan.page_state, 0, h->plan.npages);
+    atomic_store(&h->cp.phase, PH_IDLE);
     agc_gc_emit(h, AGC_GE_RELEASED, 0, 0);
-    h->cycle_skipped = AGC_SKIP_NONE;
-    h->dense_end = 0;
-    AGC_STORE(h->gc_baseline, c->used_after);
+    h->plan.cycle_skipped = AGC_SKIP_NONE;
+    h->plan.dense_end = 0;
+    AGC_STORE(h->gc.gc_baseline, c->used_after);
     /* allocation rate since the previous cycle, and this cycle's length:
      * keep 1.5x what the mutators allocate during a cycle in reserve */
     uint64_t now = agc_now_ns();
-    if (h->prev_cycle_end_ns && c->t_start_ns > h->prev_cycle_end_ns && c->used_before > h->prev_used_after) {
-        double rate = (double)(c->used_before - h->prev_used_after) / (double)(c->t_start_ns - h->prev_cycle_end_ns);
+    if (h->gc.prev_cycle_end_ns && c->t_start_ns > h->gc.prev_cycle_end_ns && c->used_before > h->gc.prev_used_after) {
+        double rate = (double)(c->used_before - h->gc.prev_used_after) / (double)(c->t_start_ns - h->gc.prev_cycle_end_ns);
         double dur = (double)(now - c->t_start_ns);
         double r = 1.5 * rate * dur;
-        uint64_t cap_half = (h->cap - c->used_after) / 2;   /* never more than half the free space */
-        AGC_STORE(h->trigger_reserve, r > (double)cap_half ? cap_half : (uint64_t)r);
+        uint64_t cap_half = (h->mem.cap - c->used_after) / 2;   /* never more than half the free space */
+        AGC_STORE(h->gc.trigger_reserve, r > (double)cap_half ? cap_half : (uint64_t)r);
     }
-    h->prev_cycle_end_ns = now;
-    h->prev_used_after = c->used_after;
-    AGC_STORE(h->last_traced_live, h->black_new_start);   /* live without what the cycle allocated */
+    h->gc.prev_cycle_end_ns = now;
+    h->gc.prev_used_after = c->used_after;
+    AGC_STORE(h->mk.last_traced_live, h->mk.black_new_start);   /* live without what the cycle allocated */
 }
 
 static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
 {
-    agc_cycle_stats *c = &h->cur;
+    agc_cycle_stats *c = &h->st.cur;
     agc_gc_emit(h, AGC_GE_CYCLE_START, (uint64_t)reason, 0);
-    h->satb_total = 0;
-    if (h->sigbus_slot >= 0)
+    h->mk.satb_total = 0;
+    if (h->flt.sigbus_slot >= 0)
         agc_sigbus_install();   /* in front again if a handler displaced ours */
-    if (h->fault_thread && !agc_fault_thread_alive(h->fault_thread)) {
+    if (h->flt.fault_thread && !agc_fault_thread_alive(h->flt.fault_thread)) {
         /* the handler thread died: say so, and start a new one */
         fprintf(stderr, "artgc: the userfaultfd handler thread of heap %p had died; starting a new one\n",
                 (void *)h);
-        agc_fault_thread_stop(h->fault_thread);
-        h->fault_thread = agc_fault_thread_start(h->uffd, agc_fault_resolver_fn, h);
-        h->fault_thread_restarts++;
-        if (!h->fault_thread)
+        agc_fault_thread_stop(h->flt.fault_thread);
+        h->flt.fault_thread = agc_fault_thread_start(h->flt.uffd, agc_fault_resolver_fn, h);
+        h->flt.fault_thread_restarts++;
+        if (!h->flt.fault_thread)
             return agc_fail(AGC_ESYS, "the userfaultfd handler thread died and cannot be restarted: %s",
                             agc_last_error());
     }
-    AGC_STORE(h->manual_compaction, stop_after_flip && h->mode->faults);
+    AGC_STORE(h->cp.manual_compaction, stop_after_flip && h->mode->faults);
     int rc = h->mode->cycle(h, c);
-    if (rc == AGC_OK && h->manual_compaction)
+    if (rc == AGC_OK && h->cp.manual_compaction)
         return AGC_OK;   /* finished by agc_collect_finish */
     if (rc == AGC_OK)
         finish_cycle(h, c);
@@ -95,27 +95,27 @@ static void pretouch_free_space(agc_heap *h)
     if (!h->opt.pretouch)
         return;
     const uint64_t step = 16ull << 20;
-    uint64_t top = (__atomic_load_n(&h->top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    uint64_t from = top > AGC_LOAD(h->pretouched_upto) ? top : AGC_LOAD(h->pretouched_upto);
-    uint64_t end = h->opt.pretouch_window && h->opt.pretouch_window < h->cap - top
-                 ? top + h->opt.pretouch_window : h->cap;
-    if (end > h->cap)
-        end = h->cap;
+    uint64_t top = (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    uint64_t from = top > AGC_LOAD(h->gc.pretouched_upto) ? top : AGC_LOAD(h->gc.pretouched_upto);
+    uint64_t end = h->opt.pretouch_window && h->opt.pretouch_window < h->mem.cap - top
+                 ? top + h->opt.pretouch_window : h->mem.cap;
+    if (end > h->mem.cap)
+        end = h->mem.cap;
     while (from < end) {
-        pthread_mutex_lock(&h->gc_lock);
-        int stop = h->gc_request || h->gc_shutdown;
-        pthread_mutex_unlock(&h->gc_lock);
+        pthread_mutex_lock(&h->gc.gc_lock);
+        int stop = h->gc.gc_request || h->gc.gc_shutdown;
+        pthread_mutex_unlock(&h->gc.gc_lock);
         if (stop)
             return;
         uint64_t len = end - from < step ? end - from : step;
         if (h->space->pretouch(h, from, len) != 0) {
             /* not for this memory, or an older kernel: mutators fault the
              * pages in, and nobody asks again */
-            AGC_STORE(h->pretouch_unsupported, 1);
+            AGC_STORE(h->gc.pretouch_unsupported, 1);
             return;
         }
         from += len;
-        AGC_STORE(h->pretouched_upto, from);
+        AGC_STORE(h->gc.pretouched_upto, from);
     }
 }
 
@@ -123,50 +123,50 @@ static void pretouch_free_space(agc_heap *h)
 static void *gc_main(void *arg)
 {
     agc_heap *h = arg;
-    pthread_mutex_lock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
     for (;;) {
-        while ((!h->gc_request || h->manual_compaction) && !h->gc_shutdown &&
-               !(h->pretouch_wanted && !h->gc_busy))
-            pthread_cond_wait(&h->gc_req_cond, &h->gc_lock);
-        if (h->gc_shutdown)
+        while ((!h->gc.gc_request || h->cp.manual_compaction) && !h->gc.gc_shutdown &&
+               !(h->gc.pretouch_wanted && !h->gc.gc_busy))
+            pthread_cond_wait(&h->gc.gc_req_cond, &h->gc.gc_lock);
+        if (h->gc.gc_shutdown)
             break;
-        if (!h->gc_request || h->manual_compaction) {
-            AGC_STORE(h->pretouch_wanted, 0);
-            pthread_mutex_unlock(&h->gc_lock);
+        if (!h->gc.gc_request || h->cp.manual_compaction) {
+            AGC_STORE(h->gc.pretouch_wanted, 0);
+            pthread_mutex_unlock(&h->gc.gc_lock);
             pretouch_free_space(h);
-            pthread_mutex_lock(&h->gc_lock);
+            pthread_mutex_lock(&h->gc.gc_lock);
             continue;
         }
-        int reason = h->gc_request_reason;
-        int saf = h->gc_stop_after_flip;
-        AGC_STORE(h->gc_request, 0);
-        h->gc_stop_after_flip = 0;
-        AGC_STORE(h->gc_busy, 1);
-        AGC_STORE(h->cycles_started, h->cycles_started + 1);
-        pthread_mutex_unlock(&h->gc_lock);
+        int reason = h->gc.gc_request_reason;
+        int saf = h->gc.gc_stop_after_flip;
+        AGC_STORE(h->gc.gc_request, 0);
+        h->gc.gc_stop_after_flip = 0;
+        AGC_STORE(h->gc.gc_busy, 1);
+        AGC_STORE(h->gc.cycles_started, h->gc.cycles_started + 1);
+        pthread_mutex_unlock(&h->gc.gc_lock);
         int rc = h->corrupt ? agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg) : run_cycle(h, reason, saf);
-        pthread_mutex_lock(&h->gc_lock);
-        h->last_cycle_error = rc;
-        snprintf(h->last_cycle_msg, sizeof h->last_cycle_msg, "%s", rc ? agc_last_error() : "");
+        pthread_mutex_lock(&h->gc.gc_lock);
+        h->gc.last_cycle_error = rc;
+        snprintf(h->gc.last_cycle_msg, sizeof h->gc.last_cycle_msg, "%s", rc ? agc_last_error() : "");
         if (rc && !h->corrupt) {
             h->corrupt = 1;
-            snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "%s", h->last_cycle_msg);
+            snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "%s", h->gc.last_cycle_msg);
         }
-        if (!(rc == AGC_OK && h->manual_compaction)) {
-            AGC_STORE(h->gc_busy, 0);
-            h->cycles_done++;
+        if (!(rc == AGC_OK && h->cp.manual_compaction)) {
+            AGC_STORE(h->gc.gc_busy, 0);
+            h->gc.cycles_done++;
         } else {
-            h->cycles_done++;   /* the flip is done; agc_collect_finish completes it */
+            h->gc.cycles_done++;   /* the flip is done; agc_collect_finish completes it */
         }
-        pthread_cond_broadcast(&h->gc_done_cond);
-        AGC_STORE(h->pretouched_upto, 0);   /* the live space is new: map ahead from its top */
-        if (rc == AGC_OK && !h->manual_compaction && !h->gc_request) {
-            pthread_mutex_unlock(&h->gc_lock);
+        pthread_cond_broadcast(&h->gc.gc_done_cond);
+        AGC_STORE(h->gc.pretouched_upto, 0);   /* the live space is new: map ahead from its top */
+        if (rc == AGC_OK && !h->cp.manual_compaction && !h->gc.gc_request) {
+            pthread_mutex_unlock(&h->gc.gc_lock);
             pretouch_free_space(h);
-            pthread_mutex_lock(&h->gc_lock);
+            pthread_mutex_lock(&h->gc.gc_lock);
         }
     }
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     agc_compact_thread_done();
     return NULL;
 }
@@ -178,51 +178,51 @@ int agc_gc_start(agc_heap *h)
         agc_uffd_caps_get(&caps);
         unsigned want = h->opt.delivery == AGC_DELIVERY_SIGBUS ? AGC_UFFD_WANT_SIGBUS : AGC_UFFD_WANT_THREAD_ID;
         want |= h->mode->uffd_want(h, &caps);
-        h->uffd = agc_uffd_open(want);
-        if (h->uffd < 0)
+        h->flt.uffd = agc_uffd_open(want);
+        if (h->flt.uffd < 0)
             return AGC_EUNSUPPORTED;
         if (h->opt.delivery == AGC_DELIVERY_SIGBUS) {
             if (agc_sigbus_install() != 0)
                 return agc_fail(AGC_ESYS, "cannot install the SIGBUS handler: %s", agc_last_error());
-            h->sigbus_slot = agc_sigbus_add_range(h->primary, h->cap, agc_fault_resolver_fn, h);
-            if (h->sigbus_slot < 0)
+            h->flt.sigbus_slot = agc_sigbus_add_range(h->mem.primary, h->mem.cap, agc_fault_resolver_fn, h);
+            if (h->flt.sigbus_slot < 0)
                 return agc_fail(AGC_ESYS, "too many heaps with SIGBUS delivery in this process");
         } else {
             __atomic_store_n(&agc_fault_thread_exit_hook, agc_compact_thread_done, __ATOMIC_RELEASE);
-            h->fault_thread = agc_fault_thread_start(h->uffd, agc_fault_resolver_fn, h);
-            if (!h->fault_thread)
+            h->flt.fault_thread = agc_fault_thread_start(h->flt.uffd, agc_fault_resolver_fn, h);
+            if (!h->flt.fault_thread)
                 return agc_fail(AGC_ESYS, "cannot start the fault handler thread: %s", agc_last_error());
         }
     }
-    h->gc_baseline = 0;
-    if (pthread_create(&h->gc_thread, NULL, gc_main, h) != 0)
+    h->gc.gc_baseline = 0;
+    if (pthread_create(&h->gc.gc_thread, NULL, gc_main, h) != 0)
         return agc_fail(AGC_ESYS, "cannot start the GC thread");
-    pthread_setname_np(h->gc_thread, "artgc-gc");    /* for top, perf and gdb */
-    h->gc_thread_started = 1;
+    pthread_setname_np(h->gc.gc_thread, "artgc-gc");    /* for top, perf and gdb */
+    h->gc.gc_thread_started = 1;
     return AGC_OK;
 }
 
 void agc_gc_shutdown(agc_heap *h)
 {
-    if (h->gc_thread_started) {
-        pthread_mutex_lock(&h->gc_lock);
-        h->gc_shutdown = 1;
-        pthread_cond_broadcast(&h->gc_req_cond);
-        pthread_mutex_unlock(&h->gc_lock);
-        pthread_join(h->gc_thread, NULL);
-        h->gc_thread_started = 0;
+    if (h->gc.gc_thread_started) {
+        pthread_mutex_lock(&h->gc.gc_lock);
+        h->gc.gc_shutdown = 1;
+        pthread_cond_broadcast(&h->gc.gc_req_cond);
+        pthread_mutex_unlock(&h->gc.gc_lock);
+        pthread_join(h->gc.gc_thread, NULL);
+        h->gc.gc_thread_started = 0;
     }
-    if (h->fault_thread) {
-        agc_fault_thread_stop(h->fault_thread);
-        h->fault_thread = NULL;
+    if (h->flt.fault_thread) {
+        agc_fault_thread_stop(h->flt.fault_thread);
+        h->flt.fault_thread = NULL;
     }
-    if (h->sigbus_slot >= 0) {
-        agc_sigbus_remove_range(h->sigbus_slot);
-        h->sigbus_slot = -1;
+    if (h->flt.sigbus_slot >= 0) {
+        agc_sigbus_remove_range(h->flt.sigbus_slot);
+        h->flt.sigbus_slot = -1;
     }
-    if (h->uffd >= 0) {
-        close(h->uffd);
-        h->uffd = -1;
+    if (h->flt.uffd >= 0) {
+        close(h->flt.uffd);
+        h->flt.uffd = -1;
     }
 }
 
@@ -231,40 +231,40 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
 {
     if (!wait) {
         /* from a running mutator: never block on the GC's lock */
-        if (pthread_mutex_trylock(&h->gc_lock) != 0)
+        if (pthread_mutex_trylock(&h->gc.gc_lock) != 0)
             return AGC_OK;
     } else {
-        pthread_mutex_lock(&h->gc_lock);
+        pthread_mutex_lock(&h->gc.gc_lock);
     }
-    if (h->gc_shutdown) {
-        pthread_mutex_unlock(&h->gc_lock);
+    if (h->gc.gc_shutdown) {
+        pthread_mutex_unlock(&h->gc.gc_lock);
         return agc_fail(AGC_ECLOSED, "the heap is closed");
     }
     uint64_t target;
-    if (h->gc_busy && reason == AGC_REASON_ALLOC_FAILURE && !h->gc_request) {
-        target = h->cycles_started;          /* the running cycle frees space at its flip */
+    if (h->gc.gc_busy && reason == AGC_REASON_ALLOC_FAILURE && !h->gc.gc_request) {
+        target = h->gc.cycles_started;          /* the running cycle frees space at its flip */
     } else {
-        if (!h->gc_request) {
-            AGC_STORE(h->gc_request, 1);
-            h->gc_request_reason = reason;
-            h->gc_stop_after_flip = stop_after_flip;
-            pthread_cond_broadcast(&h->gc_req_cond);
+        if (!h->gc.gc_request) {
+            AGC_STORE(h->gc.gc_request, 1);
+            h->gc.gc_request_reason = reason;
+            h->gc.gc_stop_after_flip = stop_after_flip;
+            pthread_cond_broadcast(&h->gc.gc_req_cond);
         }
-        target = h->cycles_started + (h->gc_busy ? 2 : 1);
-        if (h->gc_request && h->gc_busy)
-            target = h->cycles_started + 1;
+        target = h->gc.cycles_started + (h->gc.gc_busy ? 2 : 1);
+        if (h->gc.gc_request && h->gc.gc_busy)
+            target = h->gc.cycles_started + 1;
     }
     int rc = AGC_OK;
     if (wait) {
         AGC_NOCANCEL_BEGIN;
-        while (h->cycles_done < target && !h->gc_shutdown)
-            pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+        while (h->gc.cycles_done < target && !h->gc.gc_shutdown)
+            pthread_cond_wait(&h->gc.gc_done_cond, &h->gc.gc_lock);
         AGC_NOCANCEL_END;
-        rc = h->last_cycle_error;
+        rc = h->gc.last_cycle_error;
         if (rc)
-            agc_fail(rc, "%s", h->last_cycle_msg);
+            agc_fail(rc, "%s", h->gc.last_cycle_msg);
     }
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     return rc;
 }
 
@@ -272,29 +272,29 @@ int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip)
 static void pretouch_kick(agc_heap *h, uint64_t top)
 {
     uint64_t w = h->opt.pretouch_window;
-    if (!h->opt.pretouch || !w || AGC_LOAD(h->pretouch_unsupported) ||
-        top + w / 2 < AGC_LOAD(h->pretouched_upto) ||
-        AGC_LOAD(h->pretouch_wanted) || AGC_LOAD(h->pretouched_upto) >= h->cap)
+    if (!h->opt.pretouch || !w || AGC_LOAD(h->gc.pretouch_unsupported) ||
+        top + w / 2 < AGC_LOAD(h->gc.pretouched_upto) ||
+        AGC_LOAD(h->gc.pretouch_wanted) || AGC_LOAD(h->gc.pretouched_upto) >= h->mem.cap)
         return;
-    if (pthread_mutex_trylock(&h->gc_lock) != 0)
+    if (pthread_mutex_trylock(&h->gc.gc_lock) != 0)
         return;             /* never block a mutator on the GC's lock */
-    AGC_STORE(h->pretouch_wanted, 1);
-    pthread_cond_broadcast(&h->gc_req_cond);
-    pthread_mutex_unlock(&h->gc_lock);
+    AGC_STORE(h->gc.pretouch_wanted, 1);
+    pthread_cond_broadcast(&h->gc.gc_req_cond);
+    pthread_mutex_unlock(&h->gc.gc_lock);
 }
 
 void agc_maybe_trigger(agc_heap *h)
 {
-    uint64_t top = __atomic_load_n(&h->top, __ATOMIC_RELAXED);
-    uint64_t base = AGC_LOAD(h->gc_baseline);
-    uint64_t thr = base + (uint64_t)((double)(h->cap - base) * h->opt.trigger);
+    uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED);
+    uint64_t base = AGC_LOAD(h->gc.gc_baseline);
+    uint64_t thr = base + (uint64_t)((double)(h->mem.cap - base) * h->opt.trigger);
     /* adaptive, as Shenandoah's heuristic: start early enough that the
      * free space lasts through a cycle at the recent allocation rate */
-    uint64_t reserve = AGC_LOAD(h->trigger_reserve);
-    if (reserve && h->cap - top < reserve && thr > top)
+    uint64_t reserve = AGC_LOAD(h->gc.trigger_reserve);
+    if (reserve && h->mem.cap - top < reserve && thr > top)
         thr = top;
-    if (top < thr || __atomic_load_n(&h->gc_busy, __ATOMIC_RELAXED) ||
-        __atomic_load_n(&h->gc_request, __ATOMIC_RELAXED)) {
+    if (top < thr || __atomic_load_n(&h->gc.gc_busy, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&h->gc.gc_request, __ATOMIC_RELAXED)) {
         pretouch_kick(h, top);
         return;
     }
@@ -304,21 +304,21 @@ void agc_maybe_trigger(agc_heap *h)
 /* Finish a cycle begun with agc_collect_begin. */
 int agc_collect_finish_cycle(agc_heap *h)
 {
-    agc_cycle_stats *c = &h->cur;
+    agc_cycle_stats *c = &h->st.cur;
     agc_compact_concurrently(h);
     finish_cycle(h, c);
     int rc = AGC_OK;
     if (h->corrupt)
         rc = agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg);
     agc_gc_emit(h, AGC_GE_CYCLE_END, (uint64_t)rc, 0);
-    pthread_mutex_lock(&h->gc_lock);
-    h->manual_compaction = 0;
-    pthread_mutex_unlock(&h->gc_lock);
-    pthread_mutex_lock(&h->gc_lock);
-    AGC_STORE(h->gc_busy, 0);
-    h->last_cycle_error = rc;
-    pthread_cond_broadcast(&h->gc_done_cond);
-    pthread_cond_broadcast(&h->gc_req_cond);
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
+    h->cp.manual_compaction = 0;
+    pthread_mutex_unlock(&h->gc.gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
+    AGC_STORE(h->gc.gc_busy, 0);
+    h->gc.last_cycle_error = rc;
+    pthread_cond_broadcast(&h->gc.gc_done_cond);
+    pthread_cond_broadcast(&h->gc.gc_req_cond);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     return rc;
 }

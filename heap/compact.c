@@ -17,7 +17,7 @@
  * becomes a filler, and the references on it are forwarded. */
 static void rewrite_slots(agc_heap *h, uint8_t *dst, uint64_t lo, uint64_t r0, uint64_t r1)
 {
-    const agc_word base = (agc_word)h->primary;
+    const agc_word base = (agc_word)h->mem.primary;
     for (uint64_t s = r0; s < r1; s += 8) {
         agc_word *slot = (agc_word *)(dst + (s - lo));
         agc_word v = *slot;
@@ -29,12 +29,12 @@ static void rewrite_slots(agc_heap *h, uint8_t *dst, uint64_t lo, uint64_t r0, u
 static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
 {
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
-    const uint8_t *from = h->from_base;
-    const uint64_t end_w = h->dense_end / 8;
+    const uint8_t *from = h->plan.from_base;
+    const uint64_t end_w = h->plan.dense_end / 8;
     memcpy(dst, from + lo, AGC_PAGE);
     /* the live object covering lo, if any, else the first one after it */
     uint64_t gap = 0;       /* where the gap before the next live object starts */
-    uint64_t w = lo ? bm_prev(h->mark_bits, lo / 8 - 1) : AGC_NONE;
+    uint64_t w = lo ? bm_prev(h->mk.mark_bits, lo / 8 - 1) : AGC_NONE;
     if (w != AGC_NONE) {
         const agc_header *o = (const agc_header *)(from + w * 8);
         gap = w * 8 + (uint64_t)o->nwords * 8;
@@ -42,9 +42,9 @@ static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
             w = AGC_NONE;
     }
     if (w == AGC_NONE)
-        w = bm_next(h->mark_bits, lo / 8, end_w);
+        w = bm_next(h->mk.mark_bits, lo / 8, end_w);
     for (;;) {
-        uint64_t start = w != AGC_NONE ? w * 8 : h->dense_end;
+        uint64_t start = w != AGC_NONE ? w * 8 : h->plan.dense_end;
         if (start >= hi && gap >= hi)
             break;
         if (gap < start && gap >= lo && gap < hi)
@@ -59,7 +59,7 @@ static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
         if (r0 < r1)
             rewrite_slots(h, dst, lo, r0, r1);
         gap = start + (uint64_t)o->nwords * 8;
-        w = bm_next(h->mark_bits, gap / 8, end_w);
+        w = bm_next(h->mk.mark_bits, gap / 8, end_w);
     }
 }
 
@@ -69,12 +69,12 @@ static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
 uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 {
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
-    if (hi <= h->dense_end) {
+    if (hi <= h->plan.dense_end) {
         build_prefix_page(h, page, dst);
         return 0;           /* nothing moved */
     }
-    const uint8_t *from = h->from_base;
-    const uint64_t end_w = h->plan_top / 8;
+    const uint8_t *from = h->plan.from_base;
+    const uint64_t end_w = h->plan.plan_top / 8;
     uint64_t moved = 0;
     /* the reference slots landing on this page, as ranges of to-space
      * offsets: at most one range per object, one object per two words (an
@@ -119,15 +119,15 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
         noff += size;
         if (noff >= hi)
             break;
-        w = bm_next(h->mark_bits, w + o->nwords, end_w);
+        w = bm_next(h->mk.mark_bits, w + o->nwords, end_w);
     }
     if (run_len)
         memcpy(dst + (run_dst - lo), from + run_src, run_len);
     /* pass 2: rewrite the references that lie on this page */
     for (unsigned k = 0; k < n; k++)
         rewrite_slots(h, dst, lo, ra[k], rb[k]);
-    if (hi > h->new_end) {
-        uint64_t tail = h->new_end > lo ? h->new_end : lo;
+    if (hi > h->plan.new_end) {
+        uint64_t tail = h->plan.new_end > lo ? h->plan.new_end : lo;
         memset(dst + (tail - lo), 0, hi - tail);
         agc_fill(dst + (tail - lo), hi - tail);
     }
@@ -167,7 +167,7 @@ static int build_and_install(agc_heap *h, uint64_t p, int by_gc, int install)
 {
     uint8_t *buf = NULL, *dst;
     if (h->mode->build_in_place) {
-        dst = h->to_base + p * AGC_PAGE;
+        dst = h->plan.to_base + p * AGC_PAGE;
     } else {
         buf = dst = thread_buffer(&page_buf, 1);
         if (!buf)
@@ -184,7 +184,7 @@ static int build_and_install(agc_heap *h, uint64_t p, int by_gc, int install)
  * Exactly one thread builds a page; others wait for it. */
 int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
 {
-    _Atomic uint8_t *st = &h->page_state[p];
+    _Atomic uint8_t *st = &h->plan.page_state[p];
     int waited = 0;
     int install = !by_gc || h->opt.gc_install || !h->mode->build_in_place;
     for (;;) {
@@ -220,7 +220,7 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
         }
         /* mapped: a thread-delivered fault may still be waiting in the kernel */
         if (!in_signal && !by_gc && h->opt.delivery == AGC_DELIVERY_THREAD)
-            agc_uffd_wake(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE);
+            agc_uffd_wake(h->flt.uffd, h->mem.primary + p * AGC_PAGE, AGC_PAGE);
         return 0;
     }
 }
@@ -230,16 +230,16 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
 {
     agc_heap *h = ctx;
     uint8_t *a = addr;
-    if (a < h->primary || a >= h->primary + h->cap)
+    if (a < h->mem.primary || a >= h->mem.primary + h->mem.cap)
         return -1;
-    atomic_fetch_add(&h->in_fault, 1);
-    uint64_t p = (uint64_t)(a - h->primary) / AGC_PAGE;
+    atomic_fetch_add(&h->cp.in_fault, 1);
+    uint64_t p = (uint64_t)(a - h->mem.primary) / AGC_PAGE;
     int rc = 0;
-    if (atomic_load(&h->phase) != PH_COMPACTING || p >= h->npages) {
+    if (atomic_load(&h->cp.phase) != PH_COMPACTING || p >= h->plan.npages) {
         /* a late fault of a finished cycle: the access just retries */
         if (!in_signal)
-            agc_uffd_wake(h->uffd, h->primary + p * AGC_PAGE, AGC_PAGE);
-        atomic_fetch_sub(&h->in_fault, 1);
+            agc_uffd_wake(h->flt.uffd, h->mem.primary + p * AGC_PAGE, AGC_PAGE);
+        atomic_fetch_sub(&h->cp.in_fault, 1);
         return 0;
     }
     if (in_signal)   /* SIGBUS does not say which kind: it is the one registered */
@@ -251,23 +251,23 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         agc_mutator *m = agc_self;
         if (m && m->heap == h) {
             agc_event e = {t_fault_ns, t1 - t_fault_ns, m->id, AGC_EV_FAULT,
-                           (uint32_t)AGC_LOAD(h->cycles_started), 0};
+                           (uint32_t)AGC_LOAD(h->gc.cycles_started), 0};
             agc_evlog_add(&m->events, &e);
         }
     } else {
         uint32_t who = tid;
-        uint32_t n = AGC_LOAD(h->ntid_map);
+        uint32_t n = AGC_LOAD(h->world.ntid_map);
         for (uint32_t i = n; i-- > 0;)          /* newest first: tids are reused */
-            if (AGC_LOAD(h->tid_map[i][0]) == tid) {
-                who = AGC_LOAD(h->tid_map[i][1]);
+            if (AGC_LOAD(h->world.tid_map[i][0]) == tid) {
+                who = AGC_LOAD(h->world.tid_map[i][1]);
                 break;
             }
-        agc_event e = {t_fault_ns, t1 - t_fault_ns, who, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->cycles_started), 1};
-        pthread_mutex_lock(&h->fault_ev_lock);
-        agc_evlog_add(&h->fault_events, &e);
-        pthread_mutex_unlock(&h->fault_ev_lock);
+        agc_event e = {t_fault_ns, t1 - t_fault_ns, who, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->gc.cycles_started), 1};
+        pthread_mutex_lock(&h->flt.fault_ev_lock);
+        agc_evlog_add(&h->flt.fault_events, &e);
+        pthread_mutex_unlock(&h->flt.fault_ev_lock);
     }
-    atomic_fetch_sub(&h->in_fault, 1);
+    atomic_fetch_sub(&h->cp.in_fault, 1);
     return rc < 0 ? -1 : 0;
 }
 
@@ -293,7 +293,7 @@ static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
     if (rc < 0)
         worker_fail(h, p, rc);
     for (uint64_t q = p; q < p + k; q++)
-        atomic_store_explicit(&h->page_state[q], PG_MAPPED, memory_order_release);
+        atomic_store_explicit(&h->plan.page_state[q], PG_MAPPED, memory_order_release);
 }
 
 /* In-place modes that populate lazily: to-space is made to exist a few MiB
@@ -303,12 +303,12 @@ static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 #define AGC_POPULATE_AHEAD 1024ull    /* pages (4 MiB) */
 static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
 {
-    if (!h->populate_lazy || i0 + AGC_POPULATE_AHEAD / 2 < atomic_load(&h->pop_done))
+    if (!h->rel.populate_lazy || i0 + AGC_POPULATE_AHEAD / 2 < atomic_load(&h->rel.pop_done))
         return;
     int exp = 0;
-    if (!atomic_compare_exchange_strong(&h->pop_busy, &exp, 1))
+    if (!atomic_compare_exchange_strong(&h->rel.pop_busy, &exp, 1))
         return;
-    uint64_t a = atomic_load(&h->pop_done), b = a + AGC_POPULATE_AHEAD;
+    uint64_t a = atomic_load(&h->rel.pop_done), b = a + AGC_POPULATE_AHEAD;
     if (b > n)
         b = n;
     if (a < b) {
@@ -316,9 +316,9 @@ static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
         /* a failure only means the builders' writes through the alias
          * allocate those pages themselves */
         (void)h->space->populate(h, lo * AGC_PAGE, (b - a) * AGC_PAGE);
-        atomic_store(&h->pop_done, b);
+        atomic_store(&h->rel.pop_done, b);
     }
-    atomic_store(&h->pop_busy, 0);
+    atomic_store(&h->rel.pop_busy, 0);
 }
 
 /* A batch is AGC_BATCH claim indices. In ascending and descending order its
@@ -328,7 +328,7 @@ static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
  * ioctl. In random order runs are whatever happens to be consecutive. */
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
-    uint64_t n = h->npages;
+    uint64_t n = h->plan.npages;
     int inplace = h->mode->build_in_place;
     int ord = h->opt.order;
     if (!inplace && !thread_buffer(&batch_buf, AGC_BATCH)) {
@@ -336,7 +336,7 @@ void agc_compact_worker_run(agc_heap *h, int worker)
         return;
     }
     for (;;) {
-        uint64_t i0 = atomic_fetch_add_explicit(&h->next_page, AGC_BATCH, memory_order_relaxed);
+        uint64_t i0 = atomic_fetch_add_explicit(&h->cp.next_page, AGC_BATCH, memory_order_relaxed);
         if (i0 >= n)
             break;
         uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
@@ -351,9 +351,9 @@ void agc_compact_worker_run(agc_heap *h, int worker)
         populate_ahead(h, i0, n);
         for (uint64_t i = i0; i < i1; i++) {
             uint64_t p = ord == AGC_ORDER_DESCENDING ? n - 1 - i
-                       : ord == AGC_ORDER_RANDOM ? h->page_order[i] : i;
+                       : ord == AGC_ORDER_RANDOM ? h->plan.page_order[i] : i;
             uint64_t slot = ord == AGC_ORDER_RANDOM ? i - i0 : p - p_lo;
-            _Atomic uint8_t *st = &h->page_state[p];
+            _Atomic uint8_t *st = &h->plan.page_state[p];
             uint8_t exp = PG_UNPROCESSED;
             int mine = atomic_load_explicit(st, memory_order_relaxed) == PG_UNPROCESSED &&
                        atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
@@ -373,7 +373,7 @@ void agc_compact_worker_run(agc_heap *h, int worker)
                 run_lo = p;
             uint64_t moved;
             if (inplace) {
-                moved = agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+                moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
                 /* built: a faulting mutator may install it from now on */
                 atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
             } else {
@@ -394,10 +394,10 @@ void agc_compact_worker_run(agc_heap *h, int worker)
 /* In the flip pause: register the to-space pages with userfaultfd. */
 int agc_compact_setup(agc_heap *h)
 {
-    if (h->npages == 0)
+    if (h->plan.npages == 0)
         return AGC_OK;
     int modes = h->mode->reg_modes(h);
-    if (agc_uffd_register(h->uffd, h->primary, h->npages * AGC_PAGE, modes) != 0)
+    if (agc_uffd_register(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE, modes) != 0)
         return agc_fail(AGC_ESYS, "flip: registering to-space with userfaultfd failed: %s",
                         agc_last_error());
     return AGC_OK;
@@ -406,13 +406,13 @@ int agc_compact_setup(agc_heap *h)
 /* After every page is built: stop taking faults, unregister. */
 void agc_compact_teardown(agc_heap *h)
 {
-    atomic_store(&h->phase, PH_RELEASE);
-    while (atomic_load(&h->in_fault))
+    atomic_store(&h->cp.phase, PH_RELEASE);
+    while (atomic_load(&h->cp.in_fault))
         sched_yield();
     /* every page is built: release any thread still waiting in the kernel
      * (a handler thread may have died under it) */
-    if (h->npages && h->opt.delivery == AGC_DELIVERY_THREAD)
-        agc_uffd_wake(h->uffd, h->primary, h->npages * AGC_PAGE);
-    if (h->npages)
-        agc_uffd_unregister(h->uffd, h->primary, h->npages * AGC_PAGE);
+    if (h->plan.npages && h->opt.delivery == AGC_DELIVERY_THREAD)
+        agc_uffd_wake(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE);
+    if (h->plan.npages)
+        agc_uffd_unregister(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE);
 }

@@ -131,36 +131,36 @@ static void anon_free(void *p, size_t len)
         munmap(p, len ? len : 1);
 }
 
-static size_t bm_bytes(agc_heap *h) { return h->nbitwords * 8; }
-static size_t rel_table_len(agc_heap *h) { return h->rel_chunk ? h->cap / h->rel_chunk + 2 : 0; }
+static size_t bm_bytes(agc_heap *h) { return h->mk.nbitwords * 8; }
+static size_t rel_table_len(agc_heap *h) { return h->rel.rel_chunk ? h->mem.cap / h->rel.rel_chunk + 2 : 0; }
 
 static void free_side_tables(agc_heap *h)
 {
-    anon_free(h->mark_bits, bm_bytes(h));
-    anon_free(h->live_bits, bm_bytes(h));
-    anon_free(h->chunk_live, h->nchunks * 4);
-    anon_free(h->chunk_prefix, (h->nchunks + 1) * 8);
-    anon_free(h->page_first, (h->cap / AGC_PAGE + 1) * 8);
-    anon_free((void *)h->page_state, h->cap / AGC_PAGE + 1);
-    anon_free(h->page_order, (h->cap / AGC_PAGE + 1) * 8);
-    anon_free(h->rel_lo, rel_table_len(h) * 8);
-    anon_free(h->rel_hi, rel_table_len(h) * 8);
-    anon_free(h->rel_hmax, rel_table_len(h) * 8);
-    anon_free((void *)h->rel_pending, rel_table_len(h) * 4);
-    anon_free((void *)h->rel_state, rel_table_len(h));
+    anon_free(h->mk.mark_bits, bm_bytes(h));
+    anon_free(h->mk.live_bits, bm_bytes(h));
+    anon_free(h->plan.chunk_live, h->plan.nchunks * 4);
+    anon_free(h->plan.chunk_prefix, (h->plan.nchunks + 1) * 8);
+    anon_free(h->plan.page_first, (h->mem.cap / AGC_PAGE + 1) * 8);
+    anon_free((void *)h->plan.page_state, h->mem.cap / AGC_PAGE + 1);
+    anon_free(h->plan.page_order, (h->mem.cap / AGC_PAGE + 1) * 8);
+    anon_free(h->rel.rel_lo, rel_table_len(h) * 8);
+    anon_free(h->rel.rel_hi, rel_table_len(h) * 8);
+    anon_free(h->rel.rel_hmax, rel_table_len(h) * 8);
+    anon_free((void *)h->rel.rel_pending, rel_table_len(h) * 4);
+    anon_free((void *)h->rel.rel_state, rel_table_len(h));
 }
 
 static void release_memory(agc_heap *h)
 {
-    if (h->res_p)
-        munmap(h->res_p, h->res_p_len);
-    if (h->res_f)
-        munmap(h->res_f, h->res_f_len);
-    if (h->res_s)
-        munmap(h->res_s, h->res_s_len);
+    if (h->mem.res_p)
+        munmap(h->mem.res_p, h->mem.res_p_len);
+    if (h->mem.res_f)
+        munmap(h->mem.res_f, h->mem.res_f_len);
+    if (h->mem.res_s)
+        munmap(h->mem.res_s, h->mem.res_s_len);
     if (h->space)
         h->space->unmap(h);
-    h->res_p = h->res_f = h->res_s = NULL;
+    h->mem.res_p = h->mem.res_f = h->mem.res_s = NULL;
     free_side_tables(h);
 }
 
@@ -179,69 +179,69 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     if (!h)
         return agc_fail(AGC_ESYS, "out of process memory creating a heap");
     h->opt = *o;
-    h->cap = (o->capacity + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    h->nwords = h->cap / 8;
-    h->memfd = -1;
-    h->uffd = -1;
-    h->sigbus_slot = -1;
+    h->mem.cap = (o->capacity + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    h->mem.nwords = h->mem.cap / 8;
+    h->mem.memfd = -1;
+    h->flt.uffd = -1;
+    h->flt.sigbus_slot = -1;
     h->mode = agc_mode_lookup(o->mode);
     h->space = agc_space_lookup(memory_of(o, h->mode));
     h->opt.memory = h->space->id;
     h->listener = &agc_stats_listener;
     h->pid = (int)getpid();
-    h->limit = h->cap;
-    h->nclasses = AGC_FIRST_USER_CLASS;
-    snprintf(h->classes[AGC_CLS_FILLER].name, 64, "<filler>");
-    snprintf(h->classes[AGC_CLS_REFARRAY].name, 64, "RefArray");
-    snprintf(h->classes[AGC_CLS_BYTEARRAY].name, 64, "ByteArray");
-    pthread_mutex_init(&h->alloc_lock, NULL);
-    pthread_mutex_init(&h->class_lock, NULL);
-    pthread_mutex_init(&h->mut_lock, NULL);
-    pthread_cond_init(&h->mut_cond, NULL);
-    pthread_cond_init(&h->gc_cond, NULL);
-    pthread_mutex_init(&h->handle_lock, NULL);
+    h->alloc.limit = h->mem.cap;
+    h->types.nclasses = AGC_FIRST_USER_CLASS;
+    snprintf(h->types.classes[AGC_CLS_FILLER].name, 64, "<filler>");
+    snprintf(h->types.classes[AGC_CLS_REFARRAY].name, 64, "RefArray");
+    snprintf(h->types.classes[AGC_CLS_BYTEARRAY].name, 64, "ByteArray");
+    pthread_mutex_init(&h->alloc.alloc_lock, NULL);
+    pthread_mutex_init(&h->types.class_lock, NULL);
+    pthread_mutex_init(&h->world.mut_lock, NULL);
+    pthread_cond_init(&h->world.mut_cond, NULL);
+    pthread_cond_init(&h->world.gc_cond, NULL);
+    pthread_mutex_init(&h->roots.handle_lock, NULL);
     pthread_mutex_init(&h->api_lock, NULL);
-    pthread_mutex_init(&h->satb_lock, NULL);
-    pthread_mutex_init(&h->gc_lock, NULL);
-    pthread_cond_init(&h->gc_req_cond, NULL);
-    pthread_cond_init(&h->gc_done_cond, NULL);
-    pthread_mutex_init(&h->stats_lock, NULL);
-    pthread_mutex_init(&h->fault_ev_lock, NULL);
+    pthread_mutex_init(&h->mk.satb_lock, NULL);
+    pthread_mutex_init(&h->gc.gc_lock, NULL);
+    pthread_cond_init(&h->gc.gc_req_cond, NULL);
+    pthread_cond_init(&h->gc.gc_done_cond, NULL);
+    pthread_mutex_init(&h->st.stats_lock, NULL);
+    pthread_mutex_init(&h->flt.fault_ev_lock, NULL);
 
-    h->span = (h->cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
-    h->primary = agc_reserve_aligned(h->span, &h->res_p, &h->res_p_len);
-    h->fromspace = agc_reserve_aligned(h->span, &h->res_f, &h->res_f_len);
-    h->standby = agc_reserve_aligned(h->span, &h->res_s, &h->res_s_len);
-    if (!h->primary || !h->fromspace || !h->standby) {
+    h->mem.span = (h->mem.cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
+    h->mem.primary = agc_reserve_aligned(h->mem.span, &h->mem.res_p, &h->mem.res_p_len);
+    h->mem.fromspace = agc_reserve_aligned(h->mem.span, &h->mem.res_f, &h->mem.res_f_len);
+    h->mem.standby = agc_reserve_aligned(h->mem.span, &h->mem.res_s, &h->mem.res_s_len);
+    if (!h->mem.primary || !h->mem.fromspace || !h->mem.standby) {
         rc = agc_fail(AGC_ESYS, "cannot reserve %llu MiB of address space: %s",
-                      (unsigned long long)(h->cap >> 20), strerror(errno));
+                      (unsigned long long)(h->mem.cap >> 20), strerror(errno));
         goto fail;
     }
     rc = h->space->map(h);
     if (rc)
         goto fail;
-    h->nbitwords = (h->nwords + 63) / 64;
-    h->nchunks = h->nbitwords;
-    uint64_t maxpages = h->cap / AGC_PAGE + 1;
-    h->mark_bits = anon_zeroed(bm_bytes(h));
-    h->live_bits = anon_zeroed(bm_bytes(h));
-    h->chunk_live = anon_zeroed(h->nchunks * 4);
-    h->chunk_prefix = anon_zeroed((h->nchunks + 1) * 8);
-    h->page_first = anon_zeroed(maxpages * 8);
-    h->page_state = anon_zeroed(maxpages);
-    h->page_order = anon_zeroed(maxpages * 8);
+    h->mk.nbitwords = (h->mem.nwords + 63) / 64;
+    h->plan.nchunks = h->mk.nbitwords;
+    uint64_t maxpages = h->mem.cap / AGC_PAGE + 1;
+    h->mk.mark_bits = anon_zeroed(bm_bytes(h));
+    h->mk.live_bits = anon_zeroed(bm_bytes(h));
+    h->plan.chunk_live = anon_zeroed(h->plan.nchunks * 4);
+    h->plan.chunk_prefix = anon_zeroed((h->plan.nchunks + 1) * 8);
+    h->plan.page_first = anon_zeroed(maxpages * 8);
+    h->plan.page_state = anon_zeroed(maxpages);
+    h->plan.page_order = anon_zeroed(maxpages * 8);
     /* from-space release chunks: ART's 8 MiB, smaller in small heaps */
-    h->rel_chunk = AGC_RELEASE_CHUNK;
-    while (h->rel_chunk > (64ull << 10) && h->rel_chunk * 16 > h->cap)
-        h->rel_chunk /= 2;
-    h->rel_lo = anon_zeroed(rel_table_len(h) * 8);
-    h->rel_hi = anon_zeroed(rel_table_len(h) * 8);
-    h->rel_hmax = anon_zeroed(rel_table_len(h) * 8);
-    h->rel_pending = anon_zeroed(rel_table_len(h) * 4);
-    h->rel_state = anon_zeroed(rel_table_len(h));
-    if (!h->mark_bits || !h->live_bits || !h->chunk_live || !h->chunk_prefix ||
-        !h->page_first || !h->page_state || !h->page_order || !h->rel_lo || !h->rel_hi || !h->rel_hmax ||
-        !h->rel_pending || !h->rel_state) {
+    h->rel.rel_chunk = AGC_RELEASE_CHUNK;
+    while (h->rel.rel_chunk > (64ull << 10) && h->rel.rel_chunk * 16 > h->mem.cap)
+        h->rel.rel_chunk /= 2;
+    h->rel.rel_lo = anon_zeroed(rel_table_len(h) * 8);
+    h->rel.rel_hi = anon_zeroed(rel_table_len(h) * 8);
+    h->rel.rel_hmax = anon_zeroed(rel_table_len(h) * 8);
+    h->rel.rel_pending = anon_zeroed(rel_table_len(h) * 4);
+    h->rel.rel_state = anon_zeroed(rel_table_len(h));
+    if (!h->mk.mark_bits || !h->mk.live_bits || !h->plan.chunk_live || !h->plan.chunk_prefix ||
+        !h->plan.page_first || !h->plan.page_state || !h->plan.page_order || !h->rel.rel_lo || !h->rel.rel_hi || !h->rel.rel_hmax ||
+        !h->rel.rel_pending || !h->rel.rel_state) {
         rc = agc_fail(AGC_ESYS, "cannot allocate the collector's side tables: %s", strerror(errno));
         goto fail;
     }
@@ -268,29 +268,29 @@ void agc_heap_destroy(agc_heap *h)
     agc_gc_shutdown(h);
     agc_mutator_free_all(h);
     release_memory(h);
-    pthread_mutex_lock(&h->handle_lock);
+    pthread_mutex_lock(&h->roots.handle_lock);
     agc_handles_free(h);
-    pthread_mutex_unlock(&h->handle_lock);
-    free(h->mstack.v);
-    while (h->satb_full) {
-        agc_satb_block *b = h->satb_full;
-        h->satb_full = b->next;
+    pthread_mutex_unlock(&h->roots.handle_lock);
+    free(h->mk.mstack.v);
+    while (h->mk.satb_full) {
+        agc_satb_block *b = h->mk.satb_full;
+        h->mk.satb_full = b->next;
         free(b);
     }
-    free(h->cycles);
-    free(h->map_before);
-    free(h->map_after);
-    agc_evlog_free(&h->dead_events);
-    agc_evlog_free(&h->fault_events);
+    free(h->st.cycles);
+    free(h->st.map_before);
+    free(h->st.map_after);
+    agc_evlog_free(&h->world.dead_events);
+    agc_evlog_free(&h->flt.fault_events);
     free(h);
 }
 
-uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->top, __ATOMIC_RELAXED); }
-uint64_t agc_heap_capacity(agc_heap *h) { return h->cap; }
-uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->primary; }
-uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->alias; }
-int agc_heap_memfd(agc_heap *h) { return h->memfd; }
-int agc_heap_live_half(agc_heap *h) { return h->live_half; }
+uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED); }
+uint64_t agc_heap_capacity(agc_heap *h) { return h->mem.cap; }
+uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->mem.primary; }
+uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }
+int agc_heap_memfd(agc_heap *h) { return h->mem.memfd; }
+int agc_heap_live_half(agc_heap *h) { return h->mem.live_half; }
 int agc_heap_memory(agc_heap *h) { return h->space->id; }
 uint64_t agc_heap_held_bytes(agc_heap *h) { return h->space->held_bytes(h); }
 
@@ -298,10 +298,10 @@ uint64_t agc_heap_held_bytes(agc_heap *h) { return h->space->held_bytes(h); }
  * they are populated lazily), the event logs and the cycle records. */
 uint64_t agc_heap_meta_bytes(agc_heap *h)
 {
-    uint64_t maxpages = h->cap / AGC_PAGE + 1;
-    uint64_t n = 2 * bm_bytes(h) + h->nchunks * 4 + (h->nchunks + 1) * 8 + maxpages * (8 + 1 + 8);
+    uint64_t maxpages = h->mem.cap / AGC_PAGE + 1;
+    uint64_t n = 2 * bm_bytes(h) + h->plan.nchunks * 4 + (h->plan.nchunks + 1) * 8 + maxpages * (8 + 1 + 8);
     n += rel_table_len(h) * (8 + 8 + 8 + 4 + 1);
-    n += (uint64_t)AGC_LOAD(h->cycles_cap) * sizeof(agc_cycle_stats);
+    n += (uint64_t)AGC_LOAD(h->st.cycles_cap) * sizeof(agc_cycle_stats);
     n += (agc_event_count(h) + AGC_EVCHUNK - 1) / AGC_EVCHUNK * sizeof(agc_evchunk);
     return n;
 }

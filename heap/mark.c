@@ -21,7 +21,7 @@ static void corrupt(agc_heap *h, const char *what, uint64_t from_off, uint64_t v
 
 static void push(agc_heap *h, uint64_t w)
 {
-    agc_markstack *s = &h->mstack;
+    agc_markstack *s = &h->mk.mstack;
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 4096;
         uint64_t *n = realloc(s->v, nc * sizeof *n);
@@ -35,19 +35,19 @@ static void push(agc_heap *h, uint64_t w)
 
 void agc_mark_object(agc_heap *h, uint64_t w)
 {
-    if (w * 8 >= h->mark_start_top)
+    if (w * 8 >= h->mk.mark_start_top)
         return;                      /* allocated black */
-    if (bm_get(h->mark_bits, w))
+    if (bm_get(h->mk.mark_bits, w))
         return;
     const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
     uint32_t nw = o->nwords;
-    if (nw == 0 || o->cls == AGC_CLS_FILLER || o->cls >= (uint32_t)atomic_load(&h->nclasses) ||
-        w * 8 + (uint64_t)nw * 8 > h->mark_start_top) {
+    if (nw == 0 || o->cls == AGC_CLS_FILLER || o->cls >= (uint32_t)atomic_load(&h->types.nclasses) ||
+        w * 8 + (uint64_t)nw * 8 > h->mk.mark_start_top) {
         corrupt(h, "bad header", w * 8, o->cls);
         return;
     }
-    bm_set(h->mark_bits, w);
-    bm_set_range(h->live_bits, w, nw);
+    bm_set(h->mk.mark_bits, w);
+    bm_set_range(h->mk.live_bits, w, nw);
     push(h, w);
 }
 
@@ -55,8 +55,8 @@ static inline void mark_ref(agc_heap *h, agc_word v, uint64_t from)
 {
     if (!v)
         return;
-    uint64_t off = v - (agc_word)h->primary;
-    if (v < (agc_word)h->primary || off >= h->cap || (off & 7)) {
+    uint64_t off = v - (agc_word)h->mem.primary;
+    if (v < (agc_word)h->mem.primary || off >= h->mem.cap || (off & 7)) {
         corrupt(h, "wild reference", from, v);
         return;
     }
@@ -65,7 +65,7 @@ static inline void mark_ref(agc_heap *h, agc_word v, uint64_t from)
 
 void agc_mark_drain(agc_heap *h)
 {
-    agc_markstack *s = &h->mstack;
+    agc_markstack *s = &h->mk.mstack;
     while (s->n) {
         uint64_t w = s->v[--s->n];
         agc_header *o = (agc_header *)agc_obj_at(h, w * 8);
@@ -92,17 +92,17 @@ static uint64_t drain_satb_blocks(agc_heap *h)
 {
     uint64_t n = 0;
     for (;;) {
-        pthread_mutex_lock(&h->satb_lock);
-        agc_satb_block *b = h->satb_full;
-        h->satb_full = NULL;
-        pthread_mutex_unlock(&h->satb_lock);
+        pthread_mutex_lock(&h->mk.satb_lock);
+        agc_satb_block *b = h->mk.satb_full;
+        h->mk.satb_full = NULL;
+        pthread_mutex_unlock(&h->mk.satb_lock);
         if (!b)
             return n;
         while (b) {
             for (size_t i = 0; i < b->n; i++)
                 mark_ref(h, b->v[i], 0);
             n += b->n;
-            h->satb_total += b->n;
+            h->mk.satb_total += b->n;
             agc_satb_block *nx = b->next;
             free(b);
             b = nx;
@@ -122,21 +122,21 @@ void agc_mark_flush_satb(agc_heap *h)
 {
     uint64_t n = 0;
     drain_satb_blocks(h);
-    for (agc_mutator *m = h->mutators; m; m = m->next) {
+    for (agc_mutator *m = h->world.mutators; m; m = m->next) {
         for (size_t i = 0; i < m->nsatb; i++)
             mark_ref(h, m->satb[i], 0);
         n += m->nsatb;
         m->nsatb = 0;
     }
     agc_mark_drain(h);
-    h->satb_total += n;
+    h->mk.satb_total += n;
 }
 
 /* The deletion barrier: record the overwritten reference while marking. */
 void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
 {
     agc_heap *h = m->heap;
-    if (atomic_load_explicit(&h->marking, memory_order_relaxed)) {
+    if (atomic_load_explicit(&h->mk.marking, memory_order_relaxed)) {
         agc_word old = __atomic_load_n(slot, __ATOMIC_RELAXED);
         if (old) {
             if (m->nsatb == m->satb_cap) {
@@ -146,10 +146,10 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
                         abort();
                     b->n = m->nsatb;
                     memcpy(b->v, m->satb, m->nsatb * sizeof(agc_word));
-                    pthread_mutex_lock(&h->satb_lock);
-                    b->next = h->satb_full;
-                    h->satb_full = b;
-                    pthread_mutex_unlock(&h->satb_lock);
+                    pthread_mutex_lock(&h->mk.satb_lock);
+                    b->next = h->mk.satb_full;
+                    h->mk.satb_full = b;
+                    pthread_mutex_unlock(&h->mk.satb_lock);
                     m->nsatb = 0;
                 } else {
                     size_t nc = m->satb_cap ? m->satb_cap * 2 : 256;
@@ -168,9 +168,9 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
 
 void agc_mark_reset(agc_heap *h)
 {
-    uint64_t words = (h->plan_top / 8 + 63) / 64 + 1;
-    if (words > h->nbitwords)
-        words = h->nbitwords;
-    memset(h->mark_bits, 0, words * 8);
-    memset(h->live_bits, 0, words * 8);
+    uint64_t words = (h->plan.plan_top / 8 + 63) / 64 + 1;
+    if (words > h->mk.nbitwords)
+        words = h->mk.nbitwords;
+    memset(h->mk.mark_bits, 0, words * 8);
+    memset(h->mk.live_bits, 0, words * 8);
 }

@@ -13,27 +13,27 @@ uint64_t agc_obj_data_len(agc_heap *h, const agc_header *o, uint64_t *data_off)
         return ((const uint64_t *)o)[1];
     if (o->cls == AGC_CLS_FILLER || o->cls == AGC_CLS_REFARRAY)
         return 0;
-    return h->classes[o->cls].data_bytes;
+    return h->types.classes[o->cls].data_bytes;
 }
 
 uint64_t agc_size_words(agc_heap *h, int cls, uint64_t length, int *err)
 {
     *err = 0;
     if (cls == AGC_CLS_REFARRAY) {
-        if (length > (h->cap / 8))
+        if (length > (h->mem.cap / 8))
             goto big;
         return 2 + length;
     }
     if (cls == AGC_CLS_BYTEARRAY) {
-        if (length > h->cap)
+        if (length > h->mem.cap)
             goto big;
         return 2 + (length + 7) / 8;
     }
-    if (cls < AGC_FIRST_USER_CLASS || cls >= atomic_load(&h->nclasses)) {
+    if (cls < AGC_FIRST_USER_CLASS || cls >= atomic_load(&h->types.nclasses)) {
         *err = AGC_EINVAL;
         return 0;
     }
-    return 1 + h->classes[cls].nrefs + (h->classes[cls].data_bytes + 7ull) / 8;
+    return 1 + h->types.classes[cls].nrefs + (h->types.classes[cls].data_bytes + 7ull) / 8;
 big:
     *err = AGC_EOOM;
     return 0;
@@ -66,7 +66,7 @@ void agc_fill_header(uint8_t *p, uint64_t bytes)
 void agc_heap_fill(agc_heap *h, uint64_t off, uint64_t bytes)
 {
     agc_fill(agc_obj_at(h, off), bytes);
-    if (!atomic_load_explicit(&h->alloc_black, memory_order_relaxed))
+    if (!atomic_load_explicit(&h->mk.alloc_black, memory_order_relaxed))
         return;
     for (uint64_t o = off, end = off + (bytes & ~7ull); o < end;) {
         agc_mark_black_alloc(h, o);
@@ -104,31 +104,31 @@ int agc_define_class(agc_heap *h, const char *name, uint32_t nrefs, uint32_t dat
     if (nrefs > (1u << 20) || data_bytes > (1u << 24))
         return agc_fail(AGC_EINVAL, "class '%s': at most %u reference slots and %u data bytes",
                         name, 1u << 20, 1u << 24);
-    pthread_mutex_lock(&h->class_lock);
-    int n = atomic_load(&h->nclasses);
+    pthread_mutex_lock(&h->types.class_lock);
+    int n = atomic_load(&h->types.nclasses);
     for (int i = AGC_FIRST_USER_CLASS; i < n; i++) {
-        if (strcmp(h->classes[i].name, name) == 0) {
-            int same = h->classes[i].nrefs == nrefs && h->classes[i].data_bytes == data_bytes;
-            pthread_mutex_unlock(&h->class_lock);
+        if (strcmp(h->types.classes[i].name, name) == 0) {
+            int same = h->types.classes[i].nrefs == nrefs && h->types.classes[i].data_bytes == data_bytes;
+            pthread_mutex_unlock(&h->types.class_lock);
             if (!same)
                 return agc_fail(AGC_EINVAL, "class '%s' is already defined with %u refs and %u data bytes",
-                                name, h->classes[i].nrefs, h->classes[i].data_bytes);
+                                name, h->types.classes[i].nrefs, h->types.classes[i].data_bytes);
             *cls_out = i;
             return AGC_OK;
         }
     }
     if (n >= AGC_MAX_CLASSES) {
-        pthread_mutex_unlock(&h->class_lock);
+        pthread_mutex_unlock(&h->types.class_lock);
         return agc_fail(AGC_EINVAL, "too many classes (at most %d)", AGC_MAX_CLASSES - AGC_FIRST_USER_CLASS);
     }
-    snprintf(h->classes[n].name, 64, "%s", name);
-    h->classes[n].nrefs = nrefs;
-    h->classes[n].data_bytes = data_bytes;
-    h->class_words[n] = 1 + nrefs + (data_bytes + 7) / 8;
-    atomic_store(&h->nclasses, n + 1);
-    pthread_mutex_unlock(&h->class_lock);
+    snprintf(h->types.classes[n].name, 64, "%s", name);
+    h->types.classes[n].nrefs = nrefs;
+    h->types.classes[n].data_bytes = data_bytes;
+    h->types.class_words[n] = 1 + nrefs + (data_bytes + 7) / 8;
+    atomic_store(&h->types.nclasses, n + 1);
+    pthread_mutex_unlock(&h->types.class_lock);
     *cls_out = n;
     return AGC_OK;
 }
 
-int agc_class_count(agc_heap *h) { return atomic_load(&h->nclasses); }
+int agc_class_count(agc_heap *h) { return atomic_load(&h->types.nclasses); }

@@ -10,7 +10,7 @@ void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to)
 {
     uint64_t c0 = from / AGC_CHUNK, c1 = (to + AGC_CHUNK - 1) / AGC_CHUNK;
     for (uint64_t c = c0; c < c1; c++)
-        h->chunk_live[c] = 8u * (uint32_t)__builtin_popcountll(h->live_bits[c]);
+        h->plan.chunk_live[c] = 8u * (uint32_t)__builtin_popcountll(h->mk.live_bits[c]);
 }
 
 /* Prefix sums and first objects for [from, to); from must be chunk aligned
@@ -18,42 +18,42 @@ void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to)
 void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
 {
     uint64_t c0 = from / AGC_CHUNK, c1 = (to + AGC_CHUNK - 1) / AGC_CHUNK;
-    uint64_t sum = c0 ? h->chunk_prefix[c0] : 0;
+    uint64_t sum = c0 ? h->plan.chunk_prefix[c0] : 0;
     if (c0 == 0)
-        h->chunk_prefix[0] = 0;
+        h->plan.chunk_prefix[0] = 0;
     for (uint64_t c = c0; c < c1; c++) {
-        h->chunk_prefix[c] = sum;
-        sum += h->chunk_live[c];
+        h->plan.chunk_prefix[c] = sum;
+        sum += h->plan.chunk_live[c];
     }
-    h->chunk_prefix[c1] = sum;
+    h->plan.chunk_prefix[c1] = sum;
     /* first objects of pages below S, from the prefix sums, as ART does: the
      * to-space page starting at x begins inside the chunk c whose prefix
      * range holds x, at its k-th live word (k = (x - prefix[c]) / 8); the
      * object covering that word is the last object start at or before it.
      * Work per page, not per object. In the black region [S, T) pages find
      * theirs when built (agc_page_first). */
-    uint64_t s_top = to < h->mark_start_top ? to : h->mark_start_top;
+    uint64_t s_top = to < h->mk.mark_start_top ? to : h->mk.mark_start_top;
     uint64_t cs1 = (s_top + AGC_CHUNK - 1) / AGC_CHUNK;     /* chunks below S */
-    uint64_t live_s = cs1 > c0 ? h->chunk_prefix[cs1] : 0;
+    uint64_t live_s = cs1 > c0 ? h->plan.chunk_prefix[cs1] : 0;
     if (cs1 == c1)
         live_s = sum;
     uint64_t c = c0;
-    for (uint64_t p = (h->chunk_prefix[c0] + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < live_s; p++) {
+    for (uint64_t p = (h->plan.chunk_prefix[c0] + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < live_s; p++) {
         uint64_t x = p * AGC_PAGE;
-        while (c + 1 < cs1 && h->chunk_prefix[c + 1] <= x)
+        while (c + 1 < cs1 && h->plan.chunk_prefix[c + 1] <= x)
             c++;
-        uint64_t k = (x - h->chunk_prefix[c]) / 8;
-        uint64_t bits = h->live_bits[c];
+        uint64_t k = (x - h->plan.chunk_prefix[c]) / 8;
+        uint64_t bits = h->mk.live_bits[c];
         for (uint64_t i = 0; i < k; i++)
             bits &= bits - 1;                 /* drop the k lowest live words */
         uint64_t wk = c * 64 + (uint64_t)__builtin_ctzll(bits);
-        h->page_first[p] = bm_prev(h->mark_bits, wk);
+        h->plan.page_first[p] = bm_prev(h->mk.mark_bits, wk);
     }
-    if (from <= h->mark_start_top && h->mark_start_top <= to)
-        h->black_new_start = h->chunk_prefix[h->mark_start_top / AGC_CHUNK];
-    h->new_end = sum;
-    h->npages = (sum + AGC_PAGE - 1) / AGC_PAGE;
-    h->plan_top = to;
+    if (from <= h->mk.mark_start_top && h->mk.mark_start_top <= to)
+        h->mk.black_new_start = h->plan.chunk_prefix[h->mk.mark_start_top / AGC_CHUNK];
+    h->plan.new_end = sum;
+    h->plan.npages = (sum + AGC_PAGE - 1) / AGC_PAGE;
+    h->plan.plan_top = to;
 }
 
 /* The black region [S, top): everything allocated since marking began, live
@@ -62,10 +62,10 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
  * flip pause does for what the mutators allocated meanwhile. */
 void agc_plan_black(agc_heap *h, uint64_t top)
 {
-    uint64_t S = h->mark_start_top;
-    h->new_end = h->black_new_start + (top > S ? top - S : 0);
-    h->npages = (h->new_end + AGC_PAGE - 1) / AGC_PAGE;
-    h->plan_top = top;
+    uint64_t S = h->mk.mark_start_top;
+    h->plan.new_end = h->mk.black_new_start + (top > S ? top - S : 0);
+    h->plan.npages = (h->plan.new_end + AGC_PAGE - 1) / AGC_PAGE;
+    h->plan.plan_top = top;
 }
 
 /* The from-space object covering the start of to-space page p (not for
@@ -73,18 +73,18 @@ void agc_plan_black(agc_heap *h, uint64_t top)
 uint64_t agc_page_first(agc_heap *h, uint64_t p)
 {
     uint64_t pstart = p * AGC_PAGE;
-    if (pstart < h->black_new_start || h->mark_start_top >= h->plan_top)
-        return h->page_first[p];
-    uint64_t from = h->mark_start_top + (pstart - h->black_new_start);
-    return bm_prev(h->mark_bits, from / 8);
+    if (pstart < h->mk.black_new_start || h->mk.mark_start_top >= h->plan.plan_top)
+        return h->plan.page_first[p];
+    uint64_t from = h->mk.mark_start_top + (pstart - h->mk.black_new_start);
+    return bm_prev(h->mk.mark_bits, from / 8);
 }
 
 /* Live bytes per from-space page, and per to-space page, for the heap map. */
 void agc_plan_heap_maps(agc_heap *h)
 {
-    uint64_t np = (h->plan_top + AGC_PAGE - 1) / AGC_PAGE;
+    uint64_t np = (h->plan.plan_top + AGC_PAGE - 1) / AGC_PAGE;
     uint32_t *before = malloc(np * sizeof *before + 1);
-    uint32_t *after = malloc(h->npages * sizeof *after + 1);
+    uint32_t *after = malloc(h->plan.npages * sizeof *after + 1);
     if (!before || !after) {
         free(before);
         free(after);
@@ -93,23 +93,23 @@ void agc_plan_heap_maps(agc_heap *h)
     uint64_t cpp = AGC_PAGE / AGC_CHUNK;
     for (uint64_t p = 0; p < np; p++) {
         uint32_t s = 0;
-        for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->nchunks; c++)
-            s += (c * AGC_CHUNK < h->mark_start_top) ? h->chunk_live[c]
-               : (c * AGC_CHUNK < h->plan_top) ? (uint32_t)AGC_CHUNK : 0;
+        for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->plan.nchunks; c++)
+            s += (c * AGC_CHUNK < h->mk.mark_start_top) ? h->plan.chunk_live[c]
+               : (c * AGC_CHUNK < h->plan.plan_top) ? (uint32_t)AGC_CHUNK : 0;
         before[p] = s;
     }
-    for (uint64_t p = 0; p < h->npages; p++) {
+    for (uint64_t p = 0; p < h->plan.npages; p++) {
         uint64_t e = (p + 1) * AGC_PAGE;
-        after[p] = (uint32_t)(e <= h->new_end ? AGC_PAGE : h->new_end - p * AGC_PAGE);
+        after[p] = (uint32_t)(e <= h->plan.new_end ? AGC_PAGE : h->plan.new_end - p * AGC_PAGE);
     }
-    pthread_mutex_lock(&h->stats_lock);
-    free(h->map_before);
-    free(h->map_after);
-    h->map_before = before;
-    h->map_before_n = np;
-    h->map_after = after;
-    h->map_after_n = h->npages;
-    pthread_mutex_unlock(&h->stats_lock);
+    pthread_mutex_lock(&h->st.stats_lock);
+    free(h->st.map_before);
+    free(h->st.map_after);
+    h->st.map_before = before;
+    h->st.map_before_n = np;
+    h->st.map_after = after;
+    h->st.map_after_n = h->plan.npages;
+    pthread_mutex_unlock(&h->st.stats_lock);
 }
 
 /* The black-dense prefix, as ART's: the leading pages whose live bytes are
@@ -127,16 +127,16 @@ static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
     for (; (p + 1) * AGC_PAGE <= S; p++) {
         uint64_t live = 0;
         for (uint64_t c = p * cpp; c < (p + 1) * cpp; c++)
-            live += h->chunk_live[c];
+            live += h->plan.chunk_live[c];
         if (live < need)
             break;
     }
     uint64_t D = p * AGC_PAGE;
     while (D > 0) {
-        uint64_t w = bm_prev(h->mark_bits, D / 8 - 1);
+        uint64_t w = bm_prev(h->mk.mark_bits, D / 8 - 1);
         if (w == AGC_NONE)
             break;
-        const agc_header *o = (const agc_header *)(h->primary + w * 8);
+        const agc_header *o = (const agc_header *)(h->mem.primary + w * 8);
         if (w * 8 + (uint64_t)o->nwords * 8 <= D)
             break;
         D = (w * 8) & ~(AGC_PAGE - 1);   /* before the object that crosses it */
@@ -148,12 +148,12 @@ int agc_plan_below_s(agc_heap *h, uint64_t S)
 {
     agc_plan_chunks(h, 0, S);
     uint64_t D = dense_prefix_end(h, S);
-    h->dense_end = D;
-    h->dense_live = 0;
+    h->plan.dense_end = D;
+    h->plan.dense_live = 0;
     for (uint64_t c = 0; c < D / AGC_CHUNK; c++)
-        h->dense_live += h->chunk_live[c];
+        h->plan.dense_live += h->plan.chunk_live[c];
     if (D) {
-        h->chunk_prefix[D / AGC_CHUNK] = D;     /* the rest slides down to just after it */
+        h->plan.chunk_prefix[D / AGC_CHUNK] = D;     /* the rest slides down to just after it */
         agc_plan_range(h, D, S);
     } else {
         agc_plan_range(h, 0, S);

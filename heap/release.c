@@ -21,25 +21,25 @@ static uint64_t fwd_at(agc_heap *h, uint64_t off)
 {
     /* to-space offset of the live bytes at or after from-space offset off
      * (off a multiple of AGC_CHUNK, or at or above S) */
-    if (off < h->dense_end)
+    if (off < h->plan.dense_end)
         return off;
-    if (off >= h->mark_start_top)
-        return h->black_new_start + (off - h->mark_start_top);
-    return h->chunk_prefix[off / AGC_CHUNK];
+    if (off >= h->mk.mark_start_top)
+        return h->mk.black_new_start + (off - h->mk.mark_start_top);
+    return h->plan.chunk_prefix[off / AGC_CHUNK];
 }
 
 /* Plan chunk j: from-space [a, b). Reads headers through `base`. Ranges
  * stay nondecreasing in j: an empty chunk takes the previous one's end. */
 static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
 {
-    uint64_t prev_hi = j ? h->rel_hi[j - 1] : 0;
-    uint64_t a = j * h->rel_chunk, b = a + h->rel_chunk;
-    if (b > h->plan_top)
-        b = h->plan_top;
+    uint64_t prev_hi = j ? h->rel.rel_hi[j - 1] : 0;
+    uint64_t a = j * h->rel.rel_chunk, b = a + h->rel.rel_chunk;
+    if (b > h->plan.plan_top)
+        b = h->plan.plan_top;
     uint64_t lo = a < b ? fwd_at(h, a) : 0, hi = a < b ? fwd_at(h, b) : 0;
-    if (b > h->mark_start_top && h->mark_start_top > a && a < b)
-        hi = h->black_new_start + (b - h->mark_start_top);
-    uint64_t last = a < b ? bm_prev(h->mark_bits, b / 8 - 1) : AGC_NONE;
+    if (b > h->mk.mark_start_top && h->mk.mark_start_top > a && a < b)
+        hi = h->mk.black_new_start + (b - h->mk.mark_start_top);
+    uint64_t last = a < b ? bm_prev(h->mk.mark_bits, b / 8 - 1) : AGC_NONE;
     if (last != AGC_NONE && last * 8 >= a) {
         const agc_header *o = (const agc_header *)(base + last * 8);
         uint64_t end = agc_forward_off(h, last * 8) + (uint64_t)o->nwords * 8;
@@ -47,74 +47,74 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
             hi = end;
     }
     if (hi <= lo) {
-        h->rel_lo[j] = h->rel_hi[j] = prev_hi;
-        h->rel_hmax[j] = j ? h->rel_hmax[j - 1] : 0;
-        atomic_store_explicit(&h->rel_pending[j], 0, memory_order_relaxed);
-        atomic_store_explicit(&h->rel_state[j], 1, memory_order_relaxed);   /* ready now */
+        h->rel.rel_lo[j] = h->rel.rel_hi[j] = prev_hi;
+        h->rel.rel_hmax[j] = j ? h->rel.rel_hmax[j - 1] : 0;
+        atomic_store_explicit(&h->rel.rel_pending[j], 0, memory_order_relaxed);
+        atomic_store_explicit(&h->rel.rel_state[j], 1, memory_order_relaxed);   /* ready now */
         return;
     }
     uint64_t plo = lo / AGC_PAGE, phi = (hi - 1) / AGC_PAGE;
-    if (phi >= h->npages)
-        phi = h->npages ? h->npages - 1 : 0;
-    h->rel_lo[j] = plo;
-    h->rel_hi[j] = phi;
+    if (phi >= h->plan.npages)
+        phi = h->plan.npages ? h->plan.npages - 1 : 0;
+    h->rel.rel_lo[j] = plo;
+    h->rel.rel_hi[j] = phi;
     /* rel_lo grows with j, rel_hi need not (a chunk inside a large object
      * keeps a smaller range than the chunk the object starts in): the search
      * goes by the running maximum */
-    h->rel_hmax[j] = j && h->rel_hmax[j - 1] > phi ? h->rel_hmax[j - 1] : phi;
-    atomic_store_explicit(&h->rel_pending[j], (uint32_t)(phi - plo + 1), memory_order_relaxed);
-    atomic_store_explicit(&h->rel_state[j], 0, memory_order_relaxed);
+    h->rel.rel_hmax[j] = j && h->rel.rel_hmax[j - 1] > phi ? h->rel.rel_hmax[j - 1] : phi;
+    atomic_store_explicit(&h->rel.rel_pending[j], (uint32_t)(phi - plo + 1), memory_order_relaxed);
+    atomic_store_explicit(&h->rel.rel_state[j], 0, memory_order_relaxed);
 }
 
 /* Outside the pause, after planning: chunks entirely below S (their plan is
  * final; headers are read through the primary, where they do not change). */
 void agc_release_plan_early(agc_heap *h)
 {
-    atomic_store_explicit(&h->rel_active, 0, memory_order_relaxed);
-    if (!h->opt.eager_release || !h->rel_chunk)
+    atomic_store_explicit(&h->rel.rel_active, 0, memory_order_relaxed);
+    if (!h->opt.eager_release || !h->rel.rel_chunk)
         return;
-    h->rel_early = h->mark_start_top / h->rel_chunk;
-    for (uint64_t j = 0; j < h->rel_early; j++)
-        plan_chunk(h, j, h->primary);
+    h->rel.rel_early = h->mk.mark_start_top / h->rel.rel_chunk;
+    for (uint64_t j = 0; j < h->rel.rel_early; j++)
+        plan_chunk(h, j, h->mem.primary);
 }
 
 /* In the flip, after the remap: the chunks from S up (arithmetic and a
  * header read each: what was allocated during the cycle is one block). */
 void agc_compact_plan_release(agc_heap *h)
 {
-    if (!h->opt.eager_release || !h->rel_chunk)
+    if (!h->opt.eager_release || !h->rel.rel_chunk)
         return;
-    h->rel_n = (h->plan_top + h->rel_chunk - 1) / h->rel_chunk;
-    for (uint64_t j = h->rel_early; j < h->rel_n; j++)
-        plan_chunk(h, j, h->from_base);     /* the flip has moved the primary on */
-    h->rec_gen = atomic_fetch_add(&rec_generation, 1) + 1;
-    atomic_store(&h->rec_scan, 0);
+    h->rel.rel_n = (h->plan.plan_top + h->rel.rel_chunk - 1) / h->rel.rel_chunk;
+    for (uint64_t j = h->rel.rel_early; j < h->rel.rel_n; j++)
+        plan_chunk(h, j, h->plan.from_base);     /* the flip has moved the primary on */
+    h->rel.rec_gen = atomic_fetch_add(&rec_generation, 1) + 1;
+    atomic_store(&h->rel.rec_scan, 0);
     /* release: a thread that sees it active sees the plan */
-    atomic_store_explicit(&h->rel_active, 1, memory_order_release);
+    atomic_store_explicit(&h->rel.rel_active, 1, memory_order_release);
 }
 
 /* Page p is built: count it in the chunks whose range holds it. */
 void agc_release_page_built(agc_heap *h, uint64_t p)
 {
-    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
+    if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
         return;
     /* the first chunk whose running maximum of hi reaches p; from there on
      * every chunk with lo <= p <= hi holds p (lo only grows) */
-    uint64_t l = 0, r = h->rel_n;
+    uint64_t l = 0, r = h->rel.rel_n;
     while (l < r) {
         uint64_t m = (l + r) / 2;
-        if (h->rel_hmax[m] < p)
+        if (h->rel.rel_hmax[m] < p)
             l = m + 1;
         else
             r = m;
     }
-    for (uint64_t j = l; j < h->rel_n; j++) {
-        if (h->rel_lo[j] > p)
+    for (uint64_t j = l; j < h->rel.rel_n; j++) {
+        if (h->rel.rel_lo[j] > p)
             break;
-        if (h->rel_hi[j] < p || atomic_load_explicit(&h->rel_pending[j], memory_order_relaxed) == 0)
+        if (h->rel.rel_hi[j] < p || atomic_load_explicit(&h->rel.rel_pending[j], memory_order_relaxed) == 0)
             continue;
-        if (atomic_fetch_sub_explicit(&h->rel_pending[j], 1, memory_order_acq_rel) == 1)
-            atomic_store_explicit(&h->rel_state[j], 1, memory_order_release);
+        if (atomic_fetch_sub_explicit(&h->rel.rel_pending[j], 1, memory_order_acq_rel) == 1)
+            atomic_store_explicit(&h->rel.rel_state[j], 1, memory_order_release);
     }
 }
 
@@ -127,32 +127,32 @@ static __thread uint64_t rec_left, rec_gen;
 
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
 {
-    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
+    if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
         return NULL;
-    if (rec_gen != h->rec_gen)
+    if (rec_gen != h->rel.rec_gen)
         rec_left = 0;
     while (rec_left < k) {
-        uint64_t j = atomic_load_explicit(&h->rec_scan, memory_order_relaxed);
-        for (; j < h->rel_n; j++) {
+        uint64_t j = atomic_load_explicit(&h->rel.rec_scan, memory_order_relaxed);
+        for (; j < h->rel.rel_n; j++) {
             uint8_t exp = 1;
-            if (atomic_load_explicit(&h->rel_state[j], memory_order_acquire) == 1 &&
-                atomic_compare_exchange_strong(&h->rel_state[j], &exp, 3))
+            if (atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) == 1 &&
+                atomic_compare_exchange_strong(&h->rel.rel_state[j], &exp, 3))
                 break;
         }
-        if (j >= h->rel_n) {
-            atomic_store_explicit(&h->rec_scan, 0, memory_order_relaxed);
+        if (j >= h->rel.rel_n) {
+            atomic_store_explicit(&h->rel.rec_scan, 0, memory_order_relaxed);
             return NULL;            /* nothing free yet: the thread's own buffer */
         }
-        atomic_store_explicit(&h->rec_scan, j + 1, memory_order_relaxed);
-        uint64_t len = j * h->rel_chunk + h->rel_chunk > h->cap ? h->cap - j * h->rel_chunk : h->rel_chunk;
-        rec_ptr = h->fromspace + j * h->rel_chunk;
+        atomic_store_explicit(&h->rel.rec_scan, j + 1, memory_order_relaxed);
+        uint64_t len = j * h->rel.rel_chunk + h->rel.rel_chunk > h->mem.cap ? h->mem.cap - j * h->rel.rel_chunk : h->rel.rel_chunk;
+        rec_ptr = h->mem.fromspace + j * h->rel.rel_chunk;
         rec_left = len / AGC_PAGE;
-        rec_gen = h->rec_gen;
+        rec_gen = h->rel.rec_gen;
     }
     uint8_t *p = rec_ptr;
     rec_ptr += k * AGC_PAGE;
     rec_left -= k;
-    atomic_fetch_add_explicit(&h->recycled_pages, k, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->rel.recycled_pages, k, memory_order_relaxed);
     return p;
 }
 
@@ -160,36 +160,36 @@ uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
  * recycles, only what is more than the GC threads will soon build into). */
 void agc_release_ready(agc_heap *h)
 {
-    if (!atomic_load_explicit(&h->rel_active, memory_order_acquire))
+    if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
         return;
     uint64_t keep = h->mode->recycles ? 2u * (unsigned)h->opt.gc_threads + 2 : 0, kept = 0;
-    for (uint64_t j = 0; j < h->rel_n; j++) {
-        if (keep && atomic_load_explicit(&h->rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
+    for (uint64_t j = 0; j < h->rel.rel_n; j++) {
+        if (keep && atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
             continue;
         uint8_t exp = 1;
-        if (atomic_load_explicit(&h->rel_state[j], memory_order_acquire) != 1 ||
-            !atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2))
+        if (atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) != 1 ||
+            !atomic_compare_exchange_strong(&h->rel.rel_state[j], &exp, 2))
             continue;
-        uint64_t a = j * h->rel_chunk, len = h->rel_chunk;
-        if (a + len > h->cap)
-            len = h->cap - a;
+        uint64_t a = j * h->rel.rel_chunk, len = h->rel.rel_chunk;
+        if (a + len > h->mem.cap)
+            len = h->mem.cap - a;
         h->space->release(h, a, len);
-        AGC_STORE(h->released_during, 1);
-        atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
+        AGC_STORE(h->rel.released_during, 1);
+        atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
     }
 }
 
 /* Every page is built: whatever is ready goes now; the rest with the cycle. */
 void agc_compact_release_rest(agc_heap *h)
 {
-    atomic_store_explicit(&h->rel_active, 0, memory_order_relaxed);
-    for (uint64_t j = 0; j < h->rel_n; j++) {
+    atomic_store_explicit(&h->rel.rel_active, 0, memory_order_relaxed);
+    for (uint64_t j = 0; j < h->rel.rel_n; j++) {
         uint8_t exp = 1;
-        if (atomic_compare_exchange_strong(&h->rel_state[j], &exp, 2)) {
-            uint64_t a = j * h->rel_chunk, len = a + h->rel_chunk > h->cap ? h->cap - a : h->rel_chunk;
+        if (atomic_compare_exchange_strong(&h->rel.rel_state[j], &exp, 2)) {
+            uint64_t a = j * h->rel.rel_chunk, len = a + h->rel.rel_chunk > h->mem.cap ? h->mem.cap - a : h->rel.rel_chunk;
             h->space->release(h, a, len);
-            AGC_STORE(h->released_during, 1);
-            atomic_fetch_add_explicit(&h->released_bytes, len, memory_order_relaxed);
+            AGC_STORE(h->rel.released_during, 1);
+            atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
         }
     }
 }

@@ -20,80 +20,80 @@ size_t agc_push_slow(agc_mutator *m, void *obj)
 
 int agc_handle_alloc(agc_heap *h, agc_word obj, uint32_t *out)
 {
-    pthread_mutex_lock(&h->handle_lock);
+    pthread_mutex_lock(&h->roots.handle_lock);
     uint32_t idx;
-    if (h->nfree) {
-        idx = h->handle_free[--h->nfree];
+    if (h->roots.nfree) {
+        idx = h->roots.handle_free[--h->roots.nfree];
     } else {
-        if (h->nhandles == 0)
-            h->nhandles = 1;   /* index 0 is "no object" */
-        idx = h->nhandles;
+        if (h->roots.nhandles == 0)
+            h->roots.nhandles = 1;   /* index 0 is "no object" */
+        idx = h->roots.nhandles;
         uint32_t c = idx / AGC_HCHUNK;
         if (c >= AGC_HCHUNKS) {
-            pthread_mutex_unlock(&h->handle_lock);
+            pthread_mutex_unlock(&h->roots.handle_lock);
             return agc_fail(AGC_EOOM, "too many live handles (at most %u)", AGC_HCHUNK * AGC_HCHUNKS - 1);
         }
-        if (!h->hchunks[c]) {
+        if (!h->roots.hchunks[c]) {
             agc_word *w = calloc(AGC_HCHUNK, sizeof *w);
             uint8_t *u = calloc(AGC_HCHUNK, 1);
             if (!w || !u) {
                 free(w);
                 free(u);
-                pthread_mutex_unlock(&h->handle_lock);
+                pthread_mutex_unlock(&h->roots.handle_lock);
                 return agc_fail(AGC_ESYS, "out of process memory for handles");
             }
-            h->hused[c] = u;
-            __atomic_store_n(&h->hchunks[c], w, __ATOMIC_RELEASE);
+            h->roots.hused[c] = u;
+            __atomic_store_n(&h->roots.hchunks[c], w, __ATOMIC_RELEASE);
         }
-        h->nhandles++;
+        h->roots.nhandles++;
     }
     AGC_HSLOT(h, idx) = obj;
     AGC_HUSED(h, idx) = 1;
-    pthread_mutex_unlock(&h->handle_lock);
+    pthread_mutex_unlock(&h->roots.handle_lock);
     *out = idx;
     return AGC_OK;
 }
 
 int agc_handle_check(agc_heap *h, uint32_t idx)
 {
-    if (idx == 0 || idx >= h->nhandles || !AGC_HUSED(h, idx))
+    if (idx == 0 || idx >= h->roots.nhandles || !AGC_HUSED(h, idx))
         return agc_fail(AGC_EINVAL, "invalid handle %u (freed, or from another heap)", idx);
     return AGC_OK;
 }
 
 int agc_handle_release(agc_heap *h, uint32_t idx)
 {
-    pthread_mutex_lock(&h->handle_lock);
+    pthread_mutex_lock(&h->roots.handle_lock);
     int rc = agc_handle_check(h, idx);
-    if (!rc && h->nfree == h->free_cap) {
-        uint32_t nc = h->free_cap ? h->free_cap * 2 : 1024;
-        uint32_t *nf = realloc(h->handle_free, nc * sizeof *nf);
+    if (!rc && h->roots.nfree == h->roots.free_cap) {
+        uint32_t nc = h->roots.free_cap ? h->roots.free_cap * 2 : 1024;
+        uint32_t *nf = realloc(h->roots.handle_free, nc * sizeof *nf);
         if (!nf)
             rc = agc_fail(AGC_ESYS, "out of process memory for handles");
         else {
-            h->handle_free = nf;
-            h->free_cap = nc;
+            h->roots.handle_free = nf;
+            h->roots.free_cap = nc;
         }
     }
     if (!rc) {
         AGC_HUSED(h, idx) = 0;
         AGC_HSLOT(h, idx) = 0;
-        h->handle_free[h->nfree++] = idx;
+        h->roots.handle_free[h->roots.nfree++] = idx;
     }
-    pthread_mutex_unlock(&h->handle_lock);
+    pthread_mutex_unlock(&h->roots.handle_lock);
     return rc;
 }
 
 void agc_handles_free(agc_heap *h)
 {
     for (uint32_t c = 0; c < AGC_HCHUNKS; c++) {
-        free(h->hchunks[c]);
-        free(h->hused[c]);
-        h->hchunks[c] = NULL;
-        h->hused[c] = NULL;
+        free(h->roots.hchunks[c]);
+        free(h->roots.hused[c]);
+        h->roots.hchunks[c] = NULL;
+        h->roots.hused[c] = NULL;
     }
-    free(h->handle_free);
-    h->handle_free = NULL;
+    free(h->roots.handle_free);
+    h->roots.handle_free = NULL;
 }
 
 int agc_global_root_new(agc_mutator *m, void *obj, uint32_t *idx_out)
@@ -107,10 +107,10 @@ void agc_global_root_free(agc_mutator *m, uint32_t idx) { agc_handle_release(m->
 
 void agc_for_each_root(agc_heap *h, agc_root_fn fn, void *ctx)
 {
-    for (uint32_t i = 1; i < h->nhandles; i++)
+    for (uint32_t i = 1; i < h->roots.nhandles; i++)
         if (AGC_HUSED(h, i) && AGC_HSLOT(h, i))
             fn(h, &AGC_HSLOT(h, i), ctx);
-    for (agc_mutator *m = h->mutators; m; m = m->next)
+    for (agc_mutator *m = h->world.mutators; m; m = m->next)
         for (size_t i = 0; i < m->hot.nroots; i++)
             if (m->hot.roots[i])
                 fn(h, &m->hot.roots[i], ctx);

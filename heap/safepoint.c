@@ -36,9 +36,9 @@ static void fork_parent(void) { pthread_mutex_unlock(&registry_lock); }
 static void unmap_in_child(agc_heap *h)
 {
     agc_heap_release_memory(h);
-    if (h->uffd >= 0)
-        close(h->uffd);
-    h->uffd = -1;
+    if (h->flt.uffd >= 0)
+        close(h->flt.uffd);
+    h->flt.uffd = -1;
 }
 
 static void fork_child(void)
@@ -92,10 +92,10 @@ static void thread_exit_detach(void *p)
     int alive = 0;
     for (size_t i = 0; i < registry_n && !alive; i++)
         if (registry[i] == m->heap) {
-            pthread_mutex_lock(&m->heap->mut_lock);
-            for (agc_mutator *x = m->heap->mutators; x; x = x->next)
+            pthread_mutex_lock(&m->heap->world.mut_lock);
+            for (agc_mutator *x = m->heap->world.mutators; x; x = x->next)
                 alive |= x == m;
-            pthread_mutex_unlock(&m->heap->mut_lock);
+            pthread_mutex_unlock(&m->heap->world.mut_lock);
         }
     pthread_mutex_unlock(&registry_lock);
     if (alive)
@@ -135,30 +135,30 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
         return NULL;
     m->heap = h;
     m->in_api = in_api;
-    m->hot.base = h->primary;
-    m->hot.class_words = h->class_words;
-    m->hot.mark_bits = h->mark_bits;
-    m->hot.alloc_black = (const int *)&h->alloc_black;
+    m->hot.base = h->mem.primary;
+    m->hot.class_words = h->types.class_words;
+    m->hot.mark_bits = h->mk.mark_bits;
+    m->hot.alloc_black = (const int *)&h->mk.alloc_black;
     atomic_store(&m->state, MS_SAFE);
     AGC_NOCANCEL_BEGIN;
-    pthread_mutex_lock(&h->mut_lock);
-    while (atomic_load(&h->stop_requested))
-        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
-    m->id = h->next_mutator_id++;
+    pthread_mutex_lock(&h->world.mut_lock);
+    while (atomic_load(&h->world.stop_requested))
+        pthread_cond_wait(&h->world.mut_cond, &h->world.mut_lock);
+    m->id = h->world.next_mutator_id++;
     m->tid = (uint32_t)gettid();
     {
         /* a small table the handler thread reads without locks */
-        uint32_t k = h->ntid_map < 1024 ? h->ntid_map : (m->id % 1024);
-        AGC_STORE(h->tid_map[k][1], m->id);
-        AGC_STORE(h->tid_map[k][0], m->tid);
-        if (h->ntid_map < 1024)
-            AGC_STORE(h->ntid_map, h->ntid_map + 1);
+        uint32_t k = h->world.ntid_map < 1024 ? h->world.ntid_map : (m->id % 1024);
+        AGC_STORE(h->world.tid_map[k][1], m->id);
+        AGC_STORE(h->world.tid_map[k][0], m->tid);
+        if (h->world.ntid_map < 1024)
+            AGC_STORE(h->world.ntid_map, h->world.ntid_map + 1);
     }
-    m->next = h->mutators;
-    h->mutators = m;
-    AGC_STORE(h->nmutators, h->nmutators + 1);
+    m->next = h->world.mutators;
+    h->world.mutators = m;
+    AGC_STORE(h->world.nmutators, h->world.nmutators + 1);
     m->attached = 1;
-    pthread_mutex_unlock(&h->mut_lock);
+    pthread_mutex_unlock(&h->world.mut_lock);
     AGC_NOCANCEL_END;
     return m;
 }
@@ -197,7 +197,7 @@ static void retire_tlab(agc_mutator *m)
 
 static void unlink_mutator(agc_heap *h, agc_mutator *m)
 {
-    for (agc_mutator **p = &h->mutators; *p; p = &(*p)->next)
+    for (agc_mutator **p = &h->world.mutators; *p; p = &(*p)->next)
         if (*p == m) {
             *p = m->next;
             break;
@@ -223,26 +223,26 @@ void agc_detach(agc_mutator *m)
     retire_tlab(m);
     agc_block(m);
     AGC_NOCANCEL_BEGIN;
-    pthread_mutex_lock(&h->mut_lock);
-    while (atomic_load(&h->stop_requested))
-        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
+    pthread_mutex_lock(&h->world.mut_lock);
+    while (atomic_load(&h->world.stop_requested))
+        pthread_cond_wait(&h->world.mut_cond, &h->world.mut_lock);
     unlink_mutator(h, m);
-    AGC_STORE(h->nmutators, h->nmutators - 1);
+    AGC_STORE(h->world.nmutators, h->world.nmutators - 1);
     m->attached = 0;
     /* SATB entries of a leaving thread still matter to marking. */
     if (m->nsatb) {
-        pthread_mutex_lock(&h->satb_lock);
+        pthread_mutex_lock(&h->mk.satb_lock);
         agc_satb_block *b = malloc(sizeof *b + m->nsatb * sizeof(agc_word));
         if (b) {
             b->n = m->nsatb;
             memcpy(b->v, m->satb, m->nsatb * sizeof(agc_word));
-            b->next = h->satb_full;
-            h->satb_full = b;
+            b->next = h->mk.satb_full;
+            h->mk.satb_full = b;
         }
-        pthread_mutex_unlock(&h->satb_lock);
+        pthread_mutex_unlock(&h->mk.satb_lock);
     }
-    move_events(&h->dead_events, &m->events);
-    pthread_mutex_unlock(&h->mut_lock);
+    move_events(&h->world.dead_events, &m->events);
+    pthread_mutex_unlock(&h->world.mut_lock);
     AGC_NOCANCEL_END;
     if (agc_self == m)
         agc_self = NULL;
@@ -255,18 +255,18 @@ void agc_detach(agc_mutator *m)
 
 void agc_mutator_free_all(agc_heap *h)
 {
-    pthread_mutex_lock(&h->mut_lock);
-    while (h->mutators) {
-        agc_mutator *m = h->mutators;
-        h->mutators = m->next;
-        move_events(&h->dead_events, &m->events);
+    pthread_mutex_lock(&h->world.mut_lock);
+    while (h->world.mutators) {
+        agc_mutator *m = h->world.mutators;
+        h->world.mutators = m->next;
+        move_events(&h->world.dead_events, &m->events);
         free(m->hot.roots);
         free(m->satb);
         if (agc_self == m)
             agc_self = NULL;
         free(m);
     }
-    pthread_mutex_unlock(&h->mut_lock);
+    pthread_mutex_unlock(&h->world.mut_lock);
 }
 
 /* Park until the current stop ends (called with mut_lock held). A futex
@@ -285,29 +285,29 @@ static void park_locked(agc_heap *h)
 {
     if (!ncpus)
         ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (atomic_load(&h->stop_requested) && AGC_LOAD(h->nmutators) < ncpus &&
-        (h->stop_phase >= 0 && h->stop_phase <= 2)) {
-        uint64_t epoch = h->stop_epoch;
-        pthread_mutex_unlock(&h->mut_lock);
+    if (atomic_load(&h->world.stop_requested) && AGC_LOAD(h->world.nmutators) < ncpus &&
+        (h->world.stop_phase >= 0 && h->world.stop_phase <= 2)) {
+        uint64_t epoch = h->world.stop_epoch;
+        pthread_mutex_unlock(&h->world.mut_lock);
         uint64_t t0 = agc_now_ns();
-        while (atomic_load_explicit(&h->stop_requested, memory_order_acquire) &&
+        while (atomic_load_explicit(&h->world.stop_requested, memory_order_acquire) &&
                agc_now_ns() - t0 < spin_ns)
             __builtin_ia32_pause();
-        pthread_mutex_lock(&h->mut_lock);
+        pthread_mutex_lock(&h->world.mut_lock);
         (void)epoch;
     }
-    while (atomic_load(&h->stop_requested))
-        pthread_cond_wait(&h->mut_cond, &h->mut_lock);
+    while (atomic_load(&h->world.stop_requested))
+        pthread_cond_wait(&h->world.mut_cond, &h->world.mut_lock);
 }
 
 void agc_block(agc_mutator *m)
 {
     agc_heap *h = m->heap;
     atomic_store(&m->state, MS_SAFE);
-    if (atomic_load(&h->stop_requested)) {
-        pthread_mutex_lock(&h->mut_lock);
-        pthread_cond_broadcast(&h->gc_cond);
-        pthread_mutex_unlock(&h->mut_lock);
+    if (atomic_load(&h->world.stop_requested)) {
+        pthread_mutex_lock(&h->world.mut_lock);
+        pthread_cond_broadcast(&h->world.gc_cond);
+        pthread_mutex_unlock(&h->world.mut_lock);
     }
 }
 
@@ -317,17 +317,17 @@ void agc_unblock(agc_mutator *m)
     uint64_t t0 = 0;
     for (;;) {
         atomic_store(&m->state, MS_RUNNING);
-        if (!atomic_load(&h->stop_requested))
+        if (!atomic_load(&h->world.stop_requested))
             break;
         atomic_store(&m->state, MS_SAFE);
         if (!t0)
             t0 = agc_now_ns();
         AGC_NOCANCEL_BEGIN;
-        pthread_mutex_lock(&h->mut_lock);
-        pthread_cond_broadcast(&h->gc_cond);
-        int phase = h->stop_phase;
+        pthread_mutex_lock(&h->world.mut_lock);
+        pthread_cond_broadcast(&h->world.gc_cond);
+        int phase = h->world.stop_phase;
         park_locked(h);
-        pthread_mutex_unlock(&h->mut_lock);
+        pthread_mutex_unlock(&h->world.mut_lock);
         AGC_NOCANCEL_END;
         if (phase >= 0 && !m->in_api) {
             /* it wanted to run and the GC held it back: a pause */
@@ -340,22 +340,22 @@ void agc_unblock(agc_mutator *m)
 void agc_poll_slow(agc_mutator *m)
 {
     agc_heap *h = m->heap;
-    if (!atomic_load(&h->stop_requested))
+    if (!atomic_load(&h->world.stop_requested))
         return;
-    pthread_mutex_lock(&h->mut_lock);
-    if (!atomic_load(&h->stop_requested)) {
-        pthread_mutex_unlock(&h->mut_lock);
+    pthread_mutex_lock(&h->world.mut_lock);
+    if (!atomic_load(&h->world.stop_requested)) {
+        pthread_mutex_unlock(&h->world.mut_lock);
         return;
     }
-    uint64_t t0 = h->stop_t0;
-    int phase = h->stop_phase;
+    uint64_t t0 = h->world.stop_t0;
+    int phase = h->world.stop_phase;
     atomic_store(&m->state, MS_SAFE);
-    pthread_cond_broadcast(&h->gc_cond);
+    pthread_cond_broadcast(&h->world.gc_cond);
     AGC_NOCANCEL_BEGIN;
     park_locked(h);
     AGC_NOCANCEL_END;
     atomic_store(&m->state, MS_RUNNING);
-    pthread_mutex_unlock(&h->mut_lock);
+    pthread_mutex_unlock(&h->world.mut_lock);
     uint64_t t1 = agc_now_ns();
     if (phase >= 0)
         agc_record_event(m, AGC_EV_PAUSE, t0, t1 - t0, (uint32_t)phase);
@@ -365,7 +365,7 @@ static const uint64_t gc_spin_ns = 5000000;
 
 static int all_stopped(agc_heap *h)
 {
-    for (agc_mutator *m = h->mutators; m; m = m->next)
+    for (agc_mutator *m = h->world.mutators; m; m = m->next)
         if (atomic_load_explicit(&m->state, memory_order_acquire) == MS_RUNNING)
             return 0;
     return 1;
@@ -375,10 +375,10 @@ static int all_stopped(agc_heap *h)
  * 1 mark, 2 flip, 3 stw, -1 a pause that is not the GC's (verification). */
 void agc_stop_world(agc_heap *h, int phase)
 {
-    pthread_mutex_lock(&h->mut_lock);
-    h->stop_t0 = agc_now_ns();
-    h->stop_phase = phase;
-    atomic_store(&h->stop_requested, 1);
+    pthread_mutex_lock(&h->world.mut_lock);
+    h->world.stop_t0 = agc_now_ns();
+    h->world.stop_phase = phase;
+    atomic_store(&h->world.stop_requested, 1);
     __atomic_add_fetch(&agc_any_stop_requested, 1, __ATOMIC_SEQ_CST);
     /* While a stop is requested the list of mutators is frozen (attach and
      * detach wait for the stop to end), so it can be read without the lock.
@@ -387,30 +387,30 @@ void agc_stop_world(agc_heap *h, int phase)
      * descheduled by the host, which made most of the worst pauses. */
     if (!ncpus)
         ncpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (AGC_LOAD(h->nmutators) < ncpus) {
-        pthread_mutex_unlock(&h->mut_lock);
+    if (AGC_LOAD(h->world.nmutators) < ncpus) {
+        pthread_mutex_unlock(&h->world.mut_lock);
         uint64_t t0 = agc_now_ns();
         while (!all_stopped(h) && agc_now_ns() - t0 < gc_spin_ns)
             __builtin_ia32_pause();
-        pthread_mutex_lock(&h->mut_lock);
+        pthread_mutex_lock(&h->world.mut_lock);
     }
-    for (agc_mutator *m = h->mutators; m; m = m->next)
+    for (agc_mutator *m = h->world.mutators; m; m = m->next)
         while (atomic_load(&m->state) == MS_RUNNING)
-            pthread_cond_wait(&h->gc_cond, &h->mut_lock);
-    h->stop_ttsp_ns = agc_now_ns() - h->stop_t0;
-    pthread_mutex_unlock(&h->mut_lock);
+            pthread_cond_wait(&h->world.gc_cond, &h->world.mut_lock);
+    h->world.stop_ttsp_ns = agc_now_ns() - h->world.stop_t0;
+    pthread_mutex_unlock(&h->world.mut_lock);
     /* Every thread is stopped: allocation buffers go, so the heap is walkable. */
-    for (agc_mutator *m = h->mutators; m; m = m->next)
+    for (agc_mutator *m = h->world.mutators; m; m = m->next)
         retire_tlab(m);
 }
 
 void agc_start_world(agc_heap *h)
 {
-    pthread_mutex_lock(&h->mut_lock);
-    AGC_STORE(h->start_t, agc_now_ns());
-    atomic_store(&h->stop_requested, 0);
+    pthread_mutex_lock(&h->world.mut_lock);
+    AGC_STORE(h->world.start_t, agc_now_ns());
+    atomic_store(&h->world.stop_requested, 0);
     __atomic_sub_fetch(&agc_any_stop_requested, 1, __ATOMIC_SEQ_CST);
-    h->stop_epoch++;
-    pthread_cond_broadcast(&h->mut_cond);
-    pthread_mutex_unlock(&h->mut_lock);
+    h->world.stop_epoch++;
+    pthread_cond_broadcast(&h->world.mut_cond);
+    pthread_mutex_unlock(&h->world.mut_lock);
 }

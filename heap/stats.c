@@ -26,13 +26,13 @@ void agc_gc_count(agc_heap *h, agc_gc_event ev, uint64_t a, uint64_t b)
 
 static void reset_counters(agc_heap *h)
 {
-    atomic_store(&h->pages_by_gc, 0);
-    atomic_store(&h->pages_by_mutator, 0);
-    atomic_store(&h->faults_minor, 0);
-    atomic_store(&h->faults_missing, 0);
-    atomic_store(&h->fault_waits, 0);
-    atomic_store(&h->moved_bytes, 0);
-    atomic_store(&h->released_bytes, 0);
+    atomic_store(&h->cp.pages_by_gc, 0);
+    atomic_store(&h->cp.pages_by_mutator, 0);
+    atomic_store(&h->cp.faults_minor, 0);
+    atomic_store(&h->cp.faults_missing, 0);
+    atomic_store(&h->cp.fault_waits, 0);
+    atomic_store(&h->cp.moved_bytes, 0);
+    atomic_store(&h->rel.released_bytes, 0);
 }
 
 /* The cycle's data once from-space is given back. */
@@ -41,63 +41,63 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->release_ns = t - (c->t_compact_end_ns ? c->t_compact_end_ns : t);
     /* live: what was reachable (and allocated during the cycle); the dense
      * prefix keeps its dead objects as fillers, so used_after can be more */
-    c->live_bytes = h->new_end - h->dense_end + h->dense_live;
-    c->used_after = (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    c->pages = h->npages;
-    c->pages_by_gc = atomic_load(&h->pages_by_gc);
-    c->pages_by_mutator = atomic_load(&h->pages_by_mutator);
-    c->faults_minor = atomic_load(&h->faults_minor);
-    c->faults_missing = atomic_load(&h->faults_missing);
+    c->live_bytes = h->plan.new_end - h->plan.dense_end + h->plan.dense_live;
+    c->used_after = (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    c->pages = h->plan.npages;
+    c->pages_by_gc = atomic_load(&h->cp.pages_by_gc);
+    c->pages_by_mutator = atomic_load(&h->cp.pages_by_mutator);
+    c->faults_minor = atomic_load(&h->cp.faults_minor);
+    c->faults_missing = atomic_load(&h->cp.faults_missing);
     c->faults = c->faults_minor + c->faults_missing;
-    c->fault_waits = atomic_load(&h->fault_waits);
-    c->moved_bytes = atomic_load(&h->moved_bytes);
-    c->released_bytes = atomic_load(&h->released_bytes);
+    c->fault_waits = atomic_load(&h->cp.fault_waits);
+    c->moved_bytes = atomic_load(&h->cp.moved_bytes);
+    c->released_bytes = atomic_load(&h->rel.released_bytes);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
-    c->dense_prefix_bytes = h->dense_end;
-    c->skipped = h->cycle_skipped;
+    c->dense_prefix_bytes = h->plan.dense_end;
+    c->skipped = h->plan.cycle_skipped;
 }
 
 static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uint64_t a, uint64_t b)
 {
     (void)ctx;
-    agc_cycle_stats *c = &h->cur;
+    agc_cycle_stats *c = &h->st.cur;
     switch (ev) {
     case AGC_GE_CYCLE_START:
         memset(c, 0, sizeof *c);
         reset_counters(h);
-        c->index = h->cycles_started;
+        c->index = h->gc.cycles_started;
         c->mode = h->mode->id;
         c->memory = h->space->id;
         c->reason = (int)a;
         c->t_start_ns = t;
-        c->used_before = AGC_LOAD(h->top);
-        h->st_phase = -2;
+        c->used_before = AGC_LOAD(h->alloc.top);
+        h->st.st_phase = -2;
         break;
     case AGC_GE_REQUESTING_STOP:
-        h->st_stop_t0 = t;
+        h->st.st_stop_t0 = t;
         if (a == AGC_PHASE_FLIP)
             c->t_flip_start_ns = t;
         break;
     case AGC_GE_MUTATORS_STOPPED:
-        h->st_phase = (int)a;
-        h->st_stopped_t = t;
+        h->st.st_phase = (int)a;
+        h->st.st_stopped_t = t;
         if (b > c->ttsp_max_ns)
             c->ttsp_max_ns = b;
         /* the flip's: until the GC saw every mutator stopped */
-        if (a == AGC_PHASE_FLIP && t - h->st_stop_t0 > c->ttsp_max_ns)
-            c->ttsp_max_ns = t - h->st_stop_t0;
+        if (a == AGC_PHASE_FLIP && t - h->st.st_stop_t0 > c->ttsp_max_ns)
+            c->ttsp_max_ns = t - h->st.st_stop_t0;
         break;
     case AGC_GE_MUTATORS_RESTARTED:
-        h->st_phase = -2;
+        h->st.st_phase = -2;
         switch ((int)a) {
         case AGC_PHASE_INIT_MARK: c->init_pause_ns += b; break;
         case AGC_PHASE_MARK: c->mark_pause_ns += b; break;
         case AGC_PHASE_FLIP: c->flip_pause_ns += b; c->t_flip_end_ns = t; break;
         case AGC_PHASE_STW:
             /* one pause: the marking part, then the compaction part */
-            c->mark_pause_ns = c->t_mark_end_ns - h->st_stop_t0;
+            c->mark_pause_ns = c->t_mark_end_ns - h->st.st_stop_t0;
             c->flip_pause_ns = b - c->mark_pause_ns;
             break;
         default: break;
@@ -111,19 +111,19 @@ static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uin
         break;
     case AGC_GE_PLANNED: c->prepare_ns = t - c->t_mark_end_ns; break;
     case AGC_GE_FLIP_PLANNED:
-        c->flip_plan_ns = t - h->st_stopped_t;
+        c->flip_plan_ns = t - h->st.st_stopped_t;
         c->black_bytes = a;
         break;
-    case AGC_GE_FLIP_ROOTS_DONE: h->st_roots_t = t; break;
+    case AGC_GE_FLIP_ROOTS_DONE: h->st.st_roots_t = t; break;
     case AGC_GE_FLIPPED:
-        if (h->st_phase == AGC_PHASE_STW)
+        if (h->st.st_phase == AGC_PHASE_STW)
             c->t_flip_start_ns = c->t_mark_end_ns;
         else
-            c->flip_remap_ns = t - h->st_roots_t;
+            c->flip_remap_ns = t - h->st.st_roots_t;
         break;
     case AGC_GE_COMPACTION_DONE:
         c->t_compact_end_ns = t;
-        if (h->st_phase == AGC_PHASE_STW) {
+        if (h->st.st_phase == AGC_PHASE_STW) {
             c->t_flip_end_ns = t;
             c->compact_ns = t - c->t_mark_end_ns;
         } else {
@@ -136,14 +136,14 @@ static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uin
         agc_cycle_push(h, c);
         break;
     case AGC_GE_PAGE_BUILT:
-        atomic_fetch_add_explicit(a ? &h->pages_by_gc : &h->pages_by_mutator, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&h->moved_bytes, b, memory_order_relaxed);
+        atomic_fetch_add_explicit(a ? &h->cp.pages_by_gc : &h->cp.pages_by_mutator, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->cp.moved_bytes, b, memory_order_relaxed);
         break;
     case AGC_GE_FAULT:
-        atomic_fetch_add_explicit(a == AGC_FAULT_MINOR ? &h->faults_minor : &h->faults_missing, 1,
+        atomic_fetch_add_explicit(a == AGC_FAULT_MINOR ? &h->cp.faults_minor : &h->cp.faults_missing, 1,
                                   memory_order_relaxed);
         break;
-    case AGC_GE_FAULT_WAIT: atomic_fetch_add_explicit(&h->fault_waits, 1, memory_order_relaxed); break;
+    case AGC_GE_FAULT_WAIT: atomic_fetch_add_explicit(&h->cp.fault_waits, 1, memory_order_relaxed); break;
     }
 }
 
@@ -220,40 +220,40 @@ void agc_evlog_free(agc_evlog *log)
 
 void agc_record_event(agc_mutator *m, int kind, uint64_t t0, uint64_t dur, uint32_t phase)
 {
-    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)AGC_LOAD(m->heap->cycles_started), phase};
+    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)AGC_LOAD(m->heap->gc.cycles_started), phase};
     agc_evlog_add(&m->events, &e);
 }
 
 void agc_cycle_push(agc_heap *h, const agc_cycle_stats *c)
 {
-    pthread_mutex_lock(&h->stats_lock);
-    if (h->ncycles == h->cycles_cap) {
-        uint64_t nc = h->cycles_cap ? h->cycles_cap * 2 : 64;
-        agc_cycle_stats *n = realloc(h->cycles, nc * sizeof *n);
+    pthread_mutex_lock(&h->st.stats_lock);
+    if (h->st.ncycles == h->st.cycles_cap) {
+        uint64_t nc = h->st.cycles_cap ? h->st.cycles_cap * 2 : 64;
+        agc_cycle_stats *n = realloc(h->st.cycles, nc * sizeof *n);
         if (!n) {
-            pthread_mutex_unlock(&h->stats_lock);
+            pthread_mutex_unlock(&h->st.stats_lock);
             return;
         }
-        h->cycles = n;
-        h->cycles_cap = nc;
+        h->st.cycles = n;
+        h->st.cycles_cap = nc;
     }
-    h->cycles[h->ncycles] = *c;
-    AGC_STORE(h->ncycles, h->ncycles + 1);
-    pthread_mutex_unlock(&h->stats_lock);
+    h->st.cycles[h->st.ncycles] = *c;
+    AGC_STORE(h->st.ncycles, h->st.ncycles + 1);
+    pthread_mutex_unlock(&h->st.stats_lock);
 }
 
-uint64_t agc_cycle_count(agc_heap *h) { return AGC_LOAD(h->ncycles); }
+uint64_t agc_cycle_count(agc_heap *h) { return AGC_LOAD(h->st.ncycles); }
 
 int agc_cycle_get(agc_heap *h, uint64_t i, agc_cycle_stats *out)
 {
-    pthread_mutex_lock(&h->stats_lock);
-    if (i >= h->ncycles) {
-        pthread_mutex_unlock(&h->stats_lock);
+    pthread_mutex_lock(&h->st.stats_lock);
+    if (i >= h->st.ncycles) {
+        pthread_mutex_unlock(&h->st.stats_lock);
         return agc_fail(AGC_EINVAL, "no cycle %llu (there are %llu)", (unsigned long long)i,
-                        (unsigned long long)h->ncycles);
+                        (unsigned long long)h->st.ncycles);
     }
-    *out = h->cycles[i];
-    pthread_mutex_unlock(&h->stats_lock);
+    *out = h->st.cycles[i];
+    pthread_mutex_unlock(&h->st.stats_lock);
     return AGC_OK;
 }
 
@@ -275,14 +275,14 @@ static uint64_t copy_log(const agc_evlog *log, agc_event *out, uint64_t n, uint6
 uint64_t agc_events(agc_heap *h, agc_event *out, uint64_t n)
 {
     uint64_t k = 0;
-    pthread_mutex_lock(&h->mut_lock);
-    k = copy_log(&h->dead_events, out, n, k);
-    for (agc_mutator *m = h->mutators; m; m = m->next)
+    pthread_mutex_lock(&h->world.mut_lock);
+    k = copy_log(&h->world.dead_events, out, n, k);
+    for (agc_mutator *m = h->world.mutators; m; m = m->next)
         k = copy_log(&m->events, out, n, k);
-    pthread_mutex_unlock(&h->mut_lock);
-    pthread_mutex_lock(&h->fault_ev_lock);
-    k = copy_log(&h->fault_events, out, n, k);
-    pthread_mutex_unlock(&h->fault_ev_lock);
+    pthread_mutex_unlock(&h->world.mut_lock);
+    pthread_mutex_lock(&h->flt.fault_ev_lock);
+    k = copy_log(&h->flt.fault_events, out, n, k);
+    pthread_mutex_unlock(&h->flt.fault_ev_lock);
     return k;
 }
 
@@ -290,11 +290,11 @@ uint64_t agc_event_count(agc_heap *h) { return agc_events(h, NULL, 0); }
 
 uint64_t agc_heap_map(agc_heap *h, int after, uint32_t *out, uint64_t n)
 {
-    pthread_mutex_lock(&h->stats_lock);
-    uint32_t *src = after ? h->map_after : h->map_before;
-    uint64_t sn = after ? h->map_after_n : h->map_before_n;
+    pthread_mutex_lock(&h->st.stats_lock);
+    uint32_t *src = after ? h->st.map_after : h->st.map_before;
+    uint64_t sn = after ? h->st.map_after_n : h->st.map_before_n;
     if (out && src)
         memcpy(out, src, (n < sn ? n : sn) * sizeof *out);
-    pthread_mutex_unlock(&h->stats_lock);
+    pthread_mutex_unlock(&h->st.stats_lock);
     return sn;
 }

@@ -95,7 +95,7 @@ static int check_header(vctx *v, uint64_t off)
 {
     agc_heap *h = v->h;
     const agc_header *o = (const agc_header *)agc_obj_at(h, off);
-    int ncls = atomic_load(&h->nclasses);
+    int ncls = atomic_load(&h->types.nclasses);
     if (o->cls == 0 || (int)o->cls >= ncls)
         return bad(v, "object at offset %#llx has an invalid class id %llu", off, o->cls);
     if (o->nwords == 0 || off + (uint64_t)o->nwords * 8 > v->top)
@@ -116,8 +116,8 @@ static int visit(vctx *v, agc_word val, uint64_t from_off, uint64_t *id_out)
         *id_out = 0;
         return 0;
     }
-    uint64_t off = val - (agc_word)h->primary;
-    if (val < (agc_word)h->primary || off >= v->top || (off & 7))
+    uint64_t off = val - (agc_word)h->mem.primary;
+    if (val < (agc_word)h->mem.primary || off >= v->top || (off & 7))
         return bad(v, "object at offset %#llx refers to %#llx, outside the heap's used space", from_off, val);
     if (v->starts && !bm_get(v->starts, off >> 3))
         return bad(v, "object at offset %#llx refers to offset %#llx, which is not an object start", from_off, off);
@@ -192,7 +192,7 @@ static void vinit(vctx *v, agc_heap *h)
 {
     memset(v, 0, sizeof *v);
     v->h = h;
-    v->top = AGC_LOAD(h->top);
+    v->top = AGC_LOAD(h->alloc.top);
     v->next_id = 1;
     v->d.a = 0xcbf29ce484222325ull;
     v->d.b = 0x84222325cbf29ce4ull;
@@ -238,7 +238,7 @@ int agc_verify_heap(agc_heap *h, char *hex33, int only_check)
     int rc = walk(&v, bm);
     /* every root, then the digest of what the handles reach, in handle order */
     if (!rc) {
-        for (agc_mutator *m = h->mutators; m && !rc; m = m->next)
+        for (agc_mutator *m = h->world.mutators; m && !rc; m = m->next)
             for (size_t i = 0; i < m->hot.nroots && !rc; i++) {
                 uint64_t id;
                 rc = visit(&v, m->hot.roots[i], ~0ull, &id);
@@ -252,7 +252,7 @@ int agc_verify_heap(agc_heap *h, char *hex33, int only_check)
         v.next_id = 1;
         v.d.a = 0xcbf29ce484222325ull;
         v.d.b = 0x84222325cbf29ce4ull;
-        for (uint32_t i = 1; i < h->nhandles && !rc; i++) {
+        for (uint32_t i = 1; i < h->roots.nhandles && !rc; i++) {
             if (!AGC_HUSED(h, i))
                 continue;
             uint64_t id;
@@ -278,7 +278,7 @@ int agc_digest_obj(agc_heap *h, uint64_t off, char *hex33)
     vctx v;
     vinit(&v, h);
     uint64_t id;
-    int rc = visit(&v, (agc_word)h->primary + off, ~0ull, &id);
+    int rc = visit(&v, (agc_word)h->mem.primary + off, ~0ull, &id);
     if (!rc)
         rc = trace(&v);
     char msg[512];
@@ -302,19 +302,19 @@ uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n)
 {
     if (!h || h->closed)
         return 0;
-    if (h->manual_compaction) {
+    if (h->cp.manual_compaction) {
         agc_fail(AGC_EINVAL, "cannot snapshot in the middle of a cycle begun with collect_begin(); "
                  "call collect_finish() first");
         return 0;
     }
-    pthread_mutex_lock(&h->gc_lock);
-    while (h->gc_busy || h->gc_request)
-        pthread_cond_wait(&h->gc_done_cond, &h->gc_lock);
+    pthread_mutex_lock(&h->gc.gc_lock);
+    while (h->gc.gc_busy || h->gc.gc_request)
+        pthread_cond_wait(&h->gc.gc_done_cond, &h->gc.gc_lock);
     agc_stop_world(h, -1);
-    uint64_t top = AGC_LOAD(h->top), words = top / 8;
+    uint64_t top = AGC_LOAD(h->alloc.top), words = top / 8;
     if (out) {
         uint64_t k = words < n ? words : n;
-        memcpy(out, h->primary, k * 8);
+        memcpy(out, h->mem.primary, k * 8);
         uint64_t off = 0;
         while (off < top) {
             const agc_header *o = (const agc_header *)agc_obj_at(h, off);
@@ -325,12 +325,12 @@ uint64_t agc_heap_snapshot(agc_heap *h, uint64_t *out, uint64_t n)
             for (uint64_t i = 0; i < nr; i++) {
                 uint64_t w = off / 8 + fw + i;
                 if (w < k && out[w])
-                    out[w] = out[w] - (uint64_t)h->primary + 1;
+                    out[w] = out[w] - (uint64_t)h->mem.primary + 1;
             }
             off += (uint64_t)o->nwords * 8;
         }
     }
     agc_start_world(h);
-    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_unlock(&h->gc.gc_lock);
     return words;
 }

@@ -10,15 +10,15 @@
 
 static void shuffle_pages(agc_heap *h, uint64_t n)
 {
-    uint64_t x = h->opt.seed * 0x9E3779B97F4A7C15ull + h->cycles_started + 1;
+    uint64_t x = h->opt.seed * 0x9E3779B97F4A7C15ull + h->gc.cycles_started + 1;
     for (uint64_t i = 0; i < n; i++)
-        h->page_order[i] = i;
+        h->plan.page_order[i] = i;
     for (uint64_t i = n; i > 1; i--) {
         x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
         uint64_t j = (x * 0x2545F4914F6CDD1Dull) % i;
-        uint64_t t = h->page_order[i - 1];
-        h->page_order[i - 1] = h->page_order[j];
-        h->page_order[j] = t;
+        uint64_t t = h->plan.page_order[i - 1];
+        h->plan.page_order[i - 1] = h->plan.page_order[j];
+        h->plan.page_order[j] = t;
     }
 }
 
@@ -42,8 +42,8 @@ void agc_compact_concurrently(agc_heap *h)
     for (int i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
     /* pages a mutator is still building */
-    for (uint64_t p = 0; p < h->npages; p++)
-        while (atomic_load_explicit(&h->page_state[p], memory_order_acquire) < PG_PROCESSED)
+    for (uint64_t p = 0; p < h->plan.npages; p++)
+        while (atomic_load_explicit(&h->plan.page_state[p], memory_order_acquire) < PG_PROCESSED)
             sched_yield();
     agc_compact_release_rest(h);
     agc_compact_teardown(h);
@@ -55,23 +55,23 @@ void agc_compact_concurrently(agc_heap *h)
  * what came since the marking pause, so the flip rarely has any left. */
 static uint64_t zap_estimate(agc_heap *h, uint64_t sure)
 {
-    uint64_t grown = AGC_LOAD(h->top) - h->black_top;
+    uint64_t grown = AGC_LOAD(h->alloc.top) - h->mk.black_top;
     uint64_t zap = sure + 2 * grown + (16ull << 20);
-    return zap > h->cap ? h->cap : zap;
+    return zap > h->mem.cap ? h->mem.cap : zap;
 }
 
 /* Nothing would move (the whole heap below S is the dense prefix): no flip,
  * only a short stop to end black allocation. */
 static int skip_compaction(agc_heap *h)
 {
-    h->cycle_skipped = AGC_SKIP_DENSE;
+    h->plan.cycle_skipped = AGC_SKIP_DENSE;
     agc_gc_emit(h, AGC_GE_PLANNED, 0, 0);
     agc_halt_world(h, AGC_PHASE_FLIP);
     uint64_t T = agc_align_top(h, AGC_PAGE);
     agc_plan_black(h, T);
-    atomic_store(&h->alloc_black, 0);
-    agc_gc_emit(h, AGC_GE_FLIP_PLANNED, T - h->mark_start_top, 0);
-    h->npages = 0;
+    atomic_store(&h->mk.alloc_black, 0);
+    agc_gc_emit(h, AGC_GE_FLIP_PLANNED, T - h->mk.mark_start_top, 0);
+    h->plan.npages = 0;
     agc_resume_world(h, AGC_PHASE_FLIP);
     agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
     return AGC_OK;
@@ -82,7 +82,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     (void)c;
     agc_do_marking(h, 0);
     /* prepare, concurrently: objects allocated during marking are live */
-    uint64_t S = h->mark_start_top, B = h->black_top;
+    uint64_t S = h->mk.mark_start_top, B = h->mk.black_top;
     if (agc_plan_below_s(h, S))
         return skip_compaction(h);
     agc_plan_black(h, B);
@@ -90,11 +90,11 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
      * To save memory, a mode that builds in place can have to-space made
      * to exist ahead of the builders instead, when a fault on a page not
      * there yet is caught (MISSING registered too). */
-    uint64_t sure = h->npages * AGC_PAGE;
-    h->populate_lazy = h->mode->populate_tospace && h->opt.eager_release && h->minor_catch_missing &&
+    uint64_t sure = h->plan.npages * AGC_PAGE;
+    h->rel.populate_lazy = h->mode->populate_tospace && h->opt.eager_release && h->flt.minor_catch_missing &&
                        h->opt.order != AGC_ORDER_RANDOM;
-    atomic_store(&h->pop_done, 0);
-    int populate = h->mode->populate_tospace && !h->populate_lazy;
+    atomic_store(&h->rel.pop_done, 0);
+    int populate = h->mode->populate_tospace && !h->rel.populate_lazy;
     int rc = h->space->prepare(h, populate ? sure : 0, zap_estimate(h, sure));
     if (rc)
         return rc;
@@ -104,39 +104,39 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
      * entries to drop, with room for what comes until the world stops. In
      * to-space what is allocated since B lands right after the planned
      * pages; dropping more would only cost page faults after the flip. */
-    rc = h->space->prepare_late(h, sure + (AGC_LOAD(h->top) - B) + (4ull << 20));
+    rc = h->space->prepare_late(h, sure + (AGC_LOAD(h->alloc.top) - B) + (4ull << 20));
     if (rc)
         return rc;
 
-    atomic_store(&h->next_page, 0);     /* no GC thread claims pages before the flip */
+    atomic_store(&h->cp.next_page, 0);     /* no GC thread claims pages before the flip */
 
     /* the flip */
     agc_halt_world(h, AGC_PHASE_FLIP);
     uint64_t T = agc_align_top(h, AGC_PAGE);
     agc_plan_black(h, T);
-    atomic_store(&h->alloc_black, 0);
+    atomic_store(&h->mk.alloc_black, 0);
     agc_gc_emit(h, AGC_GE_FLIP_PLANNED, T - S, 0);
-    if (populate && !h->minor_catch_missing && h->npages * AGC_PAGE > sure)
-        rc = h->space->prepare(h, h->npages * AGC_PAGE, 0);
+    if (populate && !h->flt.minor_catch_missing && h->plan.npages * AGC_PAGE > sure)
+        rc = h->space->prepare(h, h->plan.npages * AGC_PAGE, 0);
     if (!rc) {
         if (h->opt.order == AGC_ORDER_RANDOM)
-            shuffle_pages(h, h->npages);
+            shuffle_pages(h, h->plan.npages);
         agc_for_each_root(h, agc_forward_root, NULL);
         agc_gc_emit(h, AGC_GE_FLIP_ROOTS_DONE, 0, 0);
-        rc = h->space->flip(h, h->npages * AGC_PAGE);
+        rc = h->space->flip(h, h->plan.npages * AGC_PAGE);
     }
     if (!rc)
         rc = agc_compact_setup(h);
     if (!rc) {
-        AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
-        atomic_store(&h->phase, PH_COMPACTING);
+        AGC_STORE(h->alloc.top, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+        atomic_store(&h->cp.phase, PH_COMPACTING);
         agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
         agc_compact_plan_release(h);     /* after the flip's timing: not the remap's */
     }
     agc_resume_world(h, AGC_PHASE_FLIP);
     if (rc)
         return rc;
-    if (h->manual_compaction) {
+    if (h->cp.manual_compaction) {
         /* agc_collect_begin: leave the pages to faults until agc_collect_finish */
         return AGC_OK;
     }

@@ -24,7 +24,7 @@ static int missing_reg(agc_heap *h) { (void)h; return AGC_UFFD_REG_MISSING; }
 
 static int copy_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
-    return agc_uffd_copy(h->uffd, h->primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    return agc_uffd_copy(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
 }
 
 const agc_mode_ops agc_mode_copy = {

@@ -22,20 +22,20 @@ static unsigned minor_want(agc_heap *h, const agc_uffd_caps *c)
     unsigned want = AGC_UFFD_WANT_MINOR_SHMEM;
     if (c->missing_shmem) {
         want |= AGC_UFFD_WANT_MISSING_SHMEM;
-        h->minor_catch_missing = 1;
+        h->flt.minor_catch_missing = 1;
     }
     return want;
 }
 
 static int minor_reg(agc_heap *h)
 {
-    return AGC_UFFD_REG_MINOR | (h->minor_catch_missing ? AGC_UFFD_REG_MISSING : 0);
+    return AGC_UFFD_REG_MINOR | (h->flt.minor_catch_missing ? AGC_UFFD_REG_MISSING : 0);
 }
 
 static int minor_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
     (void)buf;
-    return agc_uffd_continue(h->uffd, h->primary + p * AGC_PAGE, k * AGC_PAGE, 0);
+    return agc_uffd_continue(h->flt.uffd, h->mem.primary + p * AGC_PAGE, k * AGC_PAGE, 0);
 }
 
 const agc_mode_ops agc_mode_minor = {

@@ -24,7 +24,7 @@ static int missing_reg(agc_heap *h) { (void)h; return AGC_UFFD_REG_MISSING; }
 static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
     /* MOVE takes the buffer's pages away; the next write refills them */
-    int rc = agc_uffd_move(h->uffd, h->primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    int rc = agc_uffd_move(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
     if (rc != -EINVAL || k == 1)
         return rc;
     /* A run of recycled pages can cross a boundary between from-space's
@@ -34,7 +34,7 @@ static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
      * already moved answer EEXIST, which counts as done). */
     int any = 0;
     for (uint64_t i = 0; i < k; i++) {
-        rc = agc_uffd_move(h->uffd, h->primary + (p + i) * AGC_PAGE, buf + i * AGC_PAGE, AGC_PAGE, 0);
+        rc = agc_uffd_move(h->flt.uffd, h->mem.primary + (p + i) * AGC_PAGE, buf + i * AGC_PAGE, AGC_PAGE, 0);
         if (rc < 0)
             return rc;
         any |= rc;

@@ -8,27 +8,27 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
 {
     (void)c;
     agc_do_marking(h, 1);           /* leaves the world stopped */
-    uint64_t T = h->black_top;
+    uint64_t T = h->mk.black_top;
     int rc = AGC_OK;
     if (agc_plan_below_s(h, T)) {
         /* nothing would move: the heap stays as it is */
-        h->cycle_skipped = AGC_SKIP_DENSE;
-        h->npages = 0;
+        h->plan.cycle_skipped = AGC_SKIP_DENSE;
+        h->plan.npages = 0;
         agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
         agc_resume_world(h, AGC_PHASE_STW);
         return AGC_OK;
     }
     rc = h->space->stw_begin(h);
     if (!rc) {
-        for (uint64_t p = 0; p < h->npages; p++) {
-            uint64_t moved = agc_build_page(h, p, h->to_base + p * AGC_PAGE);
+        for (uint64_t p = 0; p < h->plan.npages; p++) {
+            uint64_t moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
             agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         }
         agc_for_each_root(h, agc_forward_root, NULL);
         rc = h->space->stw_end(h);
     }
     if (!rc)
-        AGC_STORE(h->top, (h->new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+        AGC_STORE(h->alloc.top, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
     agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
     agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
     agc_resume_world(h, AGC_PHASE_STW);

@@ -14,11 +14,11 @@
 
 static int anon_map(agc_heap *h)
 {
-    if (mmap(h->primary, h->cap, PROT_READ | PROT_WRITE,
+    if (mmap(h->mem.primary, h->mem.cap, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-    madvise(h->primary, h->cap, MADV_DONTFORK);   /* a child gets no copy (fork) */
-    h->live_half = 0;
+    madvise(h->mem.primary, h->mem.cap, MADV_DONTFORK);   /* a child gets no copy (fork) */
+    h->mem.live_half = 0;
     return AGC_OK;
 }
 
@@ -27,7 +27,7 @@ static void anon_unmap(agc_heap *h) { (void)h; }   /* the reservations go with t
 static int anon_prepare(agc_heap *h, uint64_t populate, uint64_t zap)
 {
     (void)populate; (void)zap;     /* to-space is the primary range itself, emptied at the flip */
-    h->to_half = 0;
+    h->plan.to_half = 0;
     return AGC_OK;
 }
 
@@ -37,11 +37,11 @@ static int anon_populate(agc_heap *h, uint64_t off, uint64_t len) { (void)h; (vo
 
 static int move_away(agc_heap *h)
 {
-    void *r = mremap(h->primary, h->cap, h->cap, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
-                     h->fromspace);
+    void *r = mremap(h->mem.primary, h->mem.cap, h->mem.cap, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                     h->mem.fromspace);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
-    h->from_base = h->fromspace;
+    h->plan.from_base = h->mem.fromspace;
     return AGC_OK;
 }
 
@@ -49,7 +49,7 @@ static int anon_flip(agc_heap *h, uint64_t must_zap)
 {
     (void)must_zap;   /* the whole primary range is empty after the move */
     int rc = move_away(h);
-    h->to_base = NULL;   /* pages are built in buffers and installed by ioctl */
+    h->plan.to_base = NULL;   /* pages are built in buffers and installed by ioctl */
     return rc;
 }
 
@@ -58,7 +58,7 @@ static int anon_flip(agc_heap *h, uint64_t must_zap)
 static int anon_stw_begin(agc_heap *h)
 {
     int rc = move_away(h);
-    h->to_base = h->primary;
+    h->plan.to_base = h->mem.primary;
     return rc;
 }
 
@@ -66,12 +66,12 @@ static int anon_stw_end(agc_heap *h) { (void)h; return AGC_OK; }
 
 static void anon_release(agc_heap *h, uint64_t off, uint64_t len)
 {
-    madvise(h->fromspace + off, len, MADV_DONTNEED);
+    madvise(h->mem.fromspace + off, len, MADV_DONTNEED);
 }
 
 static void anon_after_cycle(agc_heap *h)
 {
-    agc_reserve_again(h->fromspace, h->span);   /* from-space's pages go back */
+    agc_reserve_again(h->mem.fromspace, h->mem.span);   /* from-space's pages go back */
 }
 
 /* Not done for anonymous memory: a fresh anonymous page costs the mutator
@@ -100,7 +100,7 @@ static uint64_t resident(uint8_t *base, uint64_t len)
 
 static uint64_t anon_held(agc_heap *h)
 {
-    return resident(h->primary, h->cap) + resident(h->fromspace, h->cap);
+    return resident(h->mem.primary, h->mem.cap) + resident(h->mem.fromspace, h->mem.cap);
 }
 
 const agc_space_ops agc_space_anon = {

@@ -19,41 +19,41 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-static off_t half_off(agc_heap *h, int half) { return (off_t)((uint64_t)half * h->cap); }
+static off_t half_off(agc_heap *h, int half) { return (off_t)((uint64_t)half * h->mem.cap); }
 
 static int shmem_map(agc_heap *h)
 {
-    h->memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
-    if (h->memfd < 0)
+    h->mem.memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
+    if (h->mem.memfd < 0)
         return agc_fail(AGC_ESYS, "memfd_create failed: %s", strerror(errno));
-    if (ftruncate(h->memfd, (off_t)(2 * h->cap)) != 0)
+    if (ftruncate(h->mem.memfd, (off_t)(2 * h->mem.cap)) != 0)
         return agc_fail(AGC_ESYS, "cannot size the heap memfd to %llu bytes: %s",
-                        (unsigned long long)(2 * h->cap), strerror(errno));
-    h->alias = mmap(NULL, 2 * h->cap, PROT_READ | PROT_WRITE, MAP_SHARED, h->memfd, 0);
-    if (h->alias == MAP_FAILED) {
-        h->alias = NULL;
+                        (unsigned long long)(2 * h->mem.cap), strerror(errno));
+    h->mem.alias = mmap(NULL, 2 * h->mem.cap, PROT_READ | PROT_WRITE, MAP_SHARED, h->mem.memfd, 0);
+    if (h->mem.alias == MAP_FAILED) {
+        h->mem.alias = NULL;
         return agc_fail(AGC_ESYS, "cannot map the heap alias: %s", strerror(errno));
     }
-    if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-             h->memfd, 0) == MAP_FAILED)
+    if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+             h->mem.memfd, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-    h->live_half = 0;
+    h->mem.live_half = 0;
     return AGC_OK;
 }
 
 static void shmem_unmap(agc_heap *h)
 {
-    if (h->alias)
-        munmap(h->alias, 2 * h->cap);
-    if (h->memfd >= 0)
-        close(h->memfd);
-    h->alias = NULL;
-    h->memfd = -1;
+    if (h->mem.alias)
+        munmap(h->mem.alias, 2 * h->mem.cap);
+    if (h->mem.memfd >= 0)
+        close(h->mem.memfd);
+    h->mem.alias = NULL;
+    h->mem.memfd = -1;
 }
 
 static void punch_half(agc_heap *h, int half, uint64_t off, uint64_t len)
 {
-    fallocate(h->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, half_off(h, half) + (off_t)off, (off_t)len);
+    fallocate(h->mem.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, half_off(h, half) + (off_t)off, (off_t)len);
 }
 
 /* Make the standby map the to-space half, and drop the page-table entries
@@ -62,38 +62,38 @@ static void punch_half(agc_heap *h, int half, uint64_t off, uint64_t len)
  * allocating there after the flip take no page fault. */
 static int standby_prepare(agc_heap *h, uint64_t zap_len)
 {
-    if (!h->standby_valid || h->standby_half != h->to_half) {
-        if (mmap(h->standby, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
-                 half_off(h, h->to_half)) == MAP_FAILED)
+    if (!h->mem.standby_valid || h->mem.standby_half != h->plan.to_half) {
+        if (mmap(h->mem.standby, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
+                 half_off(h, h->plan.to_half)) == MAP_FAILED)
             return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
-        h->standby_valid = 1;
-        h->standby_half = h->to_half;
-        h->zapped_upto = h->cap;     /* a fresh mapping has no entries at all */
+        h->mem.standby_valid = 1;
+        h->mem.standby_half = h->plan.to_half;
+        h->mem.zapped_upto = h->mem.cap;     /* a fresh mapping has no entries at all */
         return AGC_OK;
     }
-    if (zap_len && madvise(h->standby, zap_len, MADV_DONTNEED) != 0)
+    if (zap_len && madvise(h->mem.standby, zap_len, MADV_DONTNEED) != 0)
         return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
-    h->zapped_upto = zap_len;
+    h->mem.zapped_upto = zap_len;
     return AGC_OK;
 }
 
 static int shmem_prepare(agc_heap *h, uint64_t populate, uint64_t zap)
 {
-    h->to_half = 1 - h->live_half;
+    h->plan.to_half = 1 - h->mem.live_half;
     if (populate) {
-        if (fallocate(h->memfd, 0, half_off(h, h->to_half), (off_t)populate) != 0)
+        if (fallocate(h->mem.memfd, 0, half_off(h, h->plan.to_half), (off_t)populate) != 0)
             return agc_fail(AGC_EOOM, "cannot populate %llu bytes of to-space: %s",
                             (unsigned long long)populate, strerror(errno));
     }
     if (!h->mode->build_in_place || zap == 0)
         return AGC_OK;   /* the flip maps the (empty) to-space half afresh */
-    zap = zap > h->cap ? h->cap : (zap + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    zap = zap > h->mem.cap ? h->mem.cap : (zap + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     return standby_prepare(h, zap);
 }
 
 static int shmem_populate(agc_heap *h, uint64_t off, uint64_t len)
 {
-    return fallocate(h->memfd, 0, half_off(h, h->to_half) + (off_t)off, (off_t)len);
+    return fallocate(h->mem.memfd, 0, half_off(h, h->plan.to_half) + (off_t)off, (off_t)len);
 }
 
 /* Right before the flip's stop: drop the standby's entries up to `upto`
@@ -101,14 +101,14 @@ static int shmem_populate(agc_heap *h, uint64_t off, uint64_t len)
  * flip to drop. */
 static int shmem_prepare_late(agc_heap *h, uint64_t upto)
 {
-    if (!h->mode->build_in_place || !h->standby_valid || h->standby_half != h->to_half)
+    if (!h->mode->build_in_place || !h->mem.standby_valid || h->mem.standby_half != h->plan.to_half)
         return AGC_OK;
-    upto = upto > h->cap ? h->cap : (upto + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
-    if (upto <= h->zapped_upto)
+    upto = upto > h->mem.cap ? h->mem.cap : (upto + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    if (upto <= h->mem.zapped_upto)
         return AGC_OK;
-    if (madvise(h->standby + h->zapped_upto, upto - h->zapped_upto, MADV_DONTNEED) != 0)
+    if (madvise(h->mem.standby + h->mem.zapped_upto, upto - h->mem.zapped_upto, MADV_DONTNEED) != 0)
         return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
-    h->zapped_upto = upto;
+    h->mem.zapped_upto = upto;
     return AGC_OK;
 }
 
@@ -117,30 +117,30 @@ static int shmem_prepare_late(agc_heap *h, uint64_t upto)
  * their entries so that touching them faults. */
 static int map_tospace(agc_heap *h, uint64_t must_zap)
 {
-    void *r = agc_move_mapping(h->primary, h->fromspace, h->span);
+    void *r = agc_move_mapping(h->mem.primary, h->mem.fromspace, h->mem.span);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
-    if (h->standby_valid && h->standby_half == h->to_half) {
-        r = agc_move_mapping(h->standby, h->primary, h->span);
+    if (h->mem.standby_valid && h->mem.standby_half == h->plan.to_half) {
+        r = agc_move_mapping(h->mem.standby, h->mem.primary, h->mem.span);
         if (r == MAP_FAILED)
             return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
-        h->standby_valid = 0;
-        agc_reserve_again(h->standby, h->span);
-        if (must_zap > h->zapped_upto &&
-            madvise(h->primary + h->zapped_upto, must_zap - h->zapped_upto, MADV_DONTNEED) != 0)
+        h->mem.standby_valid = 0;
+        agc_reserve_again(h->mem.standby, h->mem.span);
+        if (must_zap > h->mem.zapped_upto &&
+            madvise(h->mem.primary + h->mem.zapped_upto, must_zap - h->mem.zapped_upto, MADV_DONTNEED) != 0)
             return agc_fail(AGC_ESYS, "flip: dropping to-space page tables failed: %s", strerror(errno));
         return AGC_OK;
     }
-    if (mmap(h->primary, h->span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->memfd,
-             half_off(h, h->to_half)) == MAP_FAILED)
+    if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
+             half_off(h, h->plan.to_half)) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mapping to-space failed: %s", strerror(errno));
     return AGC_OK;
 }
 
 static void set_bases(agc_heap *h)
 {
-    h->from_base = h->alias + (uint64_t)h->live_half * h->cap;
-    h->to_base = h->alias + (uint64_t)h->to_half * h->cap;
+    h->plan.from_base = h->mem.alias + (uint64_t)h->mem.live_half * h->mem.cap;
+    h->plan.to_base = h->mem.alias + (uint64_t)h->plan.to_half * h->mem.cap;
 }
 
 static int shmem_flip(agc_heap *h, uint64_t must_zap)
@@ -150,14 +150,14 @@ static int shmem_flip(agc_heap *h, uint64_t must_zap)
         return rc;
     set_bases(h);
     if (!h->mode->build_in_place)
-        h->to_base = NULL;
-    h->live_half = h->to_half;
+        h->plan.to_base = NULL;
+    h->mem.live_half = h->plan.to_half;
     return AGC_OK;
 }
 
 static int shmem_stw_begin(agc_heap *h)
 {
-    h->to_half = 1 - h->live_half;
+    h->plan.to_half = 1 - h->mem.live_half;
     set_bases(h);
     return AGC_OK;
 }
@@ -168,13 +168,13 @@ static int shmem_stw_end(agc_heap *h)
     int rc = standby_prepare(h, 0);
     if (!rc)
         rc = map_tospace(h, 0);
-    h->live_half = h->to_half;
+    h->mem.live_half = h->plan.to_half;
     return rc;
 }
 
 static void shmem_release(agc_heap *h, uint64_t off, uint64_t len)
 {
-    punch_half(h, 1 - h->live_half, off, len);
+    punch_half(h, 1 - h->mem.live_half, off, len);
 }
 
 /* The old primary, now at F, either becomes the standby of the next cycle
@@ -183,30 +183,30 @@ static void shmem_release(agc_heap *h, uint64_t off, uint64_t len)
  * pages are installed by MISSING faults, or when reuse_tospace is off). */
 static void shmem_after_cycle(agc_heap *h)
 {
-    int from_half = 1 - h->live_half;
-    int keep = h->opt.reuse_tospace && h->mode->build_in_place && !h->released_during;
+    int from_half = 1 - h->mem.live_half;
+    int keep = h->opt.reuse_tospace && h->mode->build_in_place && !h->rel.released_during;
     if (keep) {
-        void *r = agc_move_mapping(h->fromspace, h->standby, h->span);
+        void *r = agc_move_mapping(h->mem.fromspace, h->mem.standby, h->mem.span);
         if (r != MAP_FAILED) {
-            h->standby_valid = 1;
-            h->standby_half = from_half;
-            agc_reserve_again(h->fromspace, h->span);
+            h->mem.standby_valid = 1;
+            h->mem.standby_half = from_half;
+            agc_reserve_again(h->mem.fromspace, h->mem.span);
             return;
         }
     }
-    agc_reserve_again(h->fromspace, h->span);
-    punch_half(h, from_half, 0, h->cap);
+    agc_reserve_again(h->mem.fromspace, h->mem.span);
+    punch_half(h, from_half, 0, h->mem.cap);
 }
 
 static int shmem_pretouch(agc_heap *h, uint64_t off, uint64_t len)
 {
-    return madvise(h->primary + off, len, MADV_POPULATE_WRITE);
+    return madvise(h->mem.primary + off, len, MADV_POPULATE_WRITE);
 }
 
 static uint64_t shmem_held(agc_heap *h)
 {
     struct stat st;
-    return h->memfd >= 0 && fstat(h->memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+    return h->mem.memfd >= 0 && fstat(h->mem.memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
 }
 
 const agc_space_ops agc_space_shmem = {

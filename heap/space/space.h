@@ -7,9 +7,30 @@
  * primary range empty. */
 #ifndef ARTGC_SPACE_H
 #define ARTGC_SPACE_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct agc_heap agc_heap;
+
+/* The heap's memory and its mappings (heap.c, heap/space). */
+typedef struct agc_mem {
+    uint64_t cap;               /* bytes in the live space */
+    uint64_t span;              /* length of every mapping of a half: cap rounded up to
+                                 * AGC_ALIGN_RESERVE, so the flip moves whole 1 GiB
+                                 * page-table entries (one TLB flush) */
+    uint64_t nwords;            /* cap / 8 */
+    int memfd;                  /* shmem: the heap's memfd; -1 for anonymous memory */
+    uint8_t *primary;           /* P: mutators' view */
+    uint8_t *fromspace;         /* F: where the primary goes at the flip */
+    uint8_t *alias;             /* shmem: the whole memfd, for GC writes */
+    uint8_t *standby;           /* S: the next to-space half, mapped ahead with its page tables */
+    int standby_valid, standby_half;
+    void *res_p, *res_f, *res_s;        /* reservations (for munmap) */
+    size_t res_p_len, res_f_len, res_s_len;
+    int live_half;              /* memfd half mapped at P */
+    uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
+    uint64_t zapped_upto;       /* standby bytes without page-table entries */
+} agc_mem;
 
 typedef struct agc_space_ops {
     const char *name;

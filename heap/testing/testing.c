@@ -246,10 +246,10 @@ int agc_test_abandon_mutator(agc_heap *h, int how)
 /* Kill the heap's fault handler thread (thread delivery) as if it crashed. */
 int agc_test_kill_fault_thread(agc_heap *h)
 {
-    if (!h->fault_thread)
+    if (!h->flt.fault_thread)
         return agc_fail(AGC_EINVAL, "this heap has no fault handler thread (delivery is not 'thread')");
-    agc_fault_thread_kill(h->fault_thread);
+    agc_fault_thread_kill(h->flt.fault_thread);
     return AGC_OK;
 }
 
-int agc_test_fault_thread_restarts(agc_heap *h) { return h->fault_thread_restarts; }
+int agc_test_fault_thread_restarts(agc_heap *h) { return h->flt.fault_thread_restarts; }

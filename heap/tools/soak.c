@@ -31,7 +31,7 @@ int main(int argc, char **argv)
                         failures++;
                         continue;
                     }
-                    agc_wl_params p = {w == 0 ? "graph" : "lru", w == 0 ? 20 : 200, 4, (uint64_t)r + 1};
+                    agc_wl_params p = {w == 0 ? "graph" : "lru", w == 0 ? 20 : 200, 4, (uint64_t)r + 1, 0};
                     agc_wl_result res;
                     memset(&res, 0, sizeof res);
                     int rc = agc_workload_run(h, &p, &res);

@@ -1,0 +1,22 @@
+/* Allocation: the bump pointer, TLABs and the allocation wait (alloc.c). */
+#ifndef ARTGC_ALLOC_H
+#define ARTGC_ALLOC_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "heap_api.h"
+#include "sizes.h"
+#include "mutator.h"
+
+/* Allocation (alloc.c). */
+typedef struct agc_alloc_state {
+    pthread_mutex_t alloc_lock;
+    uint64_t top;               /* bump pointer (offset) */
+    uint64_t limit;             /* allocation limit (cap) */
+} agc_alloc_state;
+
+/* alloc.c */
+void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
+uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
+#endif

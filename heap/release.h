@@ -1,0 +1,37 @@
+/* From-space given back as compaction goes (release.c). */
+#ifndef ARTGC_RELEASE_H
+#define ARTGC_RELEASE_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+#include "heap_api.h"
+#include "sizes.h"
+
+/* From-space released as compaction goes (release.c). */
+typedef struct agc_release_state {
+    uint64_t rel_chunk, rel_n, rel_early;
+    _Atomic int rel_active;
+    uint64_t *rel_lo, *rel_hi;  /* per chunk: the to-space pages that read from it */
+    uint64_t *rel_hmax;         /* running maximum of rel_hi (for the search) */
+    _Atomic uint32_t *rel_pending;
+    _Atomic uint8_t *rel_state; /* 0 pending, 1 ready, 2 released, 3 recycled */
+    _Atomic uint64_t rec_scan;  /* where to look for a ready chunk to recycle */
+    uint64_t rec_gen;           /* this cycle's recycling number (release.c) */
+    _Atomic uint64_t recycled_pages;
+    int released_during;        /* this cycle gave from-space back early */
+    int populate_lazy;          /* to-space made to exist ahead of the builders, not before the flip */
+    _Atomic uint64_t pop_done;  /* claim indices below it are populated */
+    _Atomic int pop_busy;
+    _Atomic uint64_t released_bytes;
+} agc_release_state;
+
+/* release.c: from-space given back as compaction goes */
+void agc_release_plan_early(agc_heap *h);     /* after planning, outside the pause */
+void agc_compact_plan_release(agc_heap *h);   /* in the flip, after the remap */
+void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
+void agc_release_ready(agc_heap *h);          /* GC threads */
+void agc_compact_release_rest(agc_heap *h);
+uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
+void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */
+#endif
