@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArtgcError", "HeapCorruption", "Interrupted", "OutOfMemory", "UnsupportedMode",
     "Heap", "probe", "run", "RunResult", "bench", "plot", "parse_size", "format_size", "__version__",
+    "sigchain_library", "sigchain_active",
 ]
 
 # `probe` and `bench` are functions named like their modules: importing the
@@ -21,6 +22,7 @@ from .bench import bench  # noqa: E402
 from .heap import Heap  # noqa: E402
 from .probe import probe  # noqa: E402
 from .runner import RunResult, run  # noqa: E402
+from .sigchain import sigchain_active, sigchain_library  # noqa: E402
 
 _LAZY = {
     "plot": ("plots", "plot_results"),

@@ -25,9 +25,10 @@ INCLUDE_DIRS = ("", "include", "os", "testing")
 
 def _sources() -> list[str]:
     """Every C file of the core, its folders included; heap/tools (standalone
-    drivers) is not part of the extension."""
+    drivers) and heap/sigchain (a library to preload, built on its own by
+    setup.py) are not part of the extension."""
     files = sorted(glob.glob(os.path.join(HEAP, "**", "*.c"), recursive=True))
-    files = [f for f in files if os.path.relpath(f, HEAP).split(os.sep)[0] != "tools"]
+    files = [f for f in files if os.path.relpath(f, HEAP).split(os.sep)[0] not in ("tools", "sigchain")]
     return [os.path.relpath(f, ROOT) for f in files]
 
 

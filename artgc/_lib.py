@@ -54,7 +54,8 @@ def _raise(code: int, msg: str) -> NoReturn:
 # sigaction() for this; here the Python entry points that change SIGBUS's
 # disposition are wrapped so that artgc's handler goes back in front at once
 # and the new handler is chained for the faults that are not artgc's (C code
-# changing SIGBUS is caught at the next API call or cycle).
+# changing SIGBUS is caught at the next API call or cycle; with the signal
+# chain preloaded it never displaces artgc: artgc/sigchain.py).
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

@@ -14,6 +14,7 @@
  * a SIGBUS is never caused by stack overflow, so the thread's own stack is
  * the right one. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -66,6 +67,39 @@ static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc);
 
+/* ---- artgc's signal chain (heap/sigchain), when preloaded --------------- */
+/* With artgc/_sigchain*.so in LD_PRELOAD, sigaction() is the chain's: a
+ * program's SIGBUS installs never reach the kernel once artgc has claimed
+ * it, and artgc chains to the action the program believes it installed.
+ * Without it, the stack of displaced handlers below does the chaining and
+ * artgc's handler is put back in front at API calls and cycles. */
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn chain_real;                                  /* the kernel's */
+static int (*chain_claim)(int, const struct sigaction *);
+static int (*chain_program)(int, struct sigaction *);
+static pthread_once_t chain_once = PTHREAD_ONCE_INIT;
+
+static void find_sigchain(void)
+{
+    chain_real = (sigaction_fn)dlsym(RTLD_DEFAULT, "artgc_sigchain_real_sigaction");
+    chain_claim = (int (*)(int, const struct sigaction *))dlsym(RTLD_DEFAULT, "artgc_sigchain_claim");
+    chain_program = (int (*)(int, struct sigaction *))dlsym(RTLD_DEFAULT, "artgc_sigchain_program_action");
+    if (!chain_real || !chain_claim || !chain_program)
+        chain_real = NULL, chain_claim = NULL, chain_program = NULL;
+}
+
+/* sigaction() on the kernel's disposition, past the chain when there is one. */
+static int sys_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return chain_real ? chain_real(sig, act, old) : sigaction(sig, act, old);
+}
+
+int agc_sigchain_active(void)
+{
+    pthread_once(&chain_once, find_sigchain);
+    return chain_claim != NULL;
+}
+
 static int is_ours(const struct sigaction *a)
 {
     return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_sigbus;
@@ -88,11 +122,71 @@ static void default_action(const siginfo_t *si)
     memset(&d, 0, sizeof d);
     d.sa_handler = SIG_DFL;
     sigemptyset(&d.sa_mask);
-    sigaction(SIGBUS, &d, NULL);
+    sys_sigaction(SIGBUS, &d, NULL);
     /* Pending until our handler returns (SIGBUS is blocked in it), then the
      * default action: the process dies by SIGBUS, as without us. */
     raise(SIGBUS);
     (void)si;
+}
+
+/* SIG_DFL and SIG_IGN as the kernel applies them; 1 when p was one of them. */
+static int apply_trivial(const struct sigaction *p, siginfo_t *si)
+{
+    if (p->sa_flags & SA_SIGINFO)
+        return 0;
+    if (p->sa_handler == SIG_DFL) {
+        default_action(si);
+        return 1;
+    }
+    if (p->sa_handler == SIG_IGN) {
+        if (si->si_code > 0)       /* a real fault cannot be ignored */
+            default_action(si);
+        return 1;
+    }
+    return 0;
+}
+
+/* Call p's handler as the kernel would: its sa_mask blocked, SIGBUS too
+ * unless SA_NODEFER. */
+static void call_handler(const struct sigaction *p, int sig, siginfo_t *si, void *uc)
+{
+    sigset_t mask, old;
+    mask = p->sa_mask;
+    sigaddset(&mask, SIGBUS);
+    pthread_sigmask(SIG_BLOCK, &mask, &old);
+    if (p->sa_flags & SA_NODEFER) {
+        sigset_t bus;
+        sigemptyset(&bus);
+        sigaddset(&bus, SIGBUS);
+        pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+    }
+    if (p->sa_flags & SA_SIGINFO)
+        p->sa_sigaction(sig, si, uc);
+    else
+        p->sa_handler(sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* With the signal chain: call the action the program installed. A handler
+ * that changes SIGBUS's action and re-raises reaches us again and then the
+ * action it set. */
+static void chain_to_program(int sig, siginfo_t *si, void *uc)
+{
+    struct sigaction p;
+    if (chain_program(SIGBUS, &p) != 0) {
+        default_action(si);
+        return;
+    }
+    if (apply_trivial(&p, si))
+        return;
+    if (p.sa_flags & SA_RESETHAND) {
+        struct sigaction d;
+        memset(&d, 0, sizeof d);
+        d.sa_handler = SIG_DFL;
+        sigemptyset(&d.sa_mask);
+        sigaction(SIGBUS, &d, NULL);     /* the chain's: the program's action */
+    }
+    call_handler(&p, sig, si, uc);
 }
 
 /* Pass a SIGBUS we do not own to the handler installed before ours, emulating
@@ -102,6 +196,10 @@ static void default_action(const siginfo_t *si)
  * are recognised, so a fatal signal is reported once and then kills. */
 static void chain(int sig, siginfo_t *si, void *uc)
 {
+    if (chain_program) {
+        chain_to_program(sig, si, uc);
+        return;
+    }
     pid_t tid = my_tid();
     int level = atomic_load(&nprev) - 1;
     if (atomic_load(&chaining_tid) == tid) {
@@ -114,43 +212,21 @@ static void chain(int sig, siginfo_t *si, void *uc)
         return;
     }
     struct sigaction p = prev[level];
-    int siginfo = (p.sa_flags & SA_SIGINFO) != 0;
-    if (!siginfo && p.sa_handler == SIG_DFL) {
-        default_action(si);
+    if (apply_trivial(&p, si))
         return;
-    }
-    if (!siginfo && p.sa_handler == SIG_IGN) {
-        if (si->si_code > 0)       /* a real fault cannot be ignored */
-            default_action(si);
-        return;
-    }
     struct sigaction during = p, mine;
     if (p.sa_flags & SA_RESETHAND) {
         memset(&during, 0, sizeof during);
         during.sa_handler = SIG_DFL;
     }
     sigaction(SIGBUS, &during, &mine);
-    sigset_t mask, old;
-    mask = p.sa_mask;
-    sigaddset(&mask, SIGBUS);
-    pthread_sigmask(SIG_BLOCK, &mask, &old);
-    if (p.sa_flags & SA_NODEFER) {
-        sigset_t bus;
-        sigemptyset(&bus);
-        sigaddset(&bus, SIGBUS);
-        pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
-    }
     pid_t saved_tid = atomic_load(&chaining_tid);
     int saved_level = atomic_load(&chaining_level);
     atomic_store(&chaining_level, level);
     atomic_store(&chaining_tid, tid);
-    if (siginfo)
-        p.sa_sigaction(sig, si, uc);
-    else
-        p.sa_handler(sig);
+    call_handler(&p, sig, si, uc);
     atomic_store(&chaining_tid, saved_tid);
     atomic_store(&chaining_level, saved_level);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 
     struct sigaction after;
     sigaction(SIGBUS, NULL, &after);
@@ -222,12 +298,22 @@ static _Atomic int installed_once;
 
 int agc_sigbus_install(void)
 {
+    pthread_once(&chain_once, find_sigchain);
     pthread_mutex_lock(&install_lock);
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigbus;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
+    if (chain_claim) {
+        /* in the kernel for good; what it displaces is the program's action */
+        int rc = chain_claim(SIGBUS, &sa);
+        int e = errno;
+        if (rc == 0)
+            atomic_store(&installed_once, 1);
+        pthread_mutex_unlock(&install_lock);
+        return rc == 0 ? 0 : agc_fail(AGC_ESYS, "sigaction(SIGBUS) failed: %s", strerror(e));
+    }
     int n = atomic_load(&nprev);
     /* Record the displaced handler before ours becomes visible. */
     if (sigaction(SIGBUS, NULL, &old) != 0) {

@@ -31,6 +31,8 @@ int agc_sigbus_add_range(void *lo, size_t len, agc_fault_resolver fn, void *ctx)
 void agc_sigbus_update_range(int slot, void *lo, size_t len);
 void agc_sigbus_remove_range(int slot);
 uint64_t agc_sigbus_chained_count(void);   /* faults passed on to the previous handler */
+/* 1 when artgc's signal chain (heap/sigchain) is preloaded */
+int agc_sigchain_active(void);
 
 /* Handler-thread delivery. */
 /* Called by every handler thread as it ends (set once, by the collector). */
