@@ -18,7 +18,14 @@ needed by the heap):
   * ``memfd_bytes``: the heap's memfd populated bytes (st_blocks * 512 of
     the fd; 0 for an anonymous heap and for the JVM);
   * ``meta_bytes``: artgc's own metadata (bitmaps, page states, buffers)
-    from ``agc_heap_meta_bytes`` when the native core has it, else 0.
+    from ``agc_heap_meta_bytes`` when the native core has it, else 0;
+  * ``used_bytes``: the heap's used bytes (allocated, live or not) at the
+    sample (``agc_heap_used``; 0 for the JVM).
+
+With ``base_pss_bytes`` (the process's PSS just before the heap was made),
+:func:`beyond_used` is what the heap costs beyond the bytes it holds:
+``pss - base - used``: metadata, free space mapped ahead, to-space not yet
+filled and from-space not yet given back.
 
 Why not ``smaps_rollup`` every sample (``exact=True`` still does): it walks
 the process's page tables under the mmap lock, 7-13 ms for a 256 MiB heap
@@ -44,7 +51,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes",
+TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes", "used_bytes",
                                      "meta_bytes", "sample_cost_ns")
 # Reading smaps_rollup walks the process's page tables under the mmap lock:
 # about 2.5 ms of CPU for a Python process with a small heap, 7-13 ms for a
@@ -136,6 +143,15 @@ def empty_timeline() -> dict[str, list[int]]:
     return {**{k: [] for k in TIMELINE_COLUMNS}, "live_t_ns": [], "live_bytes": []}
 
 
+def _read(fn: Callable[[], int] | None) -> int:
+    if fn is None:
+        return 0
+    try:
+        return int(fn())
+    except Exception:  # noqa: BLE001 - a heap being torn down: no figure
+        return 0
+
+
 class MemorySampler:
     """Samples a process's memory every interval_s in a daemon thread.
 
@@ -155,7 +171,7 @@ class MemorySampler:
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
                  meta: Callable[[], int] | None = None, interval_s: float = 0.015,
-                 exact: bool = False) -> None:
+                 exact: bool = False, used: Callable[[], int] | None = None) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
         self.pid = pid
@@ -163,6 +179,7 @@ class MemorySampler:
         self._file_pss: int | None = None
         self.memfd = memfd
         self.meta = meta
+        self.used = used
         self.interval_s = float(interval_s)
         self.samples: dict[str, list[int]] = {k: [] for k in TIMELINE_COLUMNS}
         self._stop = threading.Event()
@@ -189,15 +206,11 @@ class MemorySampler:
         if roll is None:
             return False
         memfd = fd_populated_bytes(self.memfd)
-        meta = 0
-        if self.meta is not None:
-            try:
-                meta = int(self.meta())
-            except Exception:  # noqa: BLE001 - a heap being torn down: no figure
-                meta = 0
+        meta, used = _read(self.meta), _read(self.used)
         with self._lock:
             row = {"t_ns": t, "pss_bytes": roll["pss_bytes"], "rss_bytes": roll["rss_bytes"],
-                   "anon_bytes": roll["anon_bytes"], "memfd_bytes": memfd, "meta_bytes": meta, "sample_cost_ns": cost}
+                   "anon_bytes": roll["anon_bytes"], "memfd_bytes": memfd, "meta_bytes": meta, "used_bytes": used,
+                   "sample_cost_ns": cost}
             for k in TIMELINE_COLUMNS:
                 self.samples[k].append(int(row[k]))
         return True
@@ -285,6 +298,36 @@ def meta_reader(lib: Any, h: Any) -> Callable[[], int] | None:
     if fn is None:
         return None
     return lambda: int(fn(h))
+
+
+def used_reader(lib: Any, h: Any) -> Callable[[], int] | None:
+    """A callable giving the heap's used bytes (agc_heap_used)."""
+    fn = getattr(lib, "agc_heap_used", None)
+    return None if fn is None else (lambda: int(fn(h)))
+
+
+def beyond_used(tl: Mapping[str, Any], base_pss_bytes: int) -> tuple[list[int], list[int]]:
+    """(times, bytes): what the heap costs beyond its used bytes at each
+    sample, ``pss - base - used`` (clamped at 0); empty without used_bytes."""
+    t, pss, used = tl.get("t_ns") or [], tl.get("pss_bytes") or [], tl.get("used_bytes") or []
+    if not used or len(used) != len(pss) or not base_pss_bytes:
+        return [], []
+    return list(t), [max(0, int(p) - int(base_pss_bytes) - int(u)) for p, u in zip(pss, used)]
+
+
+def beyond_used_in_cycles(r: Mapping[str, Any]) -> dict[str, int | None]:
+    """The most memory beyond used bytes in samples taken during a cycle
+    (``during``) and between cycles (``between``); None where no sample fell."""
+    tl = r.get("memory_timeline") or {}
+    t, b = beyond_used(tl, int(r.get("base_pss_bytes") or 0))
+    t0 = int(r.get("t0_ns") or 0)
+    spans = [(int(c["t_start_ns"]) - t0, int(c["t_end_ns"]) - t0) for c in r.get("cycles") or []
+             if c.get("t_start_ns") and c.get("t_end_ns")]
+    during: list[int] = []
+    between: list[int] = []
+    for ti, bi in zip(t, b):
+        (during if any(a <= ti <= e for a, e in spans) else between).append(bi)
+    return {"during": max(during) if during else None, "between": max(between) if between else None}
 
 
 def memfd_of(lib: Any, h: Any) -> int:

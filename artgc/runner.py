@@ -92,6 +92,7 @@ class RunResult:
     peak_pss_bytes: int = 0
     memory_timeline: dict[str, list[int]] = field(default_factory=memsample.empty_timeline)
     heap_cost_bytes: int | None = None
+    base_pss_bytes: int = 0   # the process's PSS just before the heap was made (0: not measured)
     runtime: str = "artgc"
     jvm: str | None = None
     jdk: str | None = None
@@ -516,6 +517,10 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         options_rec["live_bytes"] = live_bytes
 
     kernel = kernel_caps()
+    # the process without the heap, counted as the sampler counts (its file
+    # part from one rollup: a small page walk, before any heap exists)
+    roll = memsample.read_rollup()
+    before_heap = memsample.read_counters(file_pss=roll["pss_file_bytes"] if roll else 0)
     hp = ffi.new("agc_heap **")
     code = lib.agc_heap_create(opts, hp)
     if code != lib.AGC_OK:
@@ -534,7 +539,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     res = ffi.new("agc_wl_result *")
     box: dict[str, Any] = {}
     worker: threading.Thread | None = None
-    sampler = memsample.MemorySampler(memfd=memsample.memfd_of(lib, h), meta=memsample.meta_reader(lib, h))
+    sampler = memsample.MemorySampler(memfd=memsample.memfd_of(lib, h), meta=memsample.meta_reader(lib, h),
+                                      used=memsample.used_reader(lib, h))
 
     def work() -> None:
         box["t0"] = time.monotonic_ns()
@@ -626,6 +632,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         cycles=cycles, peak_rss_bytes=int(peak_rss), marking=a["marking"], options=options_rec,
         events=events, **metrics.stall_fields(events),
         **memsample.result_fields(samples, t0, cycles, a["heap_bytes"]),
+        base_pss_bytes=int(before_heap["pss_bytes"]) if before_heap else 0,
         heap_map_before=before, heap_map_after=after, latency_ns=_u64(latency), metered_latency_ns=_u64(metered),
         counters=counters, gc_throughput=gc_throughput(cycles, wall_s), failed=failed, error=error,
         error_type=error_type, interrupted=interrupted, t0_ns=t0, t1_ns=t1,

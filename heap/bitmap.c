@@ -18,12 +18,14 @@ void bm_set_range(uint64_t *bm, uint64_t from, uint64_t n)
     }
 }
 
-uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end)
+/* The first set bit in [from, end) of the bitmap xor flip (flip 0: set
+ * bits; ~0: clear bits). */
+static uint64_t scan_next(const uint64_t *bm, uint64_t from, uint64_t end, uint64_t flip)
 {
     if (from >= end)
         return AGC_NONE;
     uint64_t i = from >> 6;
-    uint64_t w = bm[i] & (~0ull << (from & 63));
+    uint64_t w = (bm[i] ^ flip) & (~0ull << (from & 63));
     uint64_t last = (end - 1) >> 6;
     for (;;) {
         if (w) {
@@ -32,9 +34,12 @@ uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end)
         }
         if (++i > last)
             return AGC_NONE;
-        w = bm[i];
+        w = bm[i] ^ flip;
     }
 }
+
+uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end) { return scan_next(bm, from, end, 0); }
+uint64_t bm_next_zero(const uint64_t *bm, uint64_t from, uint64_t end) { return scan_next(bm, from, end, ~0ull); }
 
 uint64_t bm_prev(const uint64_t *bm, uint64_t at)
 {

@@ -41,6 +41,7 @@ static inline void bm_set(uint64_t *bm, uint64_t i) { bm[i >> 6] |= 1ull << (i &
 static inline int bm_get(const uint64_t *bm, uint64_t i) { return (bm[i >> 6] >> (i & 63)) & 1; }
 void bm_set_range(uint64_t *bm, uint64_t from, uint64_t n);
 uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end);   /* AGC_NONE if none */
+uint64_t bm_next_zero(const uint64_t *bm, uint64_t from, uint64_t end);   /* first clear bit */
 uint64_t bm_prev(const uint64_t *bm, uint64_t at);                   /* last set <= at */
 
 /* mark.c */

@@ -66,6 +66,79 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
     atomic_store_explicit(&h->rel.rel_state[j], 0, memory_order_relaxed);
 }
 
+/* Dead from-space goes back before the flip (the GC thread, mutators
+ * running), not only whole chunks after it: every gap between live objects
+ * below S, a run of clear bits in the live-words bitmap [E, L) from the end
+ * of a live object to the start of the next, whose page-aligned inside is at
+ * least AGC_GAP_MIN. No mutator can reach a dead object and no to-space
+ * page reads one. The gap first becomes one filler (its header page stays),
+ * so that from-space stays walkable should the cycle fail before the flip.
+ * Chunks left with nothing live are released for good (state 2); a mode
+ * that recycles keeps a few of those whole, for its GC threads to build
+ * into. The dense prefix is left alone (its pages are rebuilt in place). */
+#define AGC_GAP_MIN (64ull << 10)
+
+static void release_dead_early(agc_heap *h)
+{
+    uint64_t C = h->rel.rel_chunk, S = h->mk.mark_start_top, Sw = S / 8;
+    uint64_t keep = h->mode->recycles ? (unsigned)h->opt.gc_threads + 1 : 0;
+    uint64_t keep_lo = AGC_NONE, keep_hi = 0;   /* the kept chunks lie in [keep_lo, keep_hi) */
+    for (uint64_t j = 0; j < h->rel.rel_early && keep; j++) {
+        if (j * C >= h->plan.dense_end &&
+            atomic_load_explicit(&h->rel.rel_state[j], memory_order_relaxed) == 1) {
+            if (keep_lo == AGC_NONE)
+                keep_lo = j * C;
+            keep_hi = (j + 1) * C;
+            keep--;
+        }
+    }
+    /* the first gap starts where the last live object before the prefix's
+     * end ends (an object boundary; 0 if there is none) */
+    uint64_t start = (h->plan.dense_end + 7) / 8;
+    uint64_t P = start ? bm_prev(h->mk.mark_bits, start - 1) : AGC_NONE;
+    uint64_t e = P == AGC_NONE ? 0 : P + ((const agc_header *)agc_obj_at(h, P * 8))->nwords;
+    uint64_t floor = (h->plan.dense_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    uint64_t released = 0;
+    while (e < Sw) {
+        e = bm_next_zero(h->mk.live_bits, e, Sw);        /* the end of a run of live objects */
+        if (e == AGC_NONE)
+            break;
+        uint64_t l = bm_next(h->mk.live_bits, e, Sw);    /* the next live object, or S */
+        uint64_t E = e * 8, L = l == AGC_NONE ? S : l * 8;
+        uint64_t lo = (E + 8 + AGC_PAGE - 1) & ~(AGC_PAGE - 1), hi = L & ~(AGC_PAGE - 1);
+        if (lo < floor)
+            lo = floor;
+        if (hi >= lo + AGC_GAP_MIN && L - E <= 0xffffffffull * 8) {
+            agc_fill_header(agc_obj_at(h, E), L - E);
+            /* around the kept chunks */
+            uint64_t parts[2][2] = {{lo, hi}, {hi, hi}};
+            if (keep_lo != AGC_NONE && lo < keep_hi && hi > keep_lo) {
+                parts[0][1] = keep_lo > lo ? keep_lo : lo;
+                parts[1][0] = keep_hi < hi ? keep_hi : hi;
+            }
+            for (int k = 0; k < 2; k++)
+                if (parts[k][1] > parts[k][0]) {
+                    h->space->release_live(h, parts[k][0], parts[k][1] - parts[k][0]);
+                    released += parts[k][1] - parts[k][0];
+                }
+        }
+        if (l == AGC_NONE)
+            break;
+        e = l;
+    }
+    if (released)
+        AGC_STORE(h->rel.released_during, 1);
+    /* whole dead chunks are done with; their bytes count as released once */
+    for (uint64_t j = 0; j < h->rel.rel_early; j++) {
+        uint64_t a = j * C;
+        if (a < h->plan.dense_end || (keep_lo != AGC_NONE && a >= keep_lo && a < keep_hi) ||
+            atomic_load_explicit(&h->rel.rel_state[j], memory_order_relaxed) != 1)
+            continue;
+        atomic_store_explicit(&h->rel.rel_state[j], 2, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->rel.released_bytes, C, memory_order_relaxed);
+    }
+}
+
 /* Outside the pause, after planning: chunks entirely below S (their plan is
  * final; headers are read through the primary, where they do not change). */
 void agc_release_plan_early(agc_heap *h)
@@ -76,6 +149,7 @@ void agc_release_plan_early(agc_heap *h)
     h->rel.rel_early = h->mk.mark_start_top / h->rel.rel_chunk;
     for (uint64_t j = 0; j < h->rel.rel_early; j++)
         plan_chunk(h, j, h->mem.primary);
+    release_dead_early(h);
 }
 
 /* In the flip, after the remap: the chunks from S up (arithmetic and a
@@ -162,7 +236,7 @@ void agc_release_ready(agc_heap *h)
 {
     if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
         return;
-    uint64_t keep = h->mode->recycles ? 2u * (unsigned)h->opt.gc_threads + 2 : 0, kept = 0;
+    uint64_t keep = h->mode->recycles ? (unsigned)h->opt.gc_threads + 1 : 0, kept = 0;
     for (uint64_t j = 0; j < h->rel.rel_n; j++) {
         if (keep && atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
             continue;

@@ -69,6 +69,11 @@ static void anon_release(agc_heap *h, uint64_t off, uint64_t len)
     madvise(h->mem.fromspace + off, len, MADV_DONTNEED);
 }
 
+static void anon_release_live(agc_heap *h, uint64_t off, uint64_t len)
+{
+    madvise(h->mem.primary + off, len, MADV_DONTNEED);
+}
+
 static void anon_after_cycle(agc_heap *h)
 {
     agc_reserve_again(h->mem.fromspace, h->mem.span);   /* from-space's pages go back */
@@ -109,6 +114,6 @@ const agc_space_ops agc_space_anon = {
     .prepare = anon_prepare, .prepare_late = anon_prepare_late, .populate = anon_populate,
     .flip = anon_flip,
     .stw_begin = anon_stw_begin, .stw_end = anon_stw_end,
-    .release = anon_release, .after_cycle = anon_after_cycle,
+    .release = anon_release, .release_live = anon_release_live, .after_cycle = anon_after_cycle,
     .pretouch = anon_pretouch, .held_bytes = anon_held,
 };

@@ -177,6 +177,11 @@ static void shmem_release(agc_heap *h, uint64_t off, uint64_t len)
     punch_half(h, 1 - h->mem.live_half, off, len);
 }
 
+static void shmem_release_live(agc_heap *h, uint64_t off, uint64_t len)
+{
+    punch_half(h, h->mem.live_half, off, len);
+}
+
 /* The old primary, now at F, either becomes the standby of the next cycle
  * (its half is the next to-space; its page tables are kept) or is dropped
  * and its half punched (the next to-space must be empty for a mode whose
@@ -215,6 +220,6 @@ const agc_space_ops agc_space_shmem = {
     .prepare = shmem_prepare, .prepare_late = shmem_prepare_late, .populate = shmem_populate,
     .flip = shmem_flip,
     .stw_begin = shmem_stw_begin, .stw_end = shmem_stw_end,
-    .release = shmem_release, .after_cycle = shmem_after_cycle,
+    .release = shmem_release, .release_live = shmem_release_live, .after_cycle = shmem_after_cycle,
     .pretouch = shmem_pretouch, .held_bytes = shmem_held,
 };

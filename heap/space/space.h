@@ -55,6 +55,9 @@ typedef struct agc_space_ops {
     /* From-space bytes [off, off + len) are needed by no page left to build:
      * give them back now (during compaction, never in a pause). */
     void (*release)(agc_heap *h, uint64_t off, uint64_t len);
+    /* Before the flip: live-space bytes [off, off + len) that nothing
+     * reachable uses (dead from-space to be) go back now. */
+    void (*release_live)(agc_heap *h, uint64_t off, uint64_t len);
     /* After the cycle: from-space is given back or kept for the next cycle. */
     void (*after_cycle)(agc_heap *h);
     /* Map [off, off + len) of the live space ahead of allocation. */
