@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from runjson import run_json
 
+from artgc.memory import beyond_used_in_cycles
+
 
 def _mmu(d: dict[str, Any], window_ns: float) -> float | None:
     try:
@@ -70,8 +72,15 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "faults": sum(c.get("faults", 0) for c in cycles),
         "lat_ms": {q: _pct(lat, q) / 1e6 for q in (50, 99, 99.9, 100)} if lat.size else None,
         "metered_ms": {q: _pct(met, q) / 1e6 for q in (50, 99, 99.9, 100)} if met.size else None,
-        "machine": d.get("machine"), "jdk": (d.get("machine") or {}).get("jdk"),
+        "machine": d.get("machine"), "jdk": d.get("jdk") or (d.get("machine") or {}).get("jdk"),
+        # memory beyond the used bytes in samples taken during a cycle (artgc only)
+        "beyond_used_mib": _mib(beyond_used_in_cycles(d)["during"]),
+        "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
     }
+
+
+def _mib(b: int | None) -> float | None:
+    return None if b is None else b / 2**20
 
 
 def repeat(workload: str, args: list[str], n: int, label: str) -> list[dict[str, Any]]:
@@ -142,7 +151,8 @@ def section_lru(n: int) -> list[dict[str, Any]]:
                          ("art-2023 (copy)", ["--design", "art-2023"]), ("art-2025 (move)", ["--design", "art-2025"]),
                          ("jvm shenandoah", ["--jvm", "shenandoah"]), ("jvm g1", ["--jvm", "g1"]),
                          ("jvm zgc", ["--jvm", "zgc"]), ("jvm parallel", ["--jvm", "parallel"])):
-        rows += repeat("lru", ["--live", "128MiB", "--heap", "512MiB", *extra], n, label)
+        # 4 million requests: 8 artgc cycles at this size (the default 500,000 runs none)
+        rows += repeat("lru", ["--live", "128MiB", "--heap", "512MiB", "--size", "4000", *extra], n, label)
     return rows
 
 
@@ -182,7 +192,8 @@ def write_md(doc: dict[str, Any], path: str) -> None:
     main = [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2), ("worst stall ms", "max_stall_ms", 2),
             ("MMU 10ms", "mmu_10ms", 2), ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
             ("moved MiB/cycle", "moved_mib_per_cycle", 0), ("live MiB/cycle", "live_mib_per_cycle", 0),
-            ("compact GB/s", "compact_gbps", 2)]
+            ("compact GB/s", "compact_gbps", 2), ("beyond used MiB", "beyond_used_mib", 0),
+            ("metadata MiB", "meta_mib", 0)]
     lines = ["# The seed's plan, ART's designs and the JVM", "",
              f"Machine: {doc['machine']}. Medians over the invocations of each point; every number from "
              "a real run (`python benchmarks/designs.py`). Runs flagged busy by the noise guard are counted in "
