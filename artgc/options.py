@@ -228,6 +228,9 @@ OPTIONS: tuple[Option, ...] = (
            choices={m: f"{_C}MEMORY_{m.upper()}" for m in MEMORIES}, c_field="memory"),
     Option("eager_release", "bool", True, "give from-space back in chunks as compaction goes (ART), "
            "instead of after the cycle", c_field="eager_release"),
+    Option("release_gaps", "bool", False, "with eager_release: before the flip, give back every dead gap "
+           "of 64 KiB or more (less memory beyond the used bytes during a cycle; the flip waits for it, "
+           "which costs allocation waits when the heap is nearly full)", c_field="release_gaps"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "

@@ -253,6 +253,9 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
     mem = f"  {'peak RSS':<14}{metrics.format_bytes(r.get('peak_rss_bytes'))} (whole process)"
     if r.get("peak_pss_bytes"):
         mem += f", peak PSS {metrics.format_bytes(r.get('peak_pss_bytes'))}"
+    beyond = memsample.beyond_used_in_cycles(r)["during"]
+    if beyond is not None:
+        mem += f"; memory beyond the used bytes during a cycle up to {metrics.format_bytes(beyond)}"
     lines.append(mem)
     ver = {True: "every cycle verified", False: "FAILED", None: "not checked (--verify)"}[r.get("verified")]
     if r.get("verified") is True and cyc is not None and not cyc:
@@ -437,7 +440,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
-        dense_prefix: float | None = None, pretouch_window: int | str | None = None,
+        release_gaps: bool = False, dense_prefix: float | None = None,
+        pretouch_window: int | str | None = None,
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
         progress: Callable[[str], None] | None = None) -> RunResult:
@@ -490,7 +494,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
                       order=order, trigger=trigger, pretouch=pretouch, memory=memory,
-                      eager_release=eager_release, dense_prefix=dense_prefix,
+                      eager_release=eager_release, release_gaps=release_gaps, dense_prefix=dense_prefix,
                       pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
                                   or not timeout_s > 0):

@@ -31,6 +31,7 @@ void agc_options_default(agc_options *o)
     o->eager_release = 1;
     o->pretouch_window = 16ull << 20;
     o->dense_prefix = 0.95;
+    o->release_gaps = 0;
 }
 
 static uint64_t mem_total(void)
@@ -91,6 +92,8 @@ static int check_options(const agc_options *o)
                         (unsigned long long)o->pretouch_window);
     if (o->eager_release != 0 && o->eager_release != 1)
         return agc_fail(AGC_EINVAL, "eager_release must be 0 or 1, got %d", o->eager_release);
+    if (o->release_gaps != 0 && o->release_gaps != 1)
+        return agc_fail(AGC_EINVAL, "release_gaps must be 0 or 1, got %d", o->release_gaps);
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);

@@ -149,7 +149,8 @@ void agc_release_plan_early(agc_heap *h)
     h->rel.rel_early = h->mk.mark_start_top / h->rel.rel_chunk;
     for (uint64_t j = 0; j < h->rel.rel_early; j++)
         plan_chunk(h, j, h->mem.primary);
-    release_dead_early(h);
+    if (h->opt.release_gaps)
+        release_dead_early(h);
 }
 
 /* In the flip, after the remap: the chunks from S up (arithmetic and a

@@ -129,13 +129,13 @@ def _heap_resident(h: Any, mode: str) -> int:
 @needs_native
 @pytest.mark.parametrize("mode", ["minor", "copy", "move"])
 def test_dead_from_space_goes_back_before_the_flip(mode: str, require_mode: Any) -> None:
-    """Garbage between live objects is given back once marking is done,
+    """With release_gaps, garbage between live objects is given back once marking is done,
     before the flip: with compaction left undone (collect_begin: no GC
     thread builds a page until collect_finish), the heap already holds about its live data, not its
     garbage; and the heap is whole after the cycle."""
     require_mode(mode)
     import artgc
-    with artgc.Heap("64MiB", mode=mode) as h:
+    with artgc.Heap("64MiB", mode=mode, release_gaps=True) as h:
         C = h.define_class("C", refs=0, data_bytes=4000)
         keep = []
         for i in range(8000):              # ~32 MiB, one object in 400 kept

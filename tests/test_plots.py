@@ -46,9 +46,11 @@ def _run(mode: str, delivery: str = "sigbus", heap: int = 64 * MiB, workload: st
         r["memory_timeline"] = {"t_ns": t.tolist(), "pss_bytes": (heap // 2 + t // 100).tolist(),
                                 "rss_bytes": (heap + t // 100).tolist(), "anon_bytes": [MiB] * t.size,
                                 "memfd_bytes": [heap] * t.size, "meta_bytes": [MiB // 4] * t.size,
+                                "used_bytes": [heap // 4] * t.size,
                                 "live_t_ns": [c["t_end_ns"] - r["t0_ns"] for c in r["cycles"]],
                                 "live_bytes": [MiB] * len(r["cycles"])}
         r["peak_pss_bytes"] = int(heap // 2 + wall // 100 + seed * MiB)
+        r["base_pss_bytes"] = 10 * MiB
         for i, c in enumerate(r["cycles"]):
             c["kind"] = "full" if i == len(r["cycles"]) - 1 else "young"
         if workload == "lru":

@@ -20,6 +20,8 @@ every figure. Drawn from any results file (also older ones):
                      same cell size in both
 Drawn when the results have the newer keys (skipped, with a note, otherwise):
   memory_timeline    PSS and live data against time, per mode and collector
+  memory_cycle       the heap's memory, used bytes and memory beyond them
+                     through each mode's worst cycle (target: 16 MiB + metadata)
   peak_pss           peak PSS against heap size
   request_latency    request latency p50..p99.99, simple and metered
   cycle_kinds        per-kind (young/full) cycle statistics
@@ -43,6 +45,7 @@ from .heap import plot_pause_vs_heap, plot_peak_pss
 from .heapmap import plot_heap_map
 from .latency import plot_fault_stalls, plot_pause_percentiles, plot_request_latency
 from .stalls import plot_cycle_kinds, plot_mmu, plot_worst_stall
+from .memcycle import plot_memory_cycle
 from .timeline import plot_cycle_timeline, plot_memory_timeline
 
 PlotFn = Callable[..., Figure | None]
@@ -63,6 +66,7 @@ PLOTS: dict[str, PlotFn] = {
 # Plots of the newer result keys; results without them skip these with a note.
 NEW_PLOTS: dict[str, PlotFn] = {
     "memory_timeline": plot_memory_timeline,
+    "memory_cycle": plot_memory_cycle,
     "peak_pss": plot_peak_pss,
     "request_latency": plot_request_latency,
     "cycle_kinds": plot_cycle_kinds,
@@ -107,5 +111,5 @@ def plot_results(results_or_path: Mapping[str, Any] | str | os.PathLike[str],
 
 __all__ = ["plot_results", "PLOTS", "NEW_PLOTS", "ALL_PLOTS", "reference_configs", "all_series",
            "plot_pause_cdf", "plot_pause_percentiles", "plot_fault_stalls", "plot_pause_vs_heap", "plot_mmu",
-           "plot_worst_stall", "plot_cycle_timeline", "plot_heap_map", "plot_memory_timeline",
+           "plot_worst_stall", "plot_cycle_timeline", "plot_heap_map", "plot_memory_timeline", "plot_memory_cycle",
            "plot_peak_pss", "plot_request_latency", "plot_cycle_kinds", "median_ci", "label", "style"]

@@ -43,6 +43,8 @@ typedef struct agc_options {
                                  * (0: all the free space at once) */
     double dense_prefix;    /* leading pages at least this live are not moved (ART: 0.95;
                              * 0: off) */
+    int release_gaps;       /* before the flip, give back every dead gap of 64 KiB or more
+                             * (less memory during a cycle; the flip waits for it) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
