@@ -182,7 +182,8 @@ def lat_table(rows: list[dict[str, Any]]) -> list[str]:
             continue
 
         def q(kind: str, p: float) -> str:
-            return f"{np.median([r[kind][p] for r in rs]):.2f}"
+            # keys are numbers in a fresh row, strings in one read back from designs.json
+            return f"{np.median([r[kind].get(p, r[kind].get(str(p))) for r in rs]):.2f}"
         out.append(f"| {lab} | " + " / ".join(q("lat_ms", p) for p in (50, 99, 99.9, 100)) + " | "
                    + " / ".join(q("metered_ms", p) for p in (50, 99, 99.9, 100)) + f" | {fmt(med(rs, 'wall_s'))} |")
     return out
@@ -200,7 +201,8 @@ def write_md(doc: dict[str, Any], path: str) -> None:
              "the `busy` line of each section.", ""]
     for name, rows in doc["sections"].items():
         busy = sum(1 for r in rows if (r.get("machine") or {}).get("busy"))
-        lines += [f"## {name}", "", f"{len(rows)} runs, {busy} flagged busy.", ""]
+        when = (doc.get("section_dates") or {}).get(name, "an earlier session (no date recorded)")
+        lines += [f"## {name}", "", f"{len(rows)} runs, {busy} flagged busy; run {when}.", ""]
         if name == "lru":
             lines += lat_table(rows)
         elif name == "order":
@@ -230,6 +232,7 @@ def main() -> int:
     for name in a.only or list(SECTIONS):
         print(f"== {name}", flush=True)
         doc["sections"][name] = SECTIONS[name](a.invocations)
+        doc.setdefault("section_dates", {})[name] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         with open(jpath, "w") as f:
             json.dump(doc, f, indent=1)
         write_md(doc, os.path.join(a.out, "DESIGNS.md"))
