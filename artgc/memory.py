@@ -60,6 +60,7 @@ TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_byt
 # waits at least this many times a sample's CPU time before the next, so that
 # it takes at most about 1/MAX_COST_SHARE of a CPU.
 MAX_COST_SHARE = 20
+FILE_PSS_REFRESH_S = 1.0
 _ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes",
                   "Pss_File:": "pss_file_bytes"}
 _STATUS_FIELDS = {"VmRSS:": "rss_bytes", "RssAnon:": "anon_bytes", "RssShmem:": "shmem_bytes"}
@@ -219,8 +220,16 @@ class MemorySampler:
         if not self.exact and self._file_pss is None:
             base = read_rollup(self.pid)   # the one walk, before the first interval
             self._file_pss = base["pss_file_bytes"] if base is not None else 0
+        # another process (a JVM) was just started: its libraries are not all
+        # in yet, so its file-backed part is read once more a second later
+        refresh_at = None if self.exact or self.pid == "self" else time.monotonic() + FILE_PSS_REFRESH_S
         wait = self.interval_s
         while not self._stop.wait(wait):
+            if refresh_at is not None and time.monotonic() >= refresh_at:
+                refresh_at = None
+                again = read_rollup(self.pid)
+                if again is not None:
+                    self._file_pss = max(self._file_pss or 0, again["pss_file_bytes"])
             if not self.sample():
                 return
             with self._lock:
