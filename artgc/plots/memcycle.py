@@ -61,8 +61,7 @@ def plot_memory_cycle(doc: Mapping[str, Any], notes: list[str] | None = None) ->
                            "(results older than that key)")
     labs = order([p[0] for p in picks])[:MAX_PANELS]
     by = {p[0]: p for p in picks}
-    fig, axes = grid(len(labs), "Memory through the worst cycle: the heap's memory (PSS above the process "
-                     "without its heap), its used bytes, and memory beyond them", cols=2, w=6.4, h=3.4)
+    fig, axes = grid(len(labs), "Memory through each mode's worst cycle", cols=2, w=6.4, h=3.4)
     for ax, lab in zip(axes, labs):
         _, r, (c, t, beyond) = by[lab]
         t0 = int(r.get("t0_ns") or 0)
@@ -89,6 +88,7 @@ def plot_memory_cycle(doc: Mapping[str, Any], notes: list[str] | None = None) ->
                      f"beyond used at most {peak / 2**20:.0f} MiB (metadata {meta / 2**20:.0f})", fontsize=9)
         ax.grid(True, alpha=0.3)
     legend_below(fig, axes, ncol=7)
-    note(fig, ["samples every 15 ms or more: a shorter peak between two samples is not seen",
-               "heap's memory = process PSS - PSS before the heap was made (the sampler's counters)"])
+    note(fig, ["heap's memory = process PSS - PSS before the heap was made (the sampler's counters); "
+               "beyond used = heap's memory - used bytes",
+               "samples every 15 ms or more: a shorter peak between two samples is not seen"])
     return fig
