@@ -197,19 +197,15 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     snprintf(h->types.classes[AGC_CLS_FILLER].name, 64, "<filler>");
     snprintf(h->types.classes[AGC_CLS_REFARRAY].name, 64, "RefArray");
     snprintf(h->types.classes[AGC_CLS_BYTEARRAY].name, 64, "ByteArray");
-    pthread_mutex_init(&h->alloc.alloc_lock, NULL);
-    pthread_mutex_init(&h->types.class_lock, NULL);
-    pthread_mutex_init(&h->world.mut_lock, NULL);
-    pthread_cond_init(&h->world.mut_cond, NULL);
-    pthread_cond_init(&h->world.gc_cond, NULL);
-    pthread_mutex_init(&h->roots.handle_lock, NULL);
-    pthread_mutex_init(&h->api_lock, NULL);
-    pthread_mutex_init(&h->mk.satb_lock, NULL);
-    pthread_mutex_init(&h->gc.gc_lock, NULL);
-    pthread_cond_init(&h->gc.gc_req_cond, NULL);
-    pthread_cond_init(&h->gc.gc_done_cond, NULL);
-    pthread_mutex_init(&h->st.stats_lock, NULL);
-    pthread_mutex_init(&h->flt.fault_ev_lock, NULL);
+    /* every concern's locks and condition variables */
+    pthread_mutex_t *locks[] = {&h->alloc.alloc_lock, &h->types.class_lock, &h->world.mut_lock,
+                                &h->roots.handle_lock, &h->api_lock, &h->mk.satb_lock, &h->gc.gc_lock,
+                                &h->st.stats_lock, &h->flt.fault_ev_lock};
+    pthread_cond_t *conds[] = {&h->world.mut_cond, &h->world.gc_cond, &h->gc.gc_req_cond, &h->gc.gc_done_cond};
+    for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++)
+        pthread_mutex_init(locks[i], NULL);
+    for (size_t i = 0; i < sizeof conds / sizeof conds[0]; i++)
+        pthread_cond_init(conds[i], NULL);
 
     h->mem.span = (h->mem.cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
     h->mem.primary = agc_reserve_aligned(h->mem.span, &h->mem.res_p, &h->mem.res_p_len);
