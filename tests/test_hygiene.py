@@ -110,11 +110,21 @@ CHILD = textwrap.dedent(r'''
             raise AssertionError("a 1 TiB heap was accepted")
         except ValueError:
             pass
-        t = threading.Timer(0.1, lib.agc_workload_interrupt)                          # Ctrl-C, as the CLI does
+        # Ctrl-C, as the CLI does. A run clears the flag when it starts, and its
+        # set-up may outlast any fixed delay on a loaded machine, so it is pressed
+        # every 20 ms until the run returns.
+        done = threading.Event()
+        def press():
+            while not done.wait(0.02):
+                lib.agc_workload_interrupt()
+        t = threading.Thread(target=press)
         t.start()
-        r = artgc.run("binarytrees", size=18, heap="64MiB", mode=mode, delivery=delivery)
-        t.join()
-        assert r.interrupted, "the interrupt came too late: make the run longer"
+        try:
+            r = artgc.run("binarytrees", size=18, heap="64MiB", mode=mode, delivery=delivery)
+        finally:
+            done.set()
+            t.join()
+        assert r.interrupted, "the run ended before any interrupt landed: make the run longer"
 
     def churn():
         # many short heaps, each with a fault resolved (by the handler thread with
