@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ArtgcError", "HeapCorruption", "Interrupted", "OutOfMemory", "UnsupportedMode",
     "Heap", "probe", "run", "RunResult", "bench", "plot", "parse_size", "format_size", "__version__",
-    "sigchain_library", "sigchain_active",
+    "sigchain_library", "sigchain_active", "fastpath",
 ]
 
 # `probe` and `bench` are functions named like their modules: importing the
@@ -19,6 +19,7 @@ __all__ = [
 # from replacing the function by the module. Plotting (matplotlib) loads on
 # first use.
 from .bench import bench  # noqa: E402
+from .fastpath import fastpath  # noqa: E402
 from .heap import Heap  # noqa: E402
 from .probe import probe  # noqa: E402
 from .runner import RunResult, run  # noqa: E402

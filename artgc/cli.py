@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("probe", help="what this kernel offers and the raw costs measured now")
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pr.add_argument("--quick", action="store_true", help="fewer repetitions (faster, noisier)")
+    pr.add_argument("--fastpath", action="store_true",
+                    help="also time the mutator's fast paths (allocation, barriers, shadow stack, poll) "
+                         "in ns per operation, next to a plain bump allocator and plain stores")
 
     r = sub.add_parser("run", help="one run of a workload on the GC'd heap")
     r.add_argument("workload", metavar="WORKLOAD", help=f"one of: {WORKLOADS}")
@@ -101,7 +104,12 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .runner import _submodule
     mod = _submodule("probe")
     caps = mod.probe(quick=args.quick)
-    print(json.dumps(caps, indent=2) if args.json else mod.format_probe(caps))
+    text = mod.format_probe(caps)
+    if args.fastpath:
+        fp = _submodule("fastpath")
+        caps["fastpath"] = fp.fastpath(ops=200_000 if args.quick else 0, reps=3 if args.quick else 0)
+        text += "\n\n" + fp.format_fastpath(caps["fastpath"])
+    print(json.dumps(caps, indent=2) if args.json else text)
     return EXIT_OK
 
 

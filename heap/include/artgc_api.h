@@ -4,6 +4,7 @@
 #include "uffd.h"
 #include "fault.h"
 #include "probe.h"
+#include "fastpath.h"
 #include "heap_api.h"
 #include "workloads/workloads.h"
 #include "testing.h"

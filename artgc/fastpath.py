@@ -1,0 +1,76 @@
+"""The mutator's fast paths in ns per operation (`artgc probe --fastpath`).
+
+Measured in C (heap/testing/fastpath.c): allocation, reference store with and
+without the marking barrier, reference load, shadow-stack push/pop and the
+safepoint poll, each next to what the same operation costs without a
+collector (a plain bump allocator that zeroes TLAB-sized chunks, plain loads
+and stores) on the same machine, in the same process.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._lib import ffi, lib, raise_for
+
+__all__ = ["fastpath", "format_fastpath", "FASTPATH_OPS"]
+
+# key -> (what it is, the reference it is compared with or None)
+FASTPATH_OPS: dict[str, tuple[str, str | None]] = {
+    "alloc_ns": ("agc_alloc, 32-byte object, pages mapped ahead", "bump_ns"),
+    "alloc_fresh_ns": ("agc_alloc onto fresh pages (first touch included)", "bump_fresh_ns"),
+    "store_ns": ("agc_store_ref, not marking", "plain_store_ns"),
+    "store_marking_ns": ("agc_store_ref while marking (SATB)", "plain_store_ns"),
+    "load_ns": ("agc_load_ref", None),
+    "push_pop_ns": ("agc_push + agc_pop (shadow stack)", None),
+    "poll_ns": ("agc_poll, no stop requested", None),
+    "bump_ns": ("plain bump allocator, pages mapped ahead", None),
+    "bump_fresh_ns": ("plain bump onto fresh anonymous pages", None),
+    "plain_store_ns": ("plain pointer store", None),
+}
+
+_MEMORY = {"shmem": lib.AGC_MEMORY_SHMEM, "anon": lib.AGC_MEMORY_ANON}
+
+
+def fastpath(memory: str = "both", *, ops: int = 0, reps: int = 0) -> dict[str, Any]:
+    """ns per operation of each fast path, medians over `reps` repetitions of
+    `ops` operations (0: 2,000,000 and 5), per memory kind
+    (``"shmem"``, ``"anon"`` or ``"both"``): ``{"shmem": {...}, "anon": {...}}``."""
+    if memory not in ("both", *_MEMORY):
+        raise ValueError(f"memory must be one of both, shmem, anon; got {memory!r}")
+    if not isinstance(ops, int) or isinstance(ops, bool) or ops < 0:
+        raise ValueError(f"ops must be a non-negative integer, got {ops!r}")
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 0:
+        raise ValueError(f"reps must be a non-negative integer, got {reps!r}")
+    kinds = list(_MEMORY) if memory == "both" else [memory]
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        r = ffi.new("agc_fastpath_result *")
+        raise_for(lib.agc_fastpath_measure(r, _MEMORY[kind], ops, reps))
+        d: dict[str, Any] = {k: round(float(getattr(r, k)), 3) for k in FASTPATH_OPS}
+        d["ops"] = int(r.ops)
+        d["reps"] = int(r.reps)
+        out[kind] = d
+    return out
+
+
+def format_fastpath(d: dict[str, Any]) -> str:
+    """A table of a fastpath() result: ns per operation, and how many times the
+    reference's cost where there is one."""
+    kinds = [k for k in ("shmem", "anon") if k in d]
+    if not kinds:
+        return "fast paths: nothing measured"
+    first = d[kinds[0]]
+    head = f"fast paths (ns per operation, medians of {first.get('reps')} x {first.get('ops'):,} operations)"
+    lines = [head, f"  {'operation':<52}" + "".join(f"{k:>16}" for k in kinds)]
+    for key, (label, ref) in FASTPATH_OPS.items():
+        cells = []
+        for k in kinds:
+            v = d[k].get(key)
+            if v is None or v < 0:
+                cells.append(f"{'-':>16}")
+                continue
+            rv = d[k].get(ref) if ref else None
+            x = f" ({v / rv:.1f}x)" if rv else ""
+            cells.append(f"{f'{v:.2f}{x}':>16}")
+        lines.append(f"  {label:<52}" + "".join(cells))
+    return "\n".join(lines)

@@ -1,0 +1,266 @@
+/* The mutator's fast paths, measured (fastpath.h).
+ *
+ * One thread, a stw heap big enough that no cycle runs while measuring,
+ * pretouch off (so "fresh" means fresh: no GC thread maps pages ahead).
+ * Each figure is a loop of `ops` operations timed as a whole, divided by
+ * `ops`; the median over `reps` repetitions, each on a heap of its own.
+ * The reference is what the same operation costs without a collector: a
+ * bump allocator that zeroes in TLAB-sized chunks as artgc's does and writes
+ * the same header, and plain loads and stores. The marking barrier is timed
+ * with this heap's marking flag raised by hand (no marker runs), so it is
+ * the mutator's side alone: the check and the logged old value. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "internal.h"
+#include "fastpath.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define OBJ_BYTES 32u              /* header, two references, 8 bytes of data */
+#define SLOTS 1024u                /* reference slots stored into / loaded from */
+
+static volatile uintptr_t sink;    /* keeps every loop's result alive */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, uint64_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void fail(agc_fastpath_result *out, const char *what)
+{
+    if (!out->reason[0])
+        snprintf(out->reason, sizeof out->reason, "%s: %s", what, agc_last_error());
+}
+
+/* A plain bump allocator over [buf, buf+len): zero a TLAB-sized chunk when
+ * the bump reaches it, write the header, return the object. */
+static __attribute__((noinline)) double bump_loop(uint8_t *buf, uint64_t len, uint64_t ops)
+{
+    uint64_t cur = 0, end = 0;
+    uintptr_t acc = 0;
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        if (__builtin_expect(cur + OBJ_BYTES > end, 0)) {
+            uint64_t chunk = len - end < AGC_TLAB ? len - end : AGC_TLAB;
+            if (chunk < OBJ_BYTES)
+                break;
+            cur = end;
+            memset(buf + end, 0, chunk);
+            end += chunk;
+        }
+        agc_header *o = (agc_header *)(buf + cur);
+        cur += OBJ_BYTES;
+        o->cls = AGC_FIRST_USER_CLASS;
+        o->nwords = OBJ_BYTES / 8;
+        acc ^= (uintptr_t)o;
+    }
+    uint64_t t1 = agc_now_ns();
+    sink ^= acc;
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static double bump_once(uint64_t ops, int populate)
+{
+    uint64_t len = (ops * OBJ_BYTES + AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
+    uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return -1;
+    if (populate && madvise(buf, len, MADV_POPULATE_WRITE) != 0)
+        memset(buf, 0, len);
+    double ns = bump_loop(buf, len, ops);
+    munmap(buf, len);
+    return ns;
+}
+
+static __attribute__((noinline)) double alloc_loop(agc_mutator *m, int cls, uint64_t ops)
+{
+    uintptr_t acc = 0;
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        void *o = agc_alloc(m, cls);
+        if (__builtin_expect(!o, 0))
+            return -1;
+        acc ^= (uintptr_t)o;
+    }
+    uint64_t t1 = agc_now_ns();
+    sink ^= acc;
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static __attribute__((noinline)) double store_loop(agc_mutator *m, void *arr, void *val, uint64_t ops)
+{
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++)
+        agc_store_ref(m, arr, i & (SLOTS - 1), val);
+    uint64_t t1 = agc_now_ns();
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static __attribute__((noinline)) double plain_store_loop(agc_word *slots, void *val, uint64_t ops)
+{
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++)
+        __atomic_store_n(&slots[i & (SLOTS - 1)], (agc_word)val, __ATOMIC_RELAXED);
+    uint64_t t1 = agc_now_ns();
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static __attribute__((noinline)) double load_loop(agc_mutator *m, void *arr, uint64_t ops)
+{
+    uintptr_t acc = 0;
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++)
+        acc += (uintptr_t)agc_load_ref(m, arr, i & (SLOTS - 1));
+    uint64_t t1 = agc_now_ns();
+    sink ^= acc;
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static __attribute__((noinline)) double push_pop_loop(agc_mutator *m, void *obj, uint64_t ops)
+{
+    uintptr_t acc = 0;
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++) {
+        acc += agc_push(m, obj);
+        agc_pop(m, 1);
+    }
+    uint64_t t1 = agc_now_ns();
+    sink ^= acc;
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static __attribute__((noinline)) double poll_loop(agc_mutator *m, uint64_t ops)
+{
+    uint64_t t0 = agc_now_ns();
+    for (uint64_t i = 0; i < ops; i++)
+        agc_poll(m);
+    uint64_t t1 = agc_now_ns();
+    return (double)(t1 - t0) / (double)ops;
+}
+
+/* One repetition on a heap of its own: every figure, in v[0..9]. */
+static int one_rep(agc_fastpath_result *out, int memory, uint64_t ops, double v[10])
+{
+    agc_options o;
+    agc_options_default(&o);
+    uint64_t need = 2 * ops * OBJ_BYTES + 8 * AGC_TLAB + (1u << 20);
+    o.capacity = (need * 2 + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);   /* under half full */
+    o.mode = AGC_MODE_STW;
+    o.memory = memory;
+    o.trigger = 0.95;
+    o.pretouch = 0;
+    agc_heap *h;
+    if (agc_heap_create(&o, &h) != AGC_OK) {
+        fail(out, "creating the heap");
+        return -1;
+    }
+    int rc = -1;
+    agc_mutator *m = agc_attach(h);
+    if (!m) {
+        fail(out, "attaching");
+        goto done;
+    }
+    int cls;
+    if (agc_define_class(h, "P", 2, OBJ_BYTES - 24, &cls) != AGC_OK) {
+        fail(out, "defining the class");
+        goto detach;
+    }
+    /* the first `ops` objects' pages are mapped ahead; the next ones are fresh */
+    uint64_t mapped = (ops * OBJ_BYTES + 2 * AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
+    if (madvise(h->mem.primary, mapped, MADV_POPULATE_WRITE) != 0) {
+        snprintf(out->reason, sizeof out->reason, "MADV_POPULATE_WRITE on the heap failed (Linux >= 5.14)");
+        goto detach;
+    }
+    v[0] = alloc_loop(m, cls, ops);
+    /* start the fresh pass on a page boundary beyond the mapped part */
+    while (m->hot.tlab_cur < mapped)
+        if (!agc_alloc(m, cls))
+            break;
+    v[1] = alloc_loop(m, cls, ops);
+    if (v[0] < 0 || v[1] < 0) {
+        fail(out, "allocating");
+        goto detach;
+    }
+    v[2] = bump_once(ops, 1);
+    v[3] = bump_once(ops, 0);
+
+    void *arr = agc_alloc_refarray(m, SLOTS);
+    if (!arr) {
+        fail(out, "allocating the array");
+        goto detach;
+    }
+    size_t slot = agc_push(m, arr);
+    v[4] = store_loop(m, agc_root(m, slot), agc_root(m, slot), ops);
+    /* the marking barrier: this heap's flag raised (the process-wide hint
+     * is a count: other heaps' marking is not disturbed) */
+    atomic_store(&h->mk.marking, 1);
+    __atomic_add_fetch(&agc_any_marking, 1, __ATOMIC_SEQ_CST);
+    v[5] = store_loop(m, agc_root(m, slot), agc_root(m, slot), ops);
+    __atomic_sub_fetch(&agc_any_marking, 1, __ATOMIC_SEQ_CST);
+    atomic_store(&h->mk.marking, 0);
+    m->nsatb = 0;                         /* nothing marks: the logged values go */
+    v[6] = plain_store_loop(agc_ref_slots(m, agc_root(m, slot)), agc_root(m, slot), ops);
+    v[7] = load_loop(m, agc_root(m, slot), ops);
+    v[8] = push_pop_loop(m, agc_root(m, slot), ops);
+    v[9] = poll_loop(m, ops);
+    agc_pop(m, 1);
+    rc = 0;
+detach:
+    agc_detach(m);
+done:
+    agc_heap_destroy(h);
+    return rc;
+}
+
+int agc_fastpath_measure(agc_fastpath_result *out, int memory, uint64_t ops, uint64_t reps)
+{
+    if (!out)
+        return agc_fail(AGC_EINVAL, "fastpath: no result buffer");
+    memset(out, 0, sizeof *out);
+    if (memory != AGC_MEMORY_SHMEM && memory != AGC_MEMORY_ANON)
+        return agc_fail(AGC_EINVAL, "fastpath: memory must be shmem (%d) or anon (%d), got %d",
+                        AGC_MEMORY_SHMEM, AGC_MEMORY_ANON, memory);
+    if (!ops)
+        ops = 2000000;
+    if (!reps)
+        reps = 5;
+    if (ops < 1000 || ops > 100000000)
+        return agc_fail(AGC_EINVAL, "fastpath: ops must be 1,000 to 100,000,000, got %llu",
+                        (unsigned long long)ops);
+    if (reps > 101)
+        return agc_fail(AGC_EINVAL, "fastpath: reps must be 1 to 101, got %llu", (unsigned long long)reps);
+    out->ops = ops;
+    out->reps = reps;
+    out->memory = memory;
+    double *all = calloc(10 * reps, sizeof *all);
+    if (!all)
+        return agc_fail(AGC_EOOM, "fastpath: out of memory");
+    for (uint64_t r = 0; r < reps; r++) {
+        double v[10];
+        if (one_rep(out, memory, ops, v) != 0) {
+            free(all);
+            return agc_fail(AGC_ESYS, "fastpath: %s", out->reason);
+        }
+        for (int k = 0; k < 10; k++)
+            all[(uint64_t)k * reps + r] = v[k];
+    }
+    double *f[10] = {&out->alloc_ns, &out->alloc_fresh_ns, &out->bump_ns, &out->bump_fresh_ns,
+                     &out->store_ns, &out->store_marking_ns, &out->plain_store_ns, &out->load_ns,
+                     &out->push_pop_ns, &out->poll_ns};
+    for (int k = 0; k < 10; k++)
+        *f[k] = median(all + (uint64_t)k * reps, reps);
+    free(all);
+    return AGC_OK;
+}
