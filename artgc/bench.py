@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__, metrics, stats
+from . import __version__, metrics, overhead, stats
 from . import peers as peers_mod
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, series_label, to_jsonable, validate_run, write_json
@@ -539,11 +539,13 @@ def summary_csv(doc: Mapping[str, Any]) -> str:
             "gc_threads", "marking", "runs_ok", "runs", "busy"]
     for f in TABLE_FIGURES:
         head += [f, f + "_ci_lo", f + "_ci_hi"]
+    head += ["gc_overhead", "gc_overhead_ref"]
     w.writerow(head)
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in list(doc.get("runs", [])) + list(doc.get("peers", [])):
         if r.get("status", "ok") != "skipped":
             groups.setdefault(str(r.get("point") or _group_key(r)), []).append(r)
+    ovh = overhead.overheads(groups)
     for key, rows in groups.items():
         a = _agg(rows)
         r0 = next((r for r in rows if r.get("status", "ok") == "ok"), rows[0])
@@ -553,6 +555,8 @@ def summary_csv(doc: Mapping[str, Any]) -> str:
         for f in TABLE_FIGURES:
             e = a["est"][f]
             row += [e.median, e.lo, e.hi]
+        o = ovh.get(key)
+        row += [round(o[0], 4) if o else None, o[1] if o else None]
         w.writerow(row)
     return buf.getvalue()
 
@@ -611,6 +615,7 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
                 break
         else:
             entry.append((pkey, [r]))
+    ovh = overhead.overheads({(wkey, key): rows for wkey, entry in by_wl.items() for key, rows in entry})
     order = {"stw": 0, "copy": 1, "minor": 2, "move": 3,
              "jvm-serial": 4, "jvm-g1": 5, "jvm-zgc": 6, "jvm-shenandoah": 7}
     wl_rank = {"binarytrees": 0, "gcbench": 1, "lru": 2, "graph": 3}
@@ -621,16 +626,21 @@ def summary_markdown(doc: Mapping[str, Any]) -> str:
                   f"{mut} mutator{'s' if mut != 1 else ''}, {gct or 1} GC thread{'s' if (gct or 1) != 1 else ''}",
                   "",
                   "| mode | runs ok | worst pause | p99 pause | p50 pause | total pause | worst stall "
-                  "| fault p99 | GC share | cycles | wall | peak RSS | pauses | faults |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| fault p99 | GC share | cycles | wall | peak RSS | pauses | faults | wall / STW ref |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         rows_sorted = sorted(by_wl[wkey], key=lambda kr: (str(kr[0][5]).startswith("jvm-"),
                                                           order.get(str(kr[0][5]), 9), str(kr[0][5:])))
         for _key, rows in rows_sorted:
             a = _agg(rows)
             cells = [stats.fmt_estimate(a["est"][f], stats.FIGURES[f][1]) for f in TABLE_FIGURES]
             label = series_label(rows[0]) + (" *" if a["busy"] else "")
+            o = ovh.get((wkey, _key))
             lines.append(f"| {label} | {a['n_ok']}/{a['n']} | " + " | ".join(cells)
-                         + f" | {a['pauses']} | {a['faults']} |")
+                         + f" | {a['pauses']} | {a['faults']} | {f'{o[0]:.2f}' if o else '-'} |")
+        refs_here = sorted({o[1] for k, _rows in by_wl[wkey] if (o := ovh.get((wkey, k)))})
+        if refs_here:
+            lines += ["", "wall / STW ref: median wall over the same runtime's fastest stop-the-world "
+                      "collector on this workload and size (" + ", ".join(refs_here) + "); 1.00 = as fast."]
         peer_heaps = {r.get("heap_bytes") for _k, rows in by_wl[wkey] for r in rows if r.get("peer")}
         if peer_heaps and peer_heaps != {heap}:
             lines.append("")

@@ -14,6 +14,8 @@ every figure. Drawn from any results file (also older ones):
                      without a cycle left out, and the figure says which
   worst_stall        worst stall (any kind) next to worst pause, and MMU at
                      1/10/100 ms, per mode and collector
+  gc_overhead        wall time over the same runtime's fastest stop-the-world
+                     collector (artgc stw; the JVM's Parallel GC), per workload
   cycle_timeline     several consecutive cycles: collector phases and each
                      mutator's pauses (marked, a minimum visible width), stalls
   heap_map           live bytes per cell before and after a compaction, the
@@ -44,7 +46,7 @@ from ._style import label, style
 from .heap import plot_pause_vs_heap, plot_peak_pss
 from .heapmap import plot_heap_map
 from .latency import plot_fault_stalls, plot_pause_percentiles, plot_request_latency
-from .stalls import plot_cycle_kinds, plot_mmu, plot_worst_stall
+from .stalls import plot_cycle_kinds, plot_gc_overhead, plot_mmu, plot_worst_stall
 from .memcycle import plot_memory_cycle
 from .timeline import plot_cycle_timeline, plot_memory_timeline
 
@@ -60,6 +62,7 @@ PLOTS: dict[str, PlotFn] = {
     "pause_vs_heap": plot_pause_vs_heap,
     "mmu": plot_mmu,
     "worst_stall": plot_worst_stall,
+    "gc_overhead": plot_gc_overhead,
     "cycle_timeline": plot_cycle_timeline,
     "heap_map": plot_heap_map,
 }
@@ -111,5 +114,5 @@ def plot_results(results_or_path: Mapping[str, Any] | str | os.PathLike[str],
 
 __all__ = ["plot_results", "PLOTS", "NEW_PLOTS", "ALL_PLOTS", "reference_configs", "all_series",
            "plot_pause_cdf", "plot_pause_percentiles", "plot_fault_stalls", "plot_pause_vs_heap", "plot_mmu",
-           "plot_worst_stall", "plot_cycle_timeline", "plot_heap_map", "plot_memory_timeline", "plot_memory_cycle",
+           "plot_worst_stall", "plot_gc_overhead", "plot_cycle_timeline", "plot_heap_map", "plot_memory_timeline", "plot_memory_cycle",
            "plot_peak_pss", "plot_request_latency", "plot_cycle_kinds", "median_ci", "label", "style"]

@@ -220,3 +220,50 @@ def plot_cycle_kinds(doc: Mapping[str, Any], notes: list[str] | None = None) -> 
             ax.grid(True, axis="y", which="both", alpha=0.3)
     legend_below(fig, axes)
     return fig
+
+
+def plot_gc_overhead(doc: Mapping[str, Any], notes: list[str] | None = None) -> Figure | None:
+    """Per workload: each mode's and collector's wall time over the same
+    runtime's fastest stop-the-world collector on the same workload and size
+    (artgc `stw` at its fastest heap; the JVM's Parallel GC, Serial without
+    it): what the collector costs apart from the runtime's mutator speed."""
+    from .. import overhead
+    refs_cfg = D.reference_configs(doc)
+    refs = overhead.references(overhead.group_runs(D.series(doc)))
+    panels: list[tuple[str, list[str], list[list[float | None]], list[str]]] = []
+    missing: list[str] = []
+    for wl in D.workloads(doc):
+        runs = D.ref_runs(doc, wl, refs_cfg[wl])
+        labels: list[str] = []
+        vals: list[list[float | None]] = []
+        used: list[str] = []
+        for lab in order(runs):
+            per: list[float | None] = []
+            for r in runs[lab]:
+                ref = refs.get((r.get("workload"), r.get("size") or 0, overhead.runtime_of(r.get("mode"))))
+                if ref and r.get("wall_s"):
+                    per.append(float(r["wall_s"]) / ref[0])
+                    used.append(ref[1])
+            if per:
+                labels.append(lab)
+                vals.append(per)
+            else:
+                missing.append(f"{lab} ({wl})")
+        if labels:
+            panels.append((wl, labels, vals, sorted(set(used))))
+    if not panels:
+        return skip(notes, "gc_overhead: no run has a stop-the-world reference of its runtime "
+                           "(artgc stw; the JVM's Parallel or Serial GC) on the same workload and size")
+    fig, axes = grid(len(panels), "GC overhead across runtimes: wall time over the same runtime's fastest "
+                     "stop-the-world collector on the same workload (1.0 = as fast)", cols=2, w=6.4, h=3.9)
+    for ax, (wl, labels, vals, used) in zip(axes, panels):
+        _bars(ax, labels, [("wall / reference", vals, "")], log=False)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_ylabel("wall / stop-the-world reference")
+        ax.set_title(f"{D.panel_title(wl, refs_cfg[wl])}\nreferences: {', '.join(used)}", fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    legend_below(fig, axes)
+    note(fig, ["bars: median over invocations of each run's wall / its reference's median wall, error bars "
+               "95% CI (min-max under 6 invocations)",
+               D.left_out(missing, "no reference of its runtime in these results")])
+    return fig
