@@ -231,6 +231,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("release_gaps", "bool", False, "with eager_release: before the flip, give back every dead gap "
            "of 64 KiB or more (less memory beyond the used bytes during a cycle; the flip waits for it, "
            "which costs allocation waits when the heap is nearly full)", c_field="release_gaps"),
+    Option("huge_pages", "bool", True, "anonymous memory: ask the kernel for transparent huge pages "
+           "(MADV_HUGEPAGE), so a fresh page costs the mutator less per byte; no effect on shmem or where "
+           "the kernel's THP setting is never", c_field="huge_pages"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "

@@ -440,7 +440,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
-        release_gaps: bool = False, dense_prefix: float | None = None,
+        release_gaps: bool = False, huge_pages: bool = True, dense_prefix: float | None = None,
         pretouch_window: int | str | None = None,
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
@@ -494,7 +494,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       mutators=mutators, gc_threads=gc_threads, seed=seed, verify=verify,
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
                       order=order, trigger=trigger, pretouch=pretouch, memory=memory,
-                      eager_release=eager_release, release_gaps=release_gaps, dense_prefix=dense_prefix,
+                      eager_release=eager_release, release_gaps=release_gaps, huge_pages=huge_pages,
+                      dense_prefix=dense_prefix,
                       pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
                                   or not timeout_s > 0):
@@ -510,7 +511,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     hopts = options.HeapOptions({**{o.name: a[o.name] for o in options.HEAP_OPTIONS}, "heap": heap_bytes})
     opts = hopts.to_c()
     a["heap_bytes"] = heap_bytes
-    options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch")}
+    options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch",
+                                     "release_gaps", "huge_pages")}
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")
     if multiple is not None:

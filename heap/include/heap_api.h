@@ -45,6 +45,7 @@ typedef struct agc_options {
                              * 0: off) */
     int release_gaps;       /* before the flip, give back every dead gap of 64 KiB or more
                              * (less memory during a cycle; the flip waits for it) */
+    int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE) */
 } agc_options;
 
 typedef struct agc_cycle_stats {

@@ -1,0 +1,67 @@
+"""huge_pages: anonymous heap memory asks for transparent huge pages
+(MADV_HUGEPAGE, "hg" in the mapping's VmFlags) unless told not to; shmem is
+left alone. The graph survives cycles either way. Whether huge pages are
+faster is a benchmark's question (artgc probe --fastpath), not a test's."""
+from __future__ import annotations
+
+import pytest
+
+import artgc
+from artgc._lib import ffi, lib
+
+
+def _vmflags(addr: int) -> list[str]:
+    """The VmFlags of the mapping that contains addr (this process's smaps)."""
+    inside = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):
+                a, b = (int(x, 16) for x in head[0].split("-"))
+                inside = a <= addr < b
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    raise AssertionError(f"no mapping holds {addr:#x}")
+
+
+def _thp_mode() -> str:
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            return f.read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return "missing"
+
+
+@pytest.mark.skipif(_thp_mode() in ("never", "missing"), reason="the kernel offers no transparent huge pages")
+@pytest.mark.parametrize("huge", [True, False])
+def test_anon_heap_asks_for_huge_pages_unless_told_not_to(huge: bool) -> None:
+    with artgc.Heap("64MiB", mode="stw", memory="anon", huge_pages=huge) as h:
+        assert ("hg" in _vmflags(h.primary_address)) is huge
+        C = h.define_class("C", refs=1, data_bytes=64)
+        a = h.new(C)
+        h.set_ref(a, 0, h.new(C))
+        h.collect()
+        digest = h.verify()
+        h.collect()
+        assert h.verify() == digest
+        # the advice stays on the primary range across the flips' mremaps
+        assert ("hg" in _vmflags(h.primary_address)) is huge
+
+
+def test_shmem_heap_is_left_alone() -> None:
+    with artgc.Heap("64MiB", mode="stw", memory="shmem") as h:
+        assert "hg" not in _vmflags(h.primary_address)
+
+
+def test_option_in_result_and_checked() -> None:
+    r = artgc.run("binarytrees", size=10, heap="8MiB", mode="stw", memory="anon", huge_pages=False)
+    assert r.ok and r.options["huge_pages"] is False
+    o = ffi.new("agc_options *")
+    lib.agc_options_default(o)
+    assert o.huge_pages == 1
+    o.huge_pages = 2
+    hp = ffi.new("agc_heap **")
+    assert lib.agc_heap_create(o, hp) == lib.AGC_EINVAL
+    assert "huge_pages must be 0 or 1" in ffi.string(lib.agc_last_error()).decode()
+    with pytest.raises((TypeError, ValueError)):
+        artgc.Heap("8MiB", huge_pages="yes")   # type: ignore[arg-type]
