@@ -24,28 +24,32 @@ FASTPATH_OPS: dict[str, tuple[str, str | None]] = {
     "push_pop_ns": ("agc_push + agc_pop (shadow stack)", None),
     "poll_ns": ("agc_poll, no stop requested", None),
     "bump_ns": ("plain bump allocator, pages mapped ahead", None),
-    "bump_fresh_ns": ("plain bump onto fresh anonymous pages", None),
+    "bump_fresh_ns": ("plain bump onto fresh anonymous pages (anon: same page size)", None),
     "plain_store_ns": ("plain pointer store", None),
 }
 
-_MEMORY = {"shmem": lib.AGC_MEMORY_SHMEM, "anon": lib.AGC_MEMORY_ANON}
+# name -> (memory kind, huge_pages): "anon" is the default anonymous heap
+# (transparent huge pages asked for), "anon-small" the same with 4 KiB pages
+_MEMORY = {"shmem": (lib.AGC_MEMORY_SHMEM, 1), "anon": (lib.AGC_MEMORY_ANON, 1),
+           "anon-small": (lib.AGC_MEMORY_ANON, 0)}
 
 
-def fastpath(memory: str = "both", *, ops: int = 0, reps: int = 0) -> dict[str, Any]:
+def fastpath(memory: str = "all", *, ops: int = 0, reps: int = 0) -> dict[str, Any]:
     """ns per operation of each fast path, medians over `reps` repetitions of
-    `ops` operations (0: 2,000,000 and 5), per memory kind
-    (``"shmem"``, ``"anon"`` or ``"both"``): ``{"shmem": {...}, "anon": {...}}``."""
-    if memory not in ("both", *_MEMORY):
-        raise ValueError(f"memory must be one of both, shmem, anon; got {memory!r}")
+    `ops` operations (0: 2,000,000 and 5), per heap memory: ``"shmem"``,
+    ``"anon"`` (huge pages asked for, the default), ``"anon-small"`` (4 KiB
+    pages: ``huge_pages=False``) or ``"all"``: ``{"shmem": {...}, ...}``."""
+    if memory not in ("all", *_MEMORY):
+        raise ValueError(f"memory must be one of all, {', '.join(_MEMORY)}; got {memory!r}")
     if not isinstance(ops, int) or isinstance(ops, bool) or ops < 0:
         raise ValueError(f"ops must be a non-negative integer, got {ops!r}")
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 0:
         raise ValueError(f"reps must be a non-negative integer, got {reps!r}")
-    kinds = list(_MEMORY) if memory == "both" else [memory]
+    kinds = list(_MEMORY) if memory == "all" else [memory]
     out: dict[str, Any] = {}
     for kind in kinds:
         r = ffi.new("agc_fastpath_result *")
-        raise_for(lib.agc_fastpath_measure(r, _MEMORY[kind], ops, reps))
+        raise_for(lib.agc_fastpath_measure(r, _MEMORY[kind][0], _MEMORY[kind][1], ops, reps))
         d: dict[str, Any] = {k: round(float(getattr(r, k)), 3) for k in FASTPATH_OPS}
         d["ops"] = int(r.ops)
         d["reps"] = int(r.reps)
@@ -56,7 +60,7 @@ def fastpath(memory: str = "both", *, ops: int = 0, reps: int = 0) -> dict[str, 
 def format_fastpath(d: dict[str, Any]) -> str:
     """A table of a fastpath() result: ns per operation, and how many times the
     reference's cost where there is one."""
-    kinds = [k for k in ("shmem", "anon") if k in d]
+    kinds = [k for k in _MEMORY if k in d]
     if not kinds:
         return "fast paths: nothing measured"
     first = d[kinds[0]]

@@ -5,9 +5,11 @@
 Sections (each point a separate `python -m artgc run ... --json` process):
   designs  binarytrees 21 / 1 GiB: --design seed | art-2023 | art-2025, --mode stw,
            and the JVM's Shenandoah, ZGC, G1, Parallel at -Xmx1g
-  scaling  binarytrees 20 at 1 GiB and 4 GiB in every mode (a bigger heap must not be slower)
+  scaling  binarytrees 20 at 1 GiB and 4 GiB in every mode (stw also on anon, copy also with
+           small pages), binarytrees 21 at 1 GiB and 8 GiB (a bigger heap must not be slower)
   order    ascending vs descending compaction order, every workload, copy and minor
   lru      lru --live 128MiB in a 512 MiB heap: request latency, simple and metered
+  fastpath the mutator's fast paths in ns per operation (artgc probe --fastpath)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
 from __future__ import annotations
@@ -124,12 +126,38 @@ def section_designs(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+SCALING_POINTS = [
+    # (label, size, extra arguments), each at both heaps of its size
+    ("stw", 20, ["--mode", "stw"]),
+    ("stw, anon", 20, ["--mode", "stw", "--memory", "anon"]),
+    ("copy", 20, ["--mode", "copy"]),
+    ("copy, small pages", 20, ["--mode", "copy", "--no-huge-pages"]),
+    ("minor", 20, ["--mode", "minor"]),
+    ("move", 20, ["--mode", "move"]),
+    ("minor", 21, ["--mode", "minor"]),
+    ("copy", 21, ["--mode", "copy"]),
+]
+SCALING_HEAPS = {20: ("1GiB", "4GiB"), 21: ("1GiB", "8GiB")}
+
+
 def section_scaling(n: int) -> list[dict[str, Any]]:
     rows = []
-    for mode in ("stw", "copy", "minor", "move"):
-        for heap in ("1GiB", "4GiB"):
-            rows += repeat("binarytrees", ["--size", "20", "--heap", heap, "--mode", mode], n, f"{mode} {heap}")
+    for label, size, extra in SCALING_POINTS:
+        for heap in SCALING_HEAPS[size]:
+            rows += repeat("binarytrees", ["--size", str(size), "--heap", heap, *extra], n,
+                           f"bt{size} {label} {heap}")
     return rows
+
+
+def section_fastpath(n: int) -> list[dict[str, Any]]:
+    """The mutator's fast paths (artgc probe --fastpath), one row per heap memory."""
+    import subprocess
+    p = subprocess.run([sys.executable, "-m", "artgc", "probe", "--fastpath", "--json"], capture_output=True,
+                       text=True, timeout=1800)
+    if p.returncode != 0:
+        return [{"label": "fastpath", "ok": False, "error": p.stderr[-500:], "point": "artgc probe --fastpath"}]
+    fp = json.loads(p.stdout)["fastpath"]
+    return [{"label": kind, "ok": True, "point": "artgc probe --fastpath --json", **d} for kind, d in fp.items()]
 
 
 def section_order(n: int) -> list[dict[str, Any]]:
@@ -157,7 +185,8 @@ def section_lru(n: int) -> list[dict[str, Any]]:
 
 
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
-    "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru}
+    "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru,
+    "fastpath": section_fastpath}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -205,6 +234,10 @@ def write_md(doc: dict[str, Any], path: str) -> None:
         lines += [f"## {name}", "", f"{len(rows)} runs, {busy} flagged busy; run {when}.", ""]
         if name == "lru":
             lines += lat_table(rows)
+        elif name == "fastpath":
+            from artgc.fastpath import format_fastpath
+            ok = {r["label"]: r for r in rows if r.get("ok")}
+            lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
         elif name == "order":
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])

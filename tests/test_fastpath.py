@@ -1,5 +1,5 @@
 """The fast-path microbenchmark (`artgc probe --fastpath`): every figure is
-measured on both memory kinds, bad arguments are refused, and the CLI adds
+measured on every heap memory (shmem, anon, anon with small pages), bad arguments are refused, and the CLI adds
 the table and the JSON key. Speed itself is judged by benchmarks, not here."""
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def result() -> dict:
     return artgc.fastpath(ops=20_000, reps=1)
 
 
-def test_every_figure_measured_on_both_memories(result: dict) -> None:
-    assert set(result) == {"shmem", "anon"}
+def test_every_figure_measured_on_every_memory(result: dict) -> None:
+    assert set(result) == {"shmem", "anon", "anon-small"}
     for kind, d in result.items():
         assert d["ops"] == 20_000 and d["reps"] == 1
         for key in FASTPATH_OPS:
@@ -37,12 +37,12 @@ def test_table_names_every_operation(result: dict) -> None:
     text = format_fastpath(result)
     for label, _ in FASTPATH_OPS.values():
         assert label in text
-    assert "shmem" in text and "anon" in text
+    assert "shmem" in text and "anon" in text and "anon-small" in text
     assert format_fastpath({}) == "fast paths: nothing measured"
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"memory": "hugetlb"}, "memory must be one of"),
+    ({"memory": "hugetlb"}, "memory must be one of all, shmem, anon, anon-small"),
     ({"ops": -1}, "ops must be"),
     ({"ops": 10}, "ops must be 1,000 to"),
     ({"reps": 1000}, "reps must be 1 to 101"),
@@ -59,5 +59,5 @@ def test_cli_probe_fastpath_json() -> None:
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert "uffd" in d and "limits" in d
-    assert set(d["fastpath"]) == {"shmem", "anon"}
+    assert set(d["fastpath"]) == {"shmem", "anon", "anon-small"}
     assert d["fastpath"]["anon"]["alloc_ns"] > 0

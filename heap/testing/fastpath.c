@@ -71,12 +71,16 @@ static __attribute__((noinline)) double bump_loop(uint8_t *buf, uint64_t len, ui
     return (double)(t1 - t0) / (double)ops;
 }
 
-static double bump_once(uint64_t ops, int populate)
+/* huge: the buffer gets the same page-size advice as an anon heap with
+ * huge_pages (the reference of the anon columns) */
+static double bump_once(uint64_t ops, int populate, int huge)
 {
     uint64_t len = (ops * OBJ_BYTES + AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
     uint8_t *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
         return -1;
+    if (huge)
+        madvise(buf, len, MADV_HUGEPAGE);
     if (populate && madvise(buf, len, MADV_POPULATE_WRITE) != 0)
         memset(buf, 0, len);
     double ns = bump_loop(buf, len, ops);
@@ -151,7 +155,7 @@ static __attribute__((noinline)) double poll_loop(agc_mutator *m, uint64_t ops)
 }
 
 /* One repetition on a heap of its own: every figure, in v[0..9]. */
-static int one_rep(agc_fastpath_result *out, int memory, uint64_t ops, double v[10])
+static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops, double v[10])
 {
     agc_options o;
     agc_options_default(&o);
@@ -161,6 +165,7 @@ static int one_rep(agc_fastpath_result *out, int memory, uint64_t ops, double v[
     o.memory = memory;
     o.trigger = 0.95;
     o.pretouch = 0;
+    o.huge_pages = huge;
     agc_heap *h;
     if (agc_heap_create(&o, &h) != AGC_OK) {
         fail(out, "creating the heap");
@@ -193,8 +198,9 @@ static int one_rep(agc_fastpath_result *out, int memory, uint64_t ops, double v[
         fail(out, "allocating");
         goto detach;
     }
-    v[2] = bump_once(ops, 1);
-    v[3] = bump_once(ops, 0);
+    int bump_huge = huge && memory == AGC_MEMORY_ANON;
+    v[2] = bump_once(ops, 1, bump_huge);
+    v[3] = bump_once(ops, 0, bump_huge);
 
     void *arr = agc_alloc_refarray(m, SLOTS);
     if (!arr) {
@@ -224,7 +230,7 @@ done:
     return rc;
 }
 
-int agc_fastpath_measure(agc_fastpath_result *out, int memory, uint64_t ops, uint64_t reps)
+int agc_fastpath_measure(agc_fastpath_result *out, int memory, int huge_pages, uint64_t ops, uint64_t reps)
 {
     if (!out)
         return agc_fail(AGC_EINVAL, "fastpath: no result buffer");
@@ -232,6 +238,8 @@ int agc_fastpath_measure(agc_fastpath_result *out, int memory, uint64_t ops, uin
     if (memory != AGC_MEMORY_SHMEM && memory != AGC_MEMORY_ANON)
         return agc_fail(AGC_EINVAL, "fastpath: memory must be shmem (%d) or anon (%d), got %d",
                         AGC_MEMORY_SHMEM, AGC_MEMORY_ANON, memory);
+    if (huge_pages != 0 && huge_pages != 1)
+        return agc_fail(AGC_EINVAL, "fastpath: huge_pages must be 0 or 1, got %d", huge_pages);
     if (!ops)
         ops = 2000000;
     if (!reps)
@@ -244,12 +252,13 @@ int agc_fastpath_measure(agc_fastpath_result *out, int memory, uint64_t ops, uin
     out->ops = ops;
     out->reps = reps;
     out->memory = memory;
+    out->huge_pages = huge_pages;
     double *all = calloc(10 * reps, sizeof *all);
     if (!all)
         return agc_fail(AGC_EOOM, "fastpath: out of memory");
     for (uint64_t r = 0; r < reps; r++) {
         double v[10];
-        if (one_rep(out, memory, ops, v) != 0) {
+        if (one_rep(out, memory, huge_pages, ops, v) != 0) {
             free(all);
             return agc_fail(AGC_ESYS, "fastpath: %s", out->reason);
         }

@@ -11,7 +11,8 @@ typedef struct agc_fastpath_result {
     double alloc_ns;          /* agc_alloc of a 32-byte object, pages mapped ahead */
     double alloc_fresh_ns;    /* the same onto pages never touched (first-touch fault included) */
     double bump_ns;           /* a plain bump allocator, same header writes, pages mapped ahead */
-    double bump_fresh_ns;     /* the plain bump onto fresh private anonymous pages */
+    double bump_fresh_ns;     /* the plain bump onto fresh private anonymous pages (huge pages
+                               * asked for when the heap is anon with huge_pages) */
     double store_ns;          /* agc_store_ref, no marking */
     double store_marking_ns;  /* agc_store_ref while marking (the SATB barrier logs the old value) */
     double plain_store_ns;    /* a plain pointer store into the same slots */
@@ -20,11 +21,12 @@ typedef struct agc_fastpath_result {
     double poll_ns;           /* agc_poll with no stop requested */
     uint64_t ops, reps;
     int memory;               /* AGC_MEMORY_* the heap ran on */
+    int huge_pages;           /* the heap's huge_pages option (anon: transparent huge pages asked for) */
     char reason[160];
 } agc_fastpath_result;
 
 /* memory: AGC_MEMORY_SHMEM or AGC_MEMORY_ANON (a stw heap, no cycle runs
- * while measuring); ops: operations per repetition (0: 2,000,000); reps:
- * repetitions (0: 5). */
-int agc_fastpath_measure(agc_fastpath_result *out, int memory, uint64_t ops, uint64_t reps);
+ * while measuring); huge_pages: the heap's option of that name (0 or 1);
+ * ops: operations per repetition (0: 2,000,000); reps: repetitions (0: 5). */
+int agc_fastpath_measure(agc_fastpath_result *out, int memory, int huge_pages, uint64_t ops, uint64_t reps);
 #endif
