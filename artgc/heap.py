@@ -149,6 +149,8 @@ class Heap:
         before the flip, give back every dead gap of 64 KiB or more (default False).
     huge_pages
         anonymous memory: ask for transparent huge pages (default True).
+    build_ahead
+        GC threads build the pages around a mutator's last fault first (default True).
     dense_prefix
         leading pages at least this live are not moved (0.95; 0: off).
     pretouch_window
@@ -176,6 +178,7 @@ class Heap:
                  reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
+                 build_ahead: bool = True,
                  dense_prefix: float | None = None,
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
@@ -191,7 +194,7 @@ class Heap:
                                      marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
                                      order=order, trigger=trigger, verify=verify, seed=seed, memory=memory,
                                      eager_release=eager_release, release_gaps=release_gaps,
-                                     huge_pages=huge_pages,
+                                     huge_pages=huge_pages, build_ahead=build_ahead,
                                      dense_prefix=dense_prefix,
                                      pretouch_window=pretouch_window, design=design)
         opts = hopts.to_c()

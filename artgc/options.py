@@ -234,6 +234,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("huge_pages", "bool", True, "anonymous memory: ask the kernel for transparent huge pages "
            "(MADV_HUGEPAGE), so a fresh page costs the mutator less per byte; no effect on shmem or where "
            "the kernel's THP setting is never", c_field="huge_pages"),
+    Option("build_ahead", "bool", True, "GC threads build the pages around a mutator's last fault before "
+           "going on in their order (fewer faults in a row after the flip)", c_field="build_ahead"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "

@@ -440,7 +440,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
-        release_gaps: bool = False, huge_pages: bool = True, dense_prefix: float | None = None,
+        release_gaps: bool = False, huge_pages: bool = True, build_ahead: bool = True,
+        dense_prefix: float | None = None,
         pretouch_window: int | str | None = None,
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
@@ -495,6 +496,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       marking=marking, gc_install=gc_install, reuse_tospace=reuse_tospace,
                       order=order, trigger=trigger, pretouch=pretouch, memory=memory,
                       eager_release=eager_release, release_gaps=release_gaps, huge_pages=huge_pages,
+                      build_ahead=build_ahead,
                       dense_prefix=dense_prefix,
                       pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
@@ -512,7 +514,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     opts = hopts.to_c()
     a["heap_bytes"] = heap_bytes
     options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch",
-                                     "release_gaps", "huge_pages")}
+                                     "release_gaps", "huge_pages", "build_ahead")}
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")
     if multiple is not None:

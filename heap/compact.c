@@ -246,6 +246,12 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         kind = h->mode->fault_kind;
     agc_gc_count(h, AGC_GE_FAULT, (uint64_t)kind, 0);
     rc = agc_resolve_page(h, p, 0, in_signal);
+    /* the neighbours of a faulting page are what this mutator touches next
+     * (either way: a tree is walked from its root, allocated last): GC
+     * threads build the batch around it before going on in their order */
+    if (h->opt.build_ahead)
+        atomic_store_explicit(&h->cp.hint_page, p >= AGC_BATCH / 2 ? p - AGC_BATCH / 2 : 0,
+                              memory_order_relaxed);
     uint64_t t1 = agc_now_ns();
     if (in_signal) {
         agc_mutator *m = agc_self;
@@ -321,72 +327,96 @@ static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
     atomic_store(&h->rel.pop_busy, 0);
 }
 
-/* A batch is AGC_BATCH claim indices. In ascending and descending order its
- * pages are one contiguous range [p_lo, p_lo + k), and page p is built at
- * slot p - p_lo of the batch's buffer, so a run of consecutive pages (in
- * either direction) is contiguous in the buffer too and goes in with one
- * ioctl. In random order runs are whatever happens to be consecutive. */
+/* A batch is AGC_BATCH claim indices [i0, i1). In ascending and descending
+ * order its pages are one contiguous range [p_lo, p_lo + (i1 - i0)), and
+ * page p is built at slot p - p_lo of the batch's buffer, so a run of
+ * consecutive pages (in either direction) is contiguous in the buffer too
+ * and goes in with one ioctl. In random order runs are whatever happens to
+ * be consecutive. Pages another thread has claimed are skipped. */
+static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, int ord)
+{
+    int inplace = h->mode->build_in_place;
+    uint8_t *buf = batch_buf;
+    if (!inplace && h->mode->recycles) {
+        uint8_t *r = agc_recycled_run(h, AGC_BATCH);
+        if (r)
+            buf = r;
+    }
+    uint64_t run_lo = 0, run_len = 0;
+    for (uint64_t i = i0; i < i1; i++) {
+        uint64_t p = ord == AGC_ORDER_DESCENDING ? p_lo + (i1 - 1 - i)
+                   : ord == AGC_ORDER_RANDOM ? h->plan.page_order[i] : p_lo + (i - i0);
+        uint64_t slot = ord == AGC_ORDER_RANDOM ? i - i0 : p - p_lo;
+        _Atomic uint8_t *st = &h->plan.page_state[p];
+        uint8_t exp = PG_UNPROCESSED;
+        int mine = atomic_load_explicit(st, memory_order_relaxed) == PG_UNPROCESSED &&
+                   atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
+                                                           memory_order_acq_rel, memory_order_acquire);
+        /* a run goes on with the neighbour page in claim direction, at the
+         * neighbour slot */
+        int extends = ord == AGC_ORDER_DESCENDING ? p + 1 == run_lo
+                    : p == run_lo + run_len;
+        if (run_len && (!mine || !extends)) {
+            uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i - run_len) - i0 : run_lo - p_lo;
+            install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
+            run_len = 0;
+        }
+        if (!mine)
+            continue;
+        if (!run_len || ord == AGC_ORDER_DESCENDING)
+            run_lo = p;
+        uint64_t moved;
+        if (inplace) {
+            moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
+            /* built: a faulting mutator may install it from now on */
+            atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
+        } else {
+            moved = agc_build_page(h, p, buf + slot * AGC_PAGE);
+        }
+        run_len++;
+        agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
+        agc_release_page_built(h, p);
+    }
+    if (run_len) {
+        uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i1 - run_len) - i0 : run_lo - p_lo;
+        install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
+    }
+}
+
+/* With build_ahead: the page after the one a mutator last faulted on, taken
+ * by the first GC thread to look; AGC_NONE when there is none. */
+static uint64_t take_hint(agc_heap *h, uint64_t n)
+{
+    if (!h->opt.build_ahead || atomic_load_explicit(&h->cp.hint_page, memory_order_relaxed) == AGC_NONE)
+        return AGC_NONE;
+    uint64_t p = atomic_exchange_explicit(&h->cp.hint_page, AGC_NONE, memory_order_relaxed);
+    return p < n ? p : AGC_NONE;
+}
+
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
+    (void)worker;
     uint64_t n = h->plan.npages;
-    int inplace = h->mode->build_in_place;
     int ord = h->opt.order;
-    if (!inplace && !thread_buffer(&batch_buf, AGC_BATCH)) {
+    if (!h->mode->build_in_place && !thread_buffer(&batch_buf, AGC_BATCH)) {
         worker_fail(h, 0, -12);
         return;
     }
     for (;;) {
+        /* a mutator is faulting its way through to-space: build the pages
+         * ahead of it first, then go on in claim order */
+        uint64_t hp = take_hint(h, n);
+        if (hp != AGC_NONE) {
+            build_batch(h, 0, hp + AGC_BATCH < n ? AGC_BATCH : n - hp, hp, AGC_ORDER_ASCENDING);
+            agc_release_ready(h);
+            continue;
+        }
         uint64_t i0 = atomic_fetch_add_explicit(&h->cp.next_page, AGC_BATCH, memory_order_relaxed);
         if (i0 >= n)
             break;
         uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
-        uint64_t p_lo = ord == AGC_ORDER_DESCENDING ? n - i1 : i0;
-        uint8_t *buf = batch_buf;
-        if (!inplace && h->mode->recycles) {
-            uint8_t *r = agc_recycled_run(h, AGC_BATCH);
-            if (r)
-                buf = r;
-        }
-        uint64_t run_lo = 0, run_len = 0;
         populate_ahead(h, i0, n);
-        for (uint64_t i = i0; i < i1; i++) {
-            uint64_t p = ord == AGC_ORDER_DESCENDING ? n - 1 - i
-                       : ord == AGC_ORDER_RANDOM ? h->plan.page_order[i] : i;
-            uint64_t slot = ord == AGC_ORDER_RANDOM ? i - i0 : p - p_lo;
-            _Atomic uint8_t *st = &h->plan.page_state[p];
-            uint8_t exp = PG_UNPROCESSED;
-            int mine = atomic_load_explicit(st, memory_order_relaxed) == PG_UNPROCESSED &&
-                       atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
-                                                               memory_order_acq_rel, memory_order_acquire);
-            /* a run goes on with the neighbour page in claim direction, at the
-             * neighbour slot */
-            int extends = ord == AGC_ORDER_DESCENDING ? p + 1 == run_lo
-                        : p == run_lo + run_len;
-            if (run_len && (!mine || !extends)) {
-                uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i - run_len) - i0 : run_lo - p_lo;
-                install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
-                run_len = 0;
-            }
-            if (!mine)
-                continue;
-            if (!run_len || ord == AGC_ORDER_DESCENDING)
-                run_lo = p;
-            uint64_t moved;
-            if (inplace) {
-                moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
-                /* built: a faulting mutator may install it from now on */
-                atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
-            } else {
-                moved = agc_build_page(h, p, buf + slot * AGC_PAGE);
-            }
-            run_len++;
-            agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
-            agc_release_page_built(h, p);
-        }
-        if (run_len) {
-            uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i1 - run_len) - i0 : run_lo - p_lo;
-            install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
-        }
+        build_batch(h, i0, i1, ord == AGC_ORDER_DESCENDING ? n - i1 : i0, ord);
         agc_release_ready(h);
     }
 }

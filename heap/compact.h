@@ -14,6 +14,7 @@
 typedef struct agc_compactor {
     _Atomic int phase;
     _Atomic uint64_t next_page; /* work distribution among GC threads */
+    _Atomic uint64_t hint_page; /* build_ahead: where GC threads build next (AGC_NONE: nowhere) */
     _Atomic uint64_t pages_by_gc, pages_by_mutator, faults_minor, faults_missing, fault_waits;
     _Atomic uint64_t moved_bytes;
     _Atomic int in_fault;       /* threads inside the fault resolver */

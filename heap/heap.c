@@ -33,6 +33,7 @@ void agc_options_default(agc_options *o)
     o->dense_prefix = 0.95;
     o->release_gaps = 0;
     o->huge_pages = 1;
+    o->build_ahead = 1;
 }
 
 static uint64_t mem_total(void)
@@ -97,6 +98,8 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "release_gaps must be 0 or 1, got %d", o->release_gaps);
     if (o->huge_pages != 0 && o->huge_pages != 1)
         return agc_fail(AGC_EINVAL, "huge_pages must be 0 or 1, got %d", o->huge_pages);
+    if (o->build_ahead != 0 && o->build_ahead != 1)
+        return agc_fail(AGC_EINVAL, "build_ahead must be 0 or 1, got %d", o->build_ahead);
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);

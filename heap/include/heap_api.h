@@ -46,6 +46,7 @@ typedef struct agc_options {
     int release_gaps;       /* before the flip, give back every dead gap of 64 KiB or more
                              * (less memory during a cycle; the flip waits for it) */
     int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE) */
+    int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
 } agc_options;
 
 typedef struct agc_cycle_stats {
