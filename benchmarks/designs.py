@@ -10,6 +10,7 @@ Sections (each point a separate `python -m artgc run ... --json` process):
   order    ascending vs descending compaction order, every workload, copy and minor
   lru      lru --live 128MiB in a 512 MiB heap: request latency, simple and metered
   fastpath the mutator's fast paths in ns per operation (artgc probe --fastpath)
+  ahead    binarytrees 21 / 1 GiB minor: ascending/descending order x build_ahead on/off
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
 from __future__ import annotations
@@ -173,6 +174,17 @@ def section_order(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def section_ahead(n: int) -> list[dict[str, Any]]:
+    """binarytrees 21 / 1 GiB minor: compaction order x build_ahead (the fault
+    stalls after each flip, MMU at 10 ms)."""
+    rows = []
+    for order in ("ascending", "descending"):
+        for ahead in ("--build-ahead", "--no-build-ahead"):
+            rows += repeat("binarytrees", ["--size", "21", "--heap", "1GiB", "--mode", "minor", "--order", order,
+                                           ahead], n, f"minor {order} {ahead[2:]}")
+    return rows
+
+
 def section_lru(n: int) -> list[dict[str, Any]]:
     rows = []
     for label, extra in (("seed (minor)", ["--design", "seed"]), ("minor, defaults", ["--mode", "minor"]),
@@ -186,7 +198,7 @@ def section_lru(n: int) -> list[dict[str, Any]]:
 
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru,
-    "fastpath": section_fastpath}
+    "fastpath": section_fastpath, "ahead": section_ahead}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -238,7 +250,7 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             from artgc.fastpath import format_fastpath
             ok = {r["label"]: r for r in rows if r.get("ok")}
             lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
-        elif name == "order":
+        elif name in ("order", "ahead"):
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])
         else:
