@@ -383,8 +383,8 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
     }
 }
 
-/* With build_ahead: the page after the one a mutator last faulted on, taken
- * by the first GC thread to look; AGC_NONE when there is none. */
+/* With build_ahead: the first page of the batch around a mutator's last
+ * fault, taken by the first GC thread to look; AGC_NONE when there is none. */
 static uint64_t take_hint(agc_heap *h, uint64_t n)
 {
     if (!h->opt.build_ahead || atomic_load_explicit(&h->cp.hint_page, memory_order_relaxed) == AGC_NONE)
