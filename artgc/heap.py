@@ -141,7 +141,7 @@ class Heap:
         seed of the random page order (0 .. 2**64-1).
     memory
         "anon" (private anonymous memory, as ART) or "shmem" (a memfd mapped
-        twice, the seed's plan); default: the mode's (minor and stw shmem,
+        twice, the seed's plan); default: the mode's (minor shmem; stw,
         copy and move anon).
     eager_release
         give from-space back in chunks as compaction goes (default True).
@@ -150,12 +150,12 @@ class Heap:
     huge_pages
         anonymous memory: ask for transparent huge pages (default True).
     build_ahead
-        GC threads build the pages around a mutator's last fault first (default True).
+        GC threads build the pages around a mutator's last fault first (default False).
     dense_prefix
         leading pages at least this live are not moved (0.95; 0: off).
     pretouch_window
-        map free space this far ahead of allocation between cycles (16MiB;
-        0: all of it).
+        map free space this far ahead of allocation between cycles ("auto":
+        a 16th of the heap, at least 16MiB; 0: all of it).
     design
         "seed", "art-2023" or "art-2025": sets the knobs that design names
         unless they are given (see ``artgc.options.DESIGNS``).
@@ -178,7 +178,7 @@ class Heap:
                  reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
-                 build_ahead: bool = True,
+                 build_ahead: bool = False,
                  dense_prefix: float | None = None,
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),

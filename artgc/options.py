@@ -82,6 +82,7 @@ class Option:
     scope: str = "heap"            # "heap": Heap and run; "run": run only
     metavar: str | None = None
     multiple: bool = False         # "size" accepting "3x"
+    auto: bool = False             # "bytes" accepting "auto" (the C side's AGC_PRETOUCH_AUTO)
     cli: bool = True               # an ``artgc run`` flag
     unset: str = "none"            # what None means, for the help text
 
@@ -149,6 +150,8 @@ class Option:
         if k == "bytes":
             if _is_int(value) and not _is_bool(value) and int(value) == 0 or value == "0":
                 return value
+            if self.auto and value == "auto":
+                return value
             n = parse_size(value, self.name)
             if self.hi is not None and n > self.hi:
                 raise ValueError(f"{self.name} {value!r} is too large: at most {_num(self.hi)} bytes")
@@ -195,6 +198,7 @@ def is_multiple(value: Any) -> bool:
 # --------------------------------------------------------------------------- the table
 
 _C = "AGC_"
+AUTO_BYTES = 2**64 - 1   # "auto" for a bytes option (AGC_PRETOUCH_AUTO in heap_api.h)
 OPTIONS: tuple[Option, ...] = (
     Option("heap", "size", "3x", "heap capacity: the live-plus-free budget (the JVM's -Xmx), a size "
            "(64MiB, 1GiB) or a multiple of the workload's minimum heap (3x; see `artgc minheap`); what it "
@@ -220,11 +224,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),
     Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation",
            c_field="pretouch"),
-    Option("pretouch_window", "bytes", "16MiB", "with --pretouch: how far ahead of allocation free space "
-           "is mapped (0: all of it at once, the memory of the whole capacity)", lo=0, hi=MAX_HEAP,
-           c_field="pretouch_window", metavar="SIZE"),
+    Option("pretouch_window", "bytes", "auto", "with --pretouch: how far ahead of allocation free space "
+           "is mapped (auto: a 16th of the heap, at least 16MiB; 0: all of it at once, the memory of the "
+           "whole capacity)", lo=0, hi=MAX_HEAP, c_field="pretouch_window", metavar="SIZE|auto", auto=True),
     Option("memory", "choice", "auto", "the heap's memory: private anonymous (as ART) or a memfd mapped "
-           "twice (the seed's plan; minor needs it); auto: minor and stw shmem, copy and move anon",
+           "twice (the seed's plan; minor needs it); auto: minor shmem, stw, copy and move anon",
            choices={m: f"{_C}MEMORY_{m.upper()}" for m in MEMORIES}, c_field="memory"),
     Option("eager_release", "bool", True, "give from-space back in chunks as compaction goes (ART), "
            "instead of after the cycle", c_field="eager_release"),
@@ -234,8 +238,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("huge_pages", "bool", True, "anonymous memory: ask the kernel for transparent huge pages "
            "(MADV_HUGEPAGE), so a fresh page costs the mutator less per byte; no effect on shmem or where "
            "the kernel's THP setting is never", c_field="huge_pages"),
-    Option("build_ahead", "bool", True, "GC threads build the pages around a mutator's last fault before "
-           "going on in their order (fewer faults in a row after the flip)", c_field="build_ahead"),
+    Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
+           "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
+           c_field="build_ahead"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "
@@ -340,6 +345,8 @@ def _to_c(opt: Option, value: Any, lib: Any) -> Any:
     if opt.kind == "size":
         return parse_size(value, opt.name)
     if opt.kind == "bytes":
+        if opt.auto and value == "auto":
+            return AUTO_BYTES
         return 0 if value in (0, "0") else parse_size(value, opt.name)
     if opt.kind == "float":
         return float(value)

@@ -29,11 +29,11 @@ void agc_options_default(agc_options *o)
     o->pretouch = 1;
     o->memory = AGC_MEMORY_AUTO;
     o->eager_release = 1;
-    o->pretouch_window = 16ull << 20;
+    o->pretouch_window = AGC_PRETOUCH_AUTO;
     o->dense_prefix = 0.95;
     o->release_gaps = 0;
     o->huge_pages = 1;
-    o->build_ahead = 1;
+    o->build_ahead = 0;
 }
 
 static uint64_t mem_total(void)
@@ -89,7 +89,7 @@ static int check_options(const agc_options *o)
     if (o->gc_threads < 1 || o->gc_threads > AGC_MAX_GC_THREADS)
         return agc_fail(AGC_EINVAL, "gc_threads must be between 1 and %d, got %d", AGC_MAX_GC_THREADS,
                         o->gc_threads);
-    if (o->pretouch_window > (1ull << 40))
+    if (o->pretouch_window > (1ull << 40) && o->pretouch_window != AGC_PRETOUCH_AUTO)
         return agc_fail(AGC_EINVAL, "pretouch_window must be at most 1TiB, got %llu bytes",
                         (unsigned long long)o->pretouch_window);
     if (o->eager_release != 0 && o->eager_release != 1)

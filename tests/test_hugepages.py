@@ -65,3 +65,45 @@ def test_option_in_result_and_checked() -> None:
     assert "huge_pages must be 0 or 1" in ffi.string(lib.agc_last_error()).decode()
     with pytest.raises((TypeError, ValueError)):
         artgc.Heap("8MiB", huge_pages="yes")   # type: ignore[arg-type]
+
+
+def _resident(addr: int, length: int) -> int:
+    """Resident bytes of [addr, addr+length) (mincore through ctypes)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pages = (length + 4095) // 4096
+    vec = (ctypes.c_ubyte * pages)()
+    assert libc.mincore(ctypes.c_void_p(addr), ctypes.c_size_t(length), vec) == 0, ctypes.get_errno()
+    return sum(v & 1 for v in vec) * 4096
+
+
+def test_anon_pretouch_maps_ahead_of_allocation() -> None:
+    """Between cycles the GC thread maps the free space above the top of an
+    anonymous heap ("auto": a 16th of the heap, at least 16 MiB)."""
+    import time
+    with artgc.Heap("256MiB", mode="copy", memory="anon") as h:
+        C = h.define_class("C", refs=0, data_bytes=4000)
+        keep = [h.new(C) for _ in range(100)]
+        h.collect()
+        base = h.primary_address
+        top = (lib.agc_heap_used(h._ptr) + (1 << 21)) & ~((1 << 21) - 1)   # past the TLAB's huge page
+        deadline = time.monotonic() + 10
+        ahead = 0
+        while time.monotonic() < deadline:
+            ahead = _resident(base + top, 12 << 20)
+            if ahead >= 12 << 20:
+                break
+            time.sleep(0.05)
+        assert ahead >= 12 << 20, f"only {ahead} bytes mapped ahead"
+        assert h.verify()
+        del keep
+
+
+@pytest.mark.parametrize("mode", ["copy", "minor", "move"])
+def test_build_ahead_keeps_the_graph(mode: str, require_mode) -> None:
+    require_mode(mode, "sigbus")
+    off = artgc.run("graph", size=20, heap="8MiB", mode=mode, mutators=2, gc_threads=2, verify=True, seed=3)
+    on = artgc.run("graph", size=20, heap="8MiB", mode=mode, mutators=2, gc_threads=2, verify=True, seed=3,
+                   build_ahead=True)
+    assert off.ok and on.ok and on.verified is True and on.cycles
+    assert on.output == off.output and on.options["build_ahead"] is True

@@ -13,9 +13,11 @@ enum { AGC_MODE_STW = 0, AGC_MODE_COPY = 1, AGC_MODE_MINOR = 2, AGC_MODE_MOVE = 
 enum { AGC_DELIVERY_SIGBUS = 0, AGC_DELIVERY_THREAD = 1 };
 enum { AGC_MARKING_STW = 0, AGC_MARKING_CONCURRENT = 1 };
 enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 };
-/* The heap's memory: AUTO picks the mode's default (minor and stw: shmem,
+/* The heap's memory: AUTO picks the mode's default (minor: shmem; stw,
  * copy and move: anon). */
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
+/* pretouch_window: scaled with the capacity */
+#define AGC_PRETOUCH_AUTO 0xffffffffffffffffull
 /* Why a cycle did not compact. */
 enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
 /* Why a cycle ran. */
@@ -40,6 +42,7 @@ typedef struct agc_options {
     int memory;             /* AGC_MEMORY_*: what the heap's memory is */
     int eager_release;      /* give from-space back in chunks as compaction goes */
     uint64_t pretouch_window;   /* with pretouch: map this far ahead of allocation
+                                 * (AGC_PRETOUCH_AUTO: a 16th of the capacity, at least 16 MiB;
                                  * (0: all the free space at once) */
     double dense_prefix;    /* leading pages at least this live are not moved (ART: 0.95;
                              * 0: off) */

@@ -37,7 +37,7 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
 
 const agc_mode_ops agc_mode_stw = {
     .name = "stw", .id = AGC_MODE_STW,
-    .memories = AGC_MEM_OK_SHMEM | AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_SHMEM,
+    .memories = AGC_MEM_OK_SHMEM | AGC_MEM_OK_ANON, .default_memory = AGC_MEMORY_ANON,
     .faults = 0, .build_in_place = 1,
     .cycle = agc_cycle_stw,
 };
