@@ -107,3 +107,14 @@ def test_build_ahead_keeps_the_graph(mode: str, require_mode) -> None:
                    build_ahead=True)
     assert off.ok and on.ok and on.verified is True and on.cycles
     assert on.output == off.output and on.options["build_ahead"] is True
+
+
+def test_pretouch_window_auto_and_sizes() -> None:
+    from artgc import options
+    assert options.heap_options("1GiB").to_c().pretouch_window == options.AUTO_BYTES
+    assert options.heap_options("1GiB", pretouch_window="8MiB").to_c().pretouch_window == 8 << 20
+    assert options.heap_options("1GiB", pretouch_window=0).to_c().pretouch_window == 0
+    with pytest.raises(ValueError):
+        options.heap_options("1GiB", pretouch_window="soon")
+    with artgc.Heap("16MiB", pretouch_window="auto") as h:
+        h.collect()
