@@ -153,6 +153,10 @@ class Heap:
         GC threads build the pages around a mutator's last fault first (default False).
     dense_prefix
         leading pages at least this live are not moved (0.95; 0: off).
+    generational
+        "on": young cycles between full ones (anonymous memory: stw, copy,
+        move); "off" (default): every cycle is full. Each cycle record says
+        its ``kind`` ("young" / "full") and ``kind_reason``.
     pretouch_window
         map free space this far ahead of allocation between cycles ("auto":
         a 16th of the heap, at least 16MiB; 0: all of it).
@@ -179,7 +183,7 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
                  build_ahead: bool = False,
-                 dense_prefix: float | None = None,
+                 dense_prefix: float | None = None, generational: str | bool = "off",
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no
@@ -195,7 +199,7 @@ class Heap:
                                      order=order, trigger=trigger, verify=verify, seed=seed, memory=memory,
                                      eager_release=eager_release, release_gaps=release_gaps,
                                      huge_pages=huge_pages, build_ahead=build_ahead,
-                                     dense_prefix=dense_prefix,
+                                     dense_prefix=dense_prefix, generational=generational,
                                      pretouch_window=pretouch_window, design=design)
         opts = hopts.to_c()
         mode, delivery = hopts["mode"], hopts["delivery"]
@@ -458,10 +462,17 @@ class Heap:
         return bool(out[0])
 
     # collection -----------------------------------------------------------
-    def collect(self) -> dict[str, Any]:
-        """Run one full cycle in the heap's mode; returns its statistics."""
+    def collect(self, kind: str = "full") -> dict[str, Any]:
+        """Run one cycle in the heap's mode; returns its statistics. ``kind``:
+        "full" (every live object marked and compacted), "young" (a
+        generational heap: only what is younger than the old generation;
+        full while nothing is old yet) or "auto" (as the heuristic chooses).
+        The record's ``kind`` and ``kind_reason`` say what ran and why."""
+        kinds = {"full": lib.AGC_COLLECT_FULL, "young": lib.AGC_COLLECT_YOUNG, "auto": lib.AGC_COLLECT_AUTO}
+        if not isinstance(kind, str) or kind not in kinds:
+            raise ValueError(f"unknown cycle kind {kind!r}; valid: full, young, auto")
         out = ffi.new("agc_cycle_stats *")
-        self._run(lib.agc_collect, out)
+        self._run(lib.agc_collect_kind, kinds[kind], out)
         return cycle_to_dict(out)
 
     def collect_begin(self) -> None:

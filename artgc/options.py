@@ -115,6 +115,8 @@ class Option:
             return bool(value)
         if k == "choice":
             valid = ", ".join(self.names())
+            if _is_bool(value) and set(self.names()) == {"on", "off"}:
+                return "on" if value else "off"
             if not isinstance(value, str):
                 raise TypeError(f"{self.name} must be a string, one of: {valid}")
             if value not in self.names():
@@ -241,6 +243,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
            "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
            c_field="build_ahead"),
+    Option("generational", "choice", "off", "generational cycles as ART's CMC since 2024: young cycles "
+           "mark from the roots and the old generation's dirty cards and move only what is younger, "
+           "leaving the old generation (survived two cycles) where it is; full cycles when the heap is "
+           "under a quarter free or young cycles free less than half as fast; needs anonymous memory "
+           "(stw, copy, move)", choices={"off": f"{_C}GEN_OFF", "on": f"{_C}GEN_ON"}, c_field="generational"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "
@@ -292,6 +299,10 @@ def check_combination(v: Mapping[str, Any]) -> None:
     if v.get("mode") == "move" and v.get("memory") == "shmem":
         raise ValueError("--mode move needs --memory anon: Linux's UFFDIO_MOVE refuses shmem "
                          "(see heap/testing/uffd_selftest.c)")
+    if v.get("generational") == "on" and (v.get("mode") == "minor" or v.get("memory") == "shmem"):
+        raise ValueError("--generational on needs --memory anon (modes stw, copy, move): a young cycle "
+                         "leaves the old generation mapped where it is and moves only the rest, while on "
+                         "shmem the flip maps the other memfd half whole (not built for minor yet)")
     if v.get("mode") == "stw" and v.get("delivery") == "thread":
         raise ValueError("--delivery thread does not apply to --mode stw: stop-the-world compaction "
                          "takes no userfaultfd faults; use --mode copy|minor|move with --delivery thread, "

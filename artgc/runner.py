@@ -239,6 +239,8 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
             a_ = np.median([int(c.get("used_after") or 0) for c in cyc])
             hb = f"   heap before -> after (median) {metrics.format_bytes(b)} -> {metrics.format_bytes(a_)}"
         lines.append(f"  {'cycles':<14}{len(cyc):>7}   moved {metrics.format_bytes(moved)}{hb}")
+        from .generations import summary_lines
+        lines += summary_lines(r)
     share = stats.gc_share(r)
     tp = r.get("gc_throughput") or {}
     tps = "-" if tp.get("compact_bytes_per_s") is None else f"{metrics.format_bytes(tp['compact_bytes_per_s'])}/s compacted"
@@ -441,7 +443,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
         release_gaps: bool = False, huge_pages: bool = True, build_ahead: bool = False,
-        dense_prefix: float | None = None,
+        dense_prefix: float | None = None, generational: str | bool = "off",
         pretouch_window: int | str | None = None,
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
@@ -460,7 +462,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         minimum heap such as "3x" (the default; found once by
         :func:`artgc.minheap.min_heap` and cached).
     mode, delivery, gc_threads, marking, gc_install, reuse_tospace, order,
-    trigger, verify, seed, pretouch
+    trigger, verify, seed, pretouch, generational
         as for :class:`artgc.Heap`.
     mutators
         mutator threads of the workload (1..256).
@@ -497,7 +499,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       order=order, trigger=trigger, pretouch=pretouch, memory=memory,
                       eager_release=eager_release, release_gaps=release_gaps, huge_pages=huge_pages,
                       build_ahead=build_ahead,
-                      dense_prefix=dense_prefix,
+                      dense_prefix=dense_prefix, generational=generational,
                       pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
                                   or not timeout_s > 0):
@@ -514,7 +516,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     opts = hopts.to_c()
     a["heap_bytes"] = heap_bytes
     options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch",
-                                     "release_gaps", "huge_pages", "build_ahead")}
+                                     "release_gaps", "huge_pages", "build_ahead", "generational")}
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")
     if multiple is not None:

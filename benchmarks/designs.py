@@ -11,6 +11,8 @@ Sections (each point a separate `python -m artgc run ... --json` process):
   lru      lru --live 128MiB in a 512 MiB heap: request latency, simple and metered
   fastpath the mutator's fast paths in ns per operation (artgc probe --fastpath)
   ahead    binarytrees 21 / 1 GiB minor: ascending/descending order x build_ahead on/off
+  generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025,
+           each with --generational off and on (young cycles against full ones)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
 from __future__ import annotations
@@ -79,7 +81,19 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         # memory beyond the used bytes in samples taken during a cycle (artgc only)
         "beyond_used_mib": _mib(beyond_used_in_cycles(d)["during"]),
         "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
+        **_kinds(cycles),
     }
+
+
+def _kinds(cycles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Young and full cycles apart: how many, MiB marked and moved per cycle."""
+    out: dict[str, Any] = {}
+    for kind in ("young", "full"):
+        cs = [c for c in cycles if c.get("kind") == kind]
+        out[f"{kind}_cycles"] = len(cs)
+        for key in ("marked", "moved"):
+            out[f"{key}_mib_{kind}"] = (sum(c.get(f"{key}_bytes", 0) for c in cs) / len(cs) / 2**20) if cs else None
+    return out
 
 
 def _mib(b: int | None) -> float | None:
@@ -196,9 +210,22 @@ def section_lru(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def section_generational(n: int) -> list[dict[str, Any]]:
+    """Young cycles against full ones, same run of the script: binarytrees 21
+    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023 and art-2025."""
+    rows = []
+    for wl, size, heap in (("binarytrees", 21, "1GiB"), ("gcbench", 18, "256MiB")):
+        for label, extra in (("stw", ["--mode", "stw"]), ("art-2023", ["--design", "art-2023"]),
+                             ("art-2025", ["--design", "art-2025"])):
+            for gen in ("off", "on"):
+                rows += repeat(wl, ["--size", str(size), "--heap", heap, *extra, "--generational", gen], n,
+                               f"{wl} {label} generational {gen}")
+    return rows
+
+
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru,
-    "fastpath": section_fastpath, "ahead": section_ahead}
+    "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -250,6 +277,13 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             from artgc.fastpath import format_fastpath
             ok = {r["label"]: r for r in rows if r.get("ok")}
             lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
+        elif name == "generational":
+            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
+                                  ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
+                                  ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
+                                  ("young", "young_cycles", 0), ("marked MiB young", "marked_mib_young", 1),
+                                  ("marked MiB full", "marked_mib_full", 1), ("moved MiB young", "moved_mib_young", 1),
+                                  ("moved MiB full", "moved_mib_full", 1)])
         elif name in ("order", "ahead"):
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])

@@ -344,15 +344,25 @@ static int run_requested(agc_heap *h, int stop_after_flip)
     return h->gc.last_cycle_error ? agc_fail(h->gc.last_cycle_error, "%s", h->gc.last_cycle_msg) : AGC_OK;
 }
 
-int agc_collect(agc_heap *h, agc_cycle_stats *out)
+int agc_collect(agc_heap *h, agc_cycle_stats *out) { return agc_collect_kind(h, AGC_COLLECT_FULL, out); }
+
+int agc_collect_kind(agc_heap *h, int kind, agc_cycle_stats *out)
 {
+    if (kind != AGC_COLLECT_FULL && kind != AGC_COLLECT_YOUNG && kind != AGC_COLLECT_AUTO)
+        return agc_fail(AGC_EINVAL, "unknown cycle kind %d; valid: full, young, auto", kind);
     int rc = heap_enter(h);
     if (rc)
         return rc;
+    if (kind != AGC_COLLECT_FULL && h->opt.generational != AGC_GEN_ON)
+        return heap_leave(h, agc_fail(AGC_EINVAL, "a %s cycle needs a generational heap (generational='on'); "
+                                      "this heap runs full cycles only",
+                                      kind == AGC_COLLECT_YOUNG ? "young" : "chosen (auto)"));
     pthread_mutex_lock(&h->gc.gc_lock);
     rc = settle_manual(h, "a cycle begun with collect_begin() is waiting for collect_finish()");
-    if (!rc)
+    if (!rc) {
+        atomic_store(&h->gen.requested, kind + 1);
         rc = run_requested(h, 0);
+    }
     pthread_mutex_unlock(&h->gc.gc_lock);
     if (!rc)
         rc = last_cycle(h, out);

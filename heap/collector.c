@@ -30,6 +30,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     memset((void *)h->plan.page_state, 0, h->plan.npages);
     atomic_store(&h->cp.phase, PH_IDLE);
     agc_gc_emit(h, AGC_GE_RELEASED, 0, 0);
+    agc_gen_cycle_done(h, c);      /* promotion: after the statistics read this cycle's */
     h->plan.cycle_skipped = AGC_SKIP_NONE;
     h->plan.dense_end = 0;
     AGC_STORE(h->gc.gc_baseline, c->used_after);
@@ -67,6 +68,7 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
                             agc_last_error());
     }
     AGC_STORE(h->cp.manual_compaction, stop_after_flip && h->mode->faults);
+    agc_gen_choose(h, reason);
     int rc = h->mode->cycle(h, c);
     if (rc == AGC_OK && h->cp.manual_compaction)
         return AGC_OK;   /* finished by agc_collect_finish */

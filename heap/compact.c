@@ -18,11 +18,18 @@
 static void rewrite_slots(agc_heap *h, uint8_t *dst, uint64_t lo, uint64_t r0, uint64_t r1)
 {
     const agc_word base = (agc_word)h->mem.primary;
+    /* generations: a slot of the next old generation that refers to
+     * something younger gets its card dirtied (gen.c: the invariant) */
+    const uint64_t old = h->gen.next_old;
     for (uint64_t s = r0; s < r1; s += 8) {
         agc_word *slot = (agc_word *)(dst + (s - lo));
         agc_word v = *slot;
-        if (v)
-            *slot = base + agc_forward_off(h, v - base);
+        if (v) {
+            uint64_t f = agc_forward_off(h, v - base);
+            *slot = base + f;
+            if (s < old && f >= old)
+                __atomic_store_n(&h->gen.cards[s >> AGC_CARD_SHIFT], 1, __ATOMIC_RELAXED);
+        }
     }
 }
 
@@ -41,6 +48,8 @@ static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
         if (gap <= lo)
             w = AGC_NONE;
     }
+    /* the object covering lo: the live one, else the filler of the gap */
+    h->gen.page_obj[page] = w != AGC_NONE ? w * 8 : gap;
     if (w == AGC_NONE)
         w = bm_next(h->mk.mark_bits, lo / 8, end_w);
     for (;;) {
@@ -86,6 +95,8 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
     /* to-space is dense: only the first object needs the bitmap arithmetic,
      * each next one starts where the previous one ends */
     uint64_t noff = w != AGC_NONE ? agc_forward_off(h, w * 8) : 0;
+    /* the object covering the page's start (generations walk cards from it) */
+    h->gen.page_obj[page] = w != AGC_NONE && noff <= lo ? noff : (h->plan.new_end > lo ? h->plan.new_end : lo);
     /* pass 1: copy, one memcpy per run of objects adjacent in from-space,
      * noting where each object's references land (its header is read once) */
     uint64_t run_src = 0, run_dst = 0, run_len = 0;

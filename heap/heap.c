@@ -58,6 +58,11 @@ static int check_mode(const agc_options *o)
     if (!(m->memories & ok))
         return agc_fail(AGC_EUNSUPPORTED, "mode '%s' cannot run on %s memory: %s", m->name,
                         agc_memory_name(memory), m->memory_refusal);
+    if (o->generational == AGC_GEN_ON && memory != AGC_MEMORY_ANON)
+        return agc_fail(AGC_EUNSUPPORTED,
+                        "generational cycles need anonymous memory (--memory anon: modes stw, copy, move): "
+                        "a young cycle leaves the old generation mapped where it is and moves only the rest, "
+                        "while on shmem the flip maps the other memfd half whole (not built yet for minor)");
     if (!m->faults)
         return AGC_OK;
     agc_uffd_caps c;
@@ -100,6 +105,9 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "huge_pages must be 0 or 1, got %d", o->huge_pages);
     if (o->build_ahead != 0 && o->build_ahead != 1)
         return agc_fail(AGC_EINVAL, "build_ahead must be 0 or 1, got %d", o->build_ahead);
+    if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON)
+        return agc_fail(AGC_EINVAL, "generational must be off (%d) or on (%d), got %d", AGC_GEN_OFF, AGC_GEN_ON,
+                        o->generational);
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);
@@ -157,6 +165,7 @@ static void free_side_tables(agc_heap *h)
     anon_free(h->rel.rel_hmax, rel_table_len(h) * 8);
     anon_free((void *)h->rel.rel_pending, rel_table_len(h) * 4);
     anon_free((void *)h->rel.rel_state, rel_table_len(h));
+    agc_gen_free(h);
 }
 
 static void release_memory(agc_heap *h)
@@ -244,7 +253,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     h->rel.rel_hmax = anon_zeroed(rel_table_len(h) * 8);
     h->rel.rel_pending = anon_zeroed(rel_table_len(h) * 4);
     h->rel.rel_state = anon_zeroed(rel_table_len(h));
-    if (!h->mk.mark_bits || !h->mk.live_bits || !h->plan.chunk_live || !h->plan.chunk_prefix ||
+    if (agc_gen_alloc(h) != 0 || !h->mk.mark_bits || !h->mk.live_bits || !h->plan.chunk_live || !h->plan.chunk_prefix ||
         !h->plan.page_first || !h->plan.page_state || !h->plan.page_order || !h->rel.rel_lo || !h->rel.rel_hi || !h->rel.rel_hmax ||
         !h->rel.rel_pending || !h->rel.rel_state) {
         rc = agc_fail(AGC_ESYS, "cannot allocate the collector's side tables: %s", strerror(errno));
@@ -306,6 +315,7 @@ uint64_t agc_heap_meta_bytes(agc_heap *h)
     uint64_t maxpages = h->mem.cap / AGC_PAGE + 1;
     uint64_t n = 2 * bm_bytes(h) + h->plan.nchunks * 4 + (h->plan.nchunks + 1) * 8 + maxpages * (8 + 1 + 8);
     n += rel_table_len(h) * (8 + 8 + 8 + 4 + 1);
+    n += agc_gen_meta_bytes(h);
     n += (uint64_t)AGC_LOAD(h->st.cycles_cap) * sizeof(agc_cycle_stats);
     n += (agc_event_count(h) + AGC_EVCHUNK - 1) / AGC_EVCHUNK * sizeof(agc_evchunk);
     return n;

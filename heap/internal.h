@@ -11,6 +11,7 @@
  *   h->rel    from-space given back        (release.h: release.c)
  *   h->cp     the compactor                (compact.h: compact.c)
  *   h->flt    fault delivery               (compact.h: compact.c, heap/os)
+ *   h->gen    generations, cards           (gen.h: gen.c)
  *   h->gc     the GC thread and pacing     (collector.h: collector.c)
  *   h->st     statistics                   (stats.h: stats.c)
  * and the heap's lifetime (api.c) at the top. No concern header includes
@@ -38,6 +39,7 @@
 #include "release.h"
 #include "compact.h"
 #include "collector.h"
+#include "gen.h"
 #include "stats.h"
 
 struct agc_heap {
@@ -65,6 +67,7 @@ struct agc_heap {
     agc_release_state rel;
     agc_compactor cp;
     agc_faults flt;
+    agc_gen gen;
     agc_gc_thread gc;
     agc_stats_state st;
 };

@@ -35,8 +35,8 @@ static void push(agc_heap *h, uint64_t w)
 
 void agc_mark_object(agc_heap *h, uint64_t w)
 {
-    if (w * 8 >= h->mk.mark_start_top)
-        return;                      /* allocated black */
+    if (w * 8 >= h->mk.mark_start_top || w * 8 < h->gen.young_start)
+        return;                      /* allocated black, or old in a young cycle */
     if (bm_get(h->mk.mark_bits, w))
         return;
     const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
@@ -76,6 +76,8 @@ void agc_mark_drain(agc_heap *h)
             mark_ref(h, __atomic_load_n(&slots[i], __ATOMIC_RELAXED), w * 8);
     }
 }
+
+void agc_mark_value(agc_heap *h, agc_word v, uint64_t from) { mark_ref(h, v, from); }
 
 static void root_fn(agc_heap *h, agc_word *slot, void *ctx)
 {
@@ -164,6 +166,8 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
         }
     }
     __atomic_store_n(slot, (agc_word)val, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->hot.cards[((uint64_t)((uint8_t *)slot - m->hot.base)) >> AGC_CARD_SHIFT_PUB], 1,
+                     __ATOMIC_RELAXED);
 }
 
 void agc_mark_reset(agc_heap *h)

@@ -49,6 +49,7 @@ void agc_mark_roots(agc_heap *h);               /* world stopped: grey the roots
 void agc_mark_drain(agc_heap *h);               /* trace until the stack is empty */
 void agc_mark_flush_satb(agc_heap *h);          /* world stopped: grey SATB entries */
 void agc_mark_object(agc_heap *h, uint64_t woff);
+void agc_mark_value(agc_heap *h, agc_word v, uint64_t from_off);   /* a reference: mark what it refers to */
 void agc_mark_reset(agc_heap *h);
 uint64_t agc_mark_concurrent_step(agc_heap *h);
 #endif

@@ -146,11 +146,13 @@ static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
 
 int agc_plan_below_s(agc_heap *h, uint64_t S)
 {
+    /* a young cycle: the old generation is the prefix, live as a whole */
+    uint64_t K = h->plan.keep_end < S ? h->plan.keep_end : S;
     agc_plan_chunks(h, 0, S);
-    uint64_t D = dense_prefix_end(h, S);
+    uint64_t D = K ? K : dense_prefix_end(h, S);
     h->plan.dense_end = D;
-    h->plan.dense_live = 0;
-    for (uint64_t c = 0; c < D / AGC_CHUNK; c++)
+    h->plan.dense_live = K;
+    for (uint64_t c = K / AGC_CHUNK; c < D / AGC_CHUNK; c++)
         h->plan.dense_live += h->plan.chunk_live[c];
     if (D) {
         h->plan.chunk_prefix[D / AGC_CHUNK] = D;     /* the rest slides down to just after it */

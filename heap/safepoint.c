@@ -138,6 +138,7 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     m->hot.base = h->mem.primary;
     m->hot.class_words = h->types.class_words;
     m->hot.mark_bits = h->mk.mark_bits;
+    m->hot.cards = h->gen.cards;
     m->hot.alloc_black = (const int *)&h->mk.alloc_black;
     atomic_store(&m->state, MS_SAFE);
     AGC_NOCANCEL_BEGIN;

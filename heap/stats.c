@@ -1,6 +1,7 @@
 /* Statistics: per-thread event logs (async-signal-safe appends), the
  * statistics listener that turns the collector's events into the per-cycle
  * records, and the one name of each reason and phase. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -55,8 +56,21 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
-    c->dense_prefix_bytes = h->plan.dense_end;
+    c->dense_prefix_bytes = h->plan.keep_end ? 0 : h->plan.dense_end;
     c->skipped = h->plan.cycle_skipped;
+    c->kind = h->gen.young ? 1 : 0;
+    snprintf(c->kind_reason, sizeof c->kind_reason, "%s", agc_gen_reason_name(h->gen.reason));
+    c->cards_scanned = h->gen.cards_scanned;
+    c->cards_forwarded = h->gen.cards_forwarded;
+    if (!c->skipped) {
+        /* traced: the live data below S but the prefix kept as a whole */
+        uint64_t below_s = h->mk.black_new_start;
+        c->marked_bytes = below_s - h->plan.dense_end + (h->plan.keep_end ? 0 : h->plan.dense_live);
+        c->promoted_bytes = h->gen.next_old > h->gen.old_survived ? h->gen.next_old - h->gen.old_survived : 0;
+        c->old_bytes = h->opt.generational == AGC_GEN_ON ? h->gen.next_old : 0;
+    } else {
+        c->old_bytes = h->opt.generational == AGC_GEN_ON ? h->gen.old_end : 0;
+    }
 }
 
 static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uint64_t a, uint64_t b)

@@ -12,16 +12,13 @@ from artgc.heap import Heap
 
 from conftest import mode_supported
 
-OPS = st.lists(
-    st.one_of(
-        st.tuples(st.just("new"), st.integers(0, 2), st.binary(min_size=0, max_size=16)),
-        st.tuples(st.just("set"), st.integers(0, 10 ** 6), st.integers(0, 2), st.integers(-1, 10 ** 6)),
-        st.tuples(st.just("write"), st.integers(0, 10 ** 6), st.binary(min_size=1, max_size=16)),
-        st.tuples(st.just("drop"), st.integers(0, 10 ** 6)),
-        st.tuples(st.just("collect"),),
-    ),
-    min_size=1, max_size=60,
+MUTATIONS = st.one_of(
+    st.tuples(st.just("new"), st.integers(0, 2), st.binary(min_size=0, max_size=16)),
+    st.tuples(st.just("set"), st.integers(0, 10 ** 6), st.integers(0, 2), st.integers(-1, 10 ** 6)),
+    st.tuples(st.just("write"), st.integers(0, 10 ** 6), st.binary(min_size=1, max_size=16)),
+    st.tuples(st.just("drop"), st.integers(0, 10 ** 6)),
 )
+OPS = st.lists(st.one_of(MUTATIONS, st.tuples(st.just("collect"),)), min_size=1, max_size=60)
 
 SHAPES = [(0, 16), (1, 8), (3, 16)]   # (refs, data_bytes) per class
 
@@ -61,8 +58,10 @@ def compare(h: Heap, model: Model, handles: list, mids: list, classes: list) -> 
                 stack.append((got, r))
 
 
-def run_ops(mode: str, ops: list) -> None:
-    with Heap("2MiB", mode=mode, verify=True) as h:
+def run_ops(mode: str, ops: list, **heap_kw: object) -> None:
+    """Apply ops to a heap and the model; ("collect", kind) runs a cycle of
+    that kind (a generational heap), ("collect",) a full one."""
+    with Heap("2MiB", mode=mode, verify=True, **heap_kw) as h:
         classes = [h.define_class(f"C{i}", refs=r, data_bytes=d) for i, (r, d) in enumerate(SHAPES)]
         model = Model()
         handles: list = []
@@ -102,7 +101,8 @@ def run_ops(mode: str, ops: list) -> None:
                 gc.collect()
             elif op[0] == "collect":
                 before = h.verify()
-                h.collect()
+                c = h.collect(op[1] if len(op) > 1 else "full")
+                assert c["kind"] in ("young", "full")
                 assert h.verify() == before
             compare(h, model, handles, mids, classes)
 

@@ -168,12 +168,12 @@ def _cycle_kind_values(c: Mapping[str, Any]) -> dict[str, float | None]:
     t0, t1 = c.get("t_start_ns"), c.get("t_end_ns")
     return {"pause_ns": c.get("pause_ns"),
             "duration_ns": (t1 - t0) if isinstance(t0, (int, float)) and isinstance(t1, (int, float)) else None,
-            "moved_bytes": c.get("moved_bytes")}
+            "marked_bytes": c.get("marked_bytes"), "moved_bytes": c.get("moved_bytes")}
 
 
 def plot_cycle_kinds(doc: Mapping[str, Any], notes: list[str] | None = None) -> Figure | None:
     """Per-kind cycle statistics (young / full): how many, their pauses,
-    durations and bytes moved, per series of each workload's reference
+    durations, bytes marked and bytes moved, per series of each workload's reference
     configuration; median over the cycles with a 95% CI."""
     refs = D.reference_configs(doc)
     rows = []
@@ -190,13 +190,14 @@ def plot_cycle_kinds(doc: Mapping[str, Any], notes: list[str] | None = None) -> 
     if not rows:
         return skip(notes, "cycle_kinds: skipped: no cycle has a kind (young/full): older results or "
                          "a collector without generations")
-    fig, axes = grid(3 * len(rows), "GC cycles by kind (young / full): per-cycle pause, duration and bytes "
-                     "moved (median over the cycles, bars 95% CI)", cols=3, w=4.6, h=3.6)
+    panels = (("pause_ns", "pause per cycle"), ("duration_ns", "cycle duration"),
+              ("marked_bytes", "bytes marked per cycle"), ("moved_bytes", "bytes moved per cycle"))
+    fig, axes = grid(len(panels) * len(rows), "GC cycles by kind (young / full): per-cycle pause, duration, "
+                     "bytes marked and moved (median over the cycles, bars 95% CI)", cols=len(panels), w=4.2, h=3.6)
     for i, (wl, cyc, runs) in enumerate(rows):
         entries = [(lab, kind) for lab in order(cyc) for kind in sorted(cyc[lab], key=lambda k: (k != "young", k))]
-        for j, (key, ylab) in enumerate((("pause_ns", "pause per cycle"), ("duration_ns", "cycle duration"),
-                                         ("moved_bytes", "bytes moved per cycle"))):
-            ax = axes[3 * i + j]
+        for j, (key, ylab) in enumerate(panels):
+            ax = axes[len(panels) * i + j]
             for x, (lab, kind) in enumerate(entries):
                 ci = D.median_ci([v for v in (_cycle_kind_values(c)[key] for c in cyc[lab][kind])
                                   if v is not None and v > 0])
@@ -211,7 +212,7 @@ def plot_cycle_kinds(doc: Mapping[str, Any], notes: list[str] | None = None) -> 
                           [f"{lab}\n{kind} (n={len(cyc[lab][kind])})" for lab, kind in entries],
                           rotation=30, ha="right", fontsize=7)
             ax.set_yscale("log")
-            if key == "moved_bytes":
+            if key.endswith("_bytes"):
                 fmt_size_axis(ax, "y")
             else:
                 fmt_time_axis(ax, "y")

@@ -18,6 +18,8 @@ enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 }
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 /* pretouch_window: scaled with the capacity */
 #define AGC_PRETOUCH_AUTO 0xffffffffffffffffull
+/* Generational cycles (young and full) or every cycle full. */
+enum { AGC_GEN_OFF = 0, AGC_GEN_ON = 1 };
 /* Why a cycle did not compact. */
 enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
 /* Why a cycle ran. */
@@ -50,6 +52,7 @@ typedef struct agc_options {
                              * (less memory during a cycle; the flip waits for it) */
     int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE) */
     int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
+    int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
@@ -73,9 +76,14 @@ typedef struct agc_cycle_stats {
     uint64_t memfd_bytes;     /* memory the heap's memfd holds after the cycle (both halves;
                                * 0 for anonymous memory) */
     int memory;               /* AGC_MEMORY_* the heap runs on */
-    int kind;                 /* 0 full (young cycles: not yet) */
+    int kind;                 /* 0 full, 1 young (generational: marks and moves only the young) */
     uint64_t dense_prefix_bytes;  /* leading bytes not moved (updated in place) */
-    uint64_t promoted_bytes, cards_scanned;
+    uint64_t promoted_bytes;  /* bytes that became old in this cycle (survived a second one) */
+    uint64_t cards_scanned;   /* young cycle: dirty cards of the old generation traced from */
+    uint64_t cards_forwarded; /* young cycle: dirty cards whose references the flip forwarded */
+    uint64_t old_bytes;       /* the old generation after the cycle (generational) */
+    uint64_t marked_bytes;    /* bytes the cycle's tracing marked (a young cycle: only young ones) */
+    char kind_reason[48];     /* why the cycle is young or full */
     int skipped;              /* AGC_SKIP_*: 0, or why compaction was skipped */
     uint64_t released_bytes;  /* from-space given back during compaction */
     uint64_t held_bytes;      /* memory the heap's memory holds after the cycle (shmem: the
@@ -134,7 +142,11 @@ int agc_obj_info(agc_heap *h, uint32_t handle, int *cls, uint64_t *nrefs, uint64
 int agc_read_data(agc_heap *h, uint32_t handle, uint64_t offset, uint8_t *buf, uint64_t len);
 int agc_write_data(agc_heap *h, uint32_t handle, uint64_t offset, const uint8_t *buf, uint64_t len);
 
-int agc_collect(agc_heap *h, agc_cycle_stats *out);
+int agc_collect(agc_heap *h, agc_cycle_stats *out);   /* a full cycle */
+/* An explicit cycle of a kind: full, young (a generational heap; full while
+ * nothing is old yet) or auto (young or full as the heuristic chooses). */
+enum { AGC_COLLECT_FULL = 0, AGC_COLLECT_YOUNG = 1, AGC_COLLECT_AUTO = 2 };
+int agc_collect_kind(agc_heap *h, int kind, agc_cycle_stats *out);
 /* Wait for a running or requested cycle to end. */
 int agc_heap_quiesce(agc_heap *h);
 /* Run a cycle up to the end of the flip and stop there: pages are then built

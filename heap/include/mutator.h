@@ -45,7 +45,9 @@ typedef struct agc_mutator_hot {
     const int *alloc_black;
     agc_word *roots;               /* the shadow stack */
     size_t nroots, roots_cap;
+    uint8_t *cards;                /* the card table: a byte per 512 heap bytes */
 } agc_mutator_hot;
+#define AGC_CARD_SHIFT_PUB 9       /* heap/gen.h: AGC_CARD_SHIFT */
 
 extern volatile int agc_any_stop_requested;  /* process-wide fast-path hint */
 
@@ -118,13 +120,19 @@ static inline void *agc_load_ref(agc_mutator *m, void *obj, uint64_t slot)
 }
 void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val);
 extern volatile int agc_any_marking;             /* process-wide fast-path hint */
+/* The write barrier: the SATB deletion barrier while marking (slow path),
+ * and always the card of the slot dirtied after the store (generations:
+ * a young cycle finds old-to-young references by the dirty cards). */
 static inline void agc_store_ref(agc_mutator *m, void *obj, uint64_t slot, void *val)
 {
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
     agc_word *p = &agc_ref_slots(m, obj)[slot];
-    if (__builtin_expect(__atomic_load_n(&agc_any_marking, __ATOMIC_RELAXED), 0))
+    if (__builtin_expect(__atomic_load_n(&agc_any_marking, __ATOMIC_RELAXED), 0)) {
         agc_store_ref_slow(m, p, val);
-    else
-        __atomic_store_n(p, (agc_word)val, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_store_n(p, (agc_word)val, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->cards[(uint64_t)((uint8_t *)p - t->base) >> AGC_CARD_SHIFT_PUB], 1, __ATOMIC_RELAXED);
 }
 /* Only for an object allocated since this thread's last safepoint whose slot
  * is still null: no barrier needed. */

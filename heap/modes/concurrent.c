@@ -86,6 +86,8 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     if (agc_plan_below_s(h, S))
         return skip_compaction(h);
     agc_plan_black(h, B);
+    agc_gen_plan(h);
+    agc_gen_mark_pages(h);          /* a young cycle leaves the old generation mapped */
     /* pages needed for sure: those planned so far; the rest at the flip.
      * To save memory, a mode that builds in place can have to-space made
      * to exist ahead of the builders instead, when a fault on a page not
@@ -123,6 +125,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         if (h->opt.order == AGC_ORDER_RANDOM)
             shuffle_pages(h, h->plan.npages);
         agc_for_each_root(h, agc_forward_root, NULL);
+        agc_gen_forward_cards(h);
         agc_gc_emit(h, AGC_GE_FLIP_ROOTS_DONE, 0, 0);
         rc = h->space->flip(h, h->plan.npages * AGC_PAGE);
     }

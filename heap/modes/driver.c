@@ -31,6 +31,8 @@ void agc_forward_root(agc_heap *h, agc_word *slot, void *ctx)
     (void)ctx;
     agc_word v = *slot;
     uint64_t off = v - (agc_word)h->mem.primary;
+    if (v >= (agc_word)h->mem.primary && off < h->gen.young_start)
+        return;      /* the old generation, in a young cycle: it stays where it is */
     if (v < (agc_word)h->mem.primary || off >= h->plan.plan_top || !bm_get(h->mk.mark_bits, off >> 3)) {
         if (!h->corrupt) {
             h->corrupt = 1;
@@ -74,6 +76,7 @@ void agc_do_marking(agc_heap *h, int world_stays_stopped)
         atomic_store(&h->mk.marking, 1);
         __atomic_add_fetch(&agc_any_marking, 1, __ATOMIC_SEQ_CST);
         agc_resume_world(h, AGC_PHASE_INIT_MARK);
+        agc_gen_mark_cards(h);      /* a young cycle: from the old generation's dirty cards */
         while (agc_mark_concurrent_step(h))
             ;
         agc_halt_world(h, AGC_PHASE_MARK);
@@ -88,6 +91,7 @@ void agc_do_marking(agc_heap *h, int world_stays_stopped)
         if (!world_stays_stopped)
             atomic_store(&h->mk.alloc_black, 1);
         agc_mark_roots(h);
+        agc_gen_mark_cards(h);
         agc_mark_drain(h);
         if (!world_stays_stopped)
             agc_resume_world(h, AGC_PHASE_MARK);

@@ -18,13 +18,15 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
         agc_resume_world(h, AGC_PHASE_STW);
         return AGC_OK;
     }
-    rc = h->space->stw_begin(h);
+    agc_gen_plan(h);
+    rc = h->space->stw_begin(h);   /* a young cycle leaves the old generation where it is */
     if (!rc) {
-        for (uint64_t p = 0; p < h->plan.npages; p++) {
+        for (uint64_t p = h->plan.keep_end / AGC_PAGE; p < h->plan.npages; p++) {
             uint64_t moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
             agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         }
         agc_for_each_root(h, agc_forward_root, NULL);
+        agc_gen_forward_cards(h);
         rc = h->space->stw_end(h);
     }
     if (!rc)

@@ -41,10 +41,13 @@ static int anon_prepare_late(agc_heap *h, uint64_t upto) { (void)h; (void)upto; 
 
 static int anon_populate(agc_heap *h, uint64_t off, uint64_t len) { (void)h; (void)off; (void)len; return 0; }
 
+/* Everything from keep_end up (a young cycle keeps the old generation
+ * mapped where it is; otherwise 0: the whole heap). */
 static int move_away(agc_heap *h)
 {
-    void *r = mremap(h->mem.primary, h->mem.cap, h->mem.cap, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
-                     h->mem.fromspace);
+    uint64_t k = h->plan.keep_end;
+    void *r = mremap(h->mem.primary + k, h->mem.cap - k, h->mem.cap - k,
+                     MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, h->mem.fromspace + k);
     if (r == MAP_FAILED)
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
     h->plan.from_base = h->mem.fromspace;

@@ -1,0 +1,215 @@
+"""Generational cycles: young cycles keep the old generation where it is and
+find old-to-young references by the card table (heap/gen.c). Each test
+checks the graph (the verifier's digest, the data) across young and full
+cycles in every mode that runs on anonymous memory."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import artgc
+from artgc.heap import Heap
+
+from conftest import mode_supported
+from test_heap_model import MUTATIONS, run_ops
+
+GEN_MODES = [pytest.param("stw", "sigbus", id="stw"),
+             pytest.param("copy", "sigbus", id="copy-sigbus"), pytest.param("copy", "thread", id="copy-thread"),
+             pytest.param("move", "sigbus", id="move-sigbus"), pytest.param("move", "thread", id="move-thread")]
+
+
+def gen_heap(mode: str, delivery: str, size: str = "8MiB") -> Heap:
+    if not mode_supported(mode, delivery):
+        pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
+    kw = {} if mode == "stw" else {"delivery": delivery}
+    return Heap(size, mode=mode, generational="on", verify=True, **kw)
+
+
+def garbage(h: Heap, cls: artgc.heap.Class, n: int = 2000) -> None:
+    """Objects nobody keeps: what a cycle frees, so that what survives moves."""
+    for _ in range(n):
+        h.new(cls)
+    gc.collect()
+
+
+def promote(h: Heap, cls: artgc.heap.Class) -> tuple[dict, list]:
+    """Two full cycles, with garbage before each (so that they compact): what
+    is reachable now has survived two and is old. The old generation ends at
+    a page boundary: 400 objects kept too, so that it holds whole pages.
+    Returns the second cycle's record and the kept objects."""
+    keep = [h.new(cls) for _ in range(400)]
+    garbage(h, cls)
+    h.collect()
+    garbage(h, cls)
+    c = h.collect()
+    assert c["kind"] == "full" and c["old_bytes"] > 0, c
+    return c, keep
+
+
+@pytest.mark.parametrize("mode,delivery", GEN_MODES)
+def test_store_into_old_object_survives_young_cycles(mode, delivery):
+    with gen_heap(mode, delivery) as h:
+        Node = h.define_class("Node", refs=2, data_bytes=8)
+        old = h.new(Node)
+        h.write_data(old, b"old-obj!")
+        c, keep = promote(h, Node)
+        assert old.address - h.primary_address < c["old_bytes"]
+        old_at = old.address
+        for round_ in range(4):
+            garbage(h, Node)
+            young = h.new(Node)
+            h.write_data(young, b"young-%d!" % round_)
+            h.set_ref(old, round_ % 2, young)      # the only path to it: a store into an old object
+            young_at = young.address
+            del young
+            gc.collect()
+            digest = h.verify()
+            c = h.collect("young")
+            assert c["kind"] == "young", c["kind_reason"]
+            assert c["cards_scanned"] >= 1           # the store's card
+            assert h.verify() == digest
+            assert old.address == old_at             # the old generation does not move
+            y = h.get_ref(old, round_ % 2)
+            assert y is not None and h.read_data(y) == b"young-%d!" % round_
+            assert y.address != young_at             # it moved (the garbage before it is gone)
+            assert h.class_of(y) == "Node"
+            del y
+        assert c["marked_bytes"] < c["old_bytes"]
+
+
+@pytest.mark.parametrize("mode,delivery", GEN_MODES)
+def test_young_object_reachable_only_from_a_promoted_one(mode, delivery):
+    """A references B while both are young; A is promoted, B is not yet: the
+    page builder must dirty A's card, or the next young cycle loses B. (The
+    old generation ends at a page boundary no object crosses, rounded down:
+    400 more objects after A keep A well below it.)"""
+    with gen_heap(mode, delivery) as h:
+        Node = h.define_class("Node", refs=1, data_bytes=16)
+        c, keep = promote(h, Node)                  # an old generation exists
+        a = h.new(Node)
+        h.write_data(a, b"AAAAAAAA")
+        keep += [h.new(Node) for _ in range(400)]
+        c = h.collect("young")                      # a survives once
+        assert c["kind"] == "young"
+        garbage(h, Node)
+        b = h.new(Node)
+        h.write_data(b, b"BBBBBBBB")
+        keep.append(h.new(Node))
+        h.set_ref(a, 0, b)
+        del b
+        gc.collect()
+        c = h.collect("young")                      # a survives twice: old; b once: still young
+        assert c["kind"] == "young" and c["promoted_bytes"] > 0
+        assert a.address - h.primary_address < c["old_bytes"]
+        bb = h.get_ref(a, 0)
+        assert bb.address - h.primary_address >= c["old_bytes"]
+        del bb
+        gc.collect()
+        for _ in range(3):
+            garbage(h, Node)
+            digest = h.verify()
+            c = h.collect("young")
+            assert c["kind"] == "young"
+            assert h.verify() == digest
+            bb = h.get_ref(a, 0)
+            assert bb is not None and h.read_data(bb)[:8] == b"BBBBBBBB"
+            del bb
+
+
+def test_full_cycle_collects_old_garbage_young_does_not():
+    with gen_heap("stw", "sigbus") as h:
+        Node = h.define_class("Node", refs=1, data_bytes=64)
+        keep = [h.new(Node) for _ in range(1000)]
+        c, more = promote(h, Node)
+        del keep[:], more[:]                         # old garbage now
+        gc.collect()
+        young = h.collect("young")
+        assert young["kind"] == "young"
+        assert young["live_bytes"] >= 1000 * 80      # the old generation counts as live
+        full = h.collect()
+        assert full["kind"] == "full" and full["live_bytes"] < 1000 * 80
+        assert full["old_bytes"] < c["old_bytes"]
+
+
+def test_kinds_and_reasons():
+    with gen_heap("copy", "sigbus") as h:
+        Node = h.define_class("Node", refs=1, data_bytes=64)
+        c = h.collect("young")
+        assert c["kind"] == "full" and c["kind_reason"] == "no old generation yet"
+        c, keep = promote(h, Node)
+        assert c["kind_reason"] == "explicit: full"
+        garbage(h, Node)
+        c = h.collect("auto")
+        assert c["kind"] == "young" and c["kind_reason"] == "young"
+        with pytest.raises(ValueError, match="unknown cycle kind"):
+            h.collect("medium")
+    with Heap("8MiB", mode="stw") as h:
+        assert h.collect()["kind_reason"] == "generational off"
+        with pytest.raises(ValueError, match="needs a generational heap"):
+            h.collect("young")
+
+
+def test_generational_refused_on_shmem():
+    with pytest.raises(ValueError, match="needs --memory anon"):
+        Heap("8MiB", mode="minor", generational="on")
+    with pytest.raises(ValueError, match="needs --memory anon"):
+        Heap("8MiB", mode="stw", memory="shmem", generational="on")
+    with pytest.raises(ValueError, match="unknown generational"):
+        Heap("8MiB", mode="stw", generational="sometimes")
+    with Heap("8MiB", mode="stw", generational=True) as h:   # a bool is accepted too
+        h.collect()
+
+
+KINDS = st.sampled_from(["young", "young", "full", "auto"])
+GEN_OPS = st.lists(st.one_of(MUTATIONS, st.tuples(st.just("collect"), KINDS)), min_size=1, max_size=60)
+
+
+@pytest.mark.parametrize("mode", ["stw", "copy", "move"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=GEN_OPS)
+def test_model_mixed_young_and_full(mode, ops):
+    if not mode_supported(mode):
+        pytest.skip(f"kernel cannot run mode {mode}")
+    run_ops(mode, ops, generational="on")
+
+
+@pytest.mark.parametrize("mode", ["stw", "copy", "move"])
+@pytest.mark.parametrize("workload", ["binarytrees", "gcbench", "lru", "graph"])
+def test_workloads_verified_with_young_cycles(mode, workload):
+    if not mode_supported(mode):
+        pytest.skip(f"kernel cannot run mode {mode}")
+    size = {"binarytrees": 16}.get(workload)
+    heap = {"binarytrees": "32MiB"}.get(workload, "48MiB")
+    r = artgc.run(workload, size=size, heap=heap, mode=mode, generational="on", verify=True, mutators=2,
+                  check=True)
+    assert r.ok and r.verified
+    assert all(c["kind"] in ("young", "full") for c in r.cycles)
+    if workload in ("binarytrees", "gcbench"):
+        assert any(c["kind"] == "young" for c in r.cycles)
+    assert r.options["generational"] == "on"
+
+
+def test_by_kind_from_records():
+    from artgc.generations import by_kind, summary_lines, young_over_full
+    cycles = [{"index": 1, "kind": "full", "marked_bytes": 100, "moved_bytes": 300, "promoted_bytes": 0,
+               "cards_scanned": 0, "pause_ns": 5, "t_start_ns": 0, "t_end_ns": 10},
+              {"index": 2, "kind": "young", "marked_bytes": 10, "moved_bytes": 30, "promoted_bytes": 7,
+               "cards_scanned": 3, "pause_ns": 2, "t_start_ns": 20, "t_end_ns": 24},
+              {"index": 3, "kind": "young", "marked_bytes": 20, "moved_bytes": 50, "promoted_bytes": 1,
+               "cards_scanned": 1, "pause_ns": 4, "t_start_ns": 30, "t_end_ns": 36}]
+    events = {"t_start_ns": [1, 21, 22, 31, 32], "dur_ns": [5, 2, 9, 4, 100], "thread": [0] * 5,
+              "kind": [0, 0, 1, 0, 3], "cycle": [1, 2, 2, 3, 3], "phase": [0] * 5}
+    k = by_kind(cycles, events)
+    assert k["young"]["cycles"] == 2 and k["full"]["cycles"] == 1
+    assert k["young"]["marked_per_cycle"] == 15 and k["young"]["moved_bytes"] == 80
+    assert k["young"]["promoted_bytes"] == 8 and k["young"]["cards_scanned"] == 4
+    assert k["young"]["pause_max_ns"] == 4           # the longest single pause event
+    assert k["young"]["stall_max_ns"] == 9           # a fault stall; the verifier's 100 is not counted
+    assert k["young"]["cycle_pause_max_ns"] == 4 and k["young"]["cycle_mean_ns"] == 5.0
+    assert young_over_full(k) == {"marked_per_cycle": 0.15, "moved_per_cycle": 40 / 300}
+    lines = summary_lines({"cycles": cycles, "events": events})
+    assert [ln.split()[0] for ln in lines] == ["young", "full"]
+    assert summary_lines({"cycles": cycles[:1], "events": events}) == []
