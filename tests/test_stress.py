@@ -38,6 +38,24 @@ def test_bounded_stress(workload, mutators, size, heap, mode, delivery, require_
     assert r.output == ref.output   # same digest / hit-miss counts as a quiet stw run
 
 
+GEN_PARAMS = [p for p in mode_params() if p.values[0] != "minor"]   # generational: anonymous memory
+
+
+@pytest.mark.parametrize("mode,delivery", GEN_PARAMS)
+@pytest.mark.parametrize("workload,mutators,size,heap", BOUNDED)
+def test_bounded_stress_generational(workload, mutators, size, heap, mode, delivery, require_mode):
+    """The same with young cycles: stores into old objects from 4 mutators
+    while the card table is scanned, cleaned and forwarded."""
+    require_mode(mode, delivery)
+    r = artgc.run(workload, size=size, mode=mode, delivery=delivery, heap=heap, mutators=mutators,
+                  gc_threads=2, verify=True, seed=11, generational="on")
+    assert r.error in (None, ""), r.error
+    assert r.verified is True
+    assert len(r.cycles) >= 5 and any(c["kind"] == "young" for c in r.cycles)
+    ref = artgc.run(workload, size=size, mode="stw", heap="64MiB", mutators=mutators, seed=11)
+    assert r.output == ref.output
+
+
 SOAK_RUNS = (("graph", 20, "4MiB"), ("lru", 200, "16MiB"))
 
 
@@ -69,9 +87,9 @@ def _budget_s(mode: str, delivery: str) -> float | None:
     return max(0.0, (float(until) - time.time()) / left)
 
 
-def _soak(mode: str, delivery: str, target: int, report: str | None) -> dict:
-    key = f"{mode}-{delivery}"
-    budget = _budget_s(mode, delivery)
+def _soak(mode: str, delivery: str, target: int, report: str | None, generational: str = "off") -> dict:
+    key = f"{mode}-{delivery}" + ("-generational" if generational == "on" else "")
+    budget = _budget_s(mode, delivery) if generational == "off" else None
     t0 = time.time()
     entry = {"cycles": 0, "runs": 0, "seconds": 0.0, "target": target, "stopped_by_time": False}
     seed = 1
@@ -81,7 +99,7 @@ def _soak(mode: str, delivery: str, target: int, report: str | None) -> dict:
             break
         for workload, size, heap in SOAK_RUNS:
             r = artgc.run(workload, size=size, mode=mode, delivery=delivery, heap=heap,
-                          mutators=8, gc_threads=2, verify=True, seed=seed)
+                          mutators=8, gc_threads=2, verify=True, seed=seed, generational=generational)
             assert r.error in (None, ""), f"after {entry['cycles']} cycles: {r.error}"
             assert r.verified is True
             entry["cycles"] += len(r.cycles)
@@ -104,3 +122,14 @@ def test_soak(mode, delivery, require_mode):
           f"{entry['seconds']} s, verifier on")
     # every run passed its checks; short of the target only when time ran out
     assert entry["cycles"] >= target or entry["stopped_by_time"]
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("mode,delivery", GEN_PARAMS)
+def test_soak_generational(mode, delivery, require_mode):
+    require_mode(mode, delivery)
+    target = int(os.environ.get("ARTGC_SOAK_CYCLES", "1000"))
+    entry = _soak(mode, delivery, target, os.environ.get("ARTGC_SOAK_REPORT"), generational="on")
+    print(f"soak {mode}-{delivery} generational: {entry['cycles']} cycles survived in {entry['runs']} runs, "
+          f"{entry['seconds']} s, verifier on")
+    assert entry["cycles"] >= target
