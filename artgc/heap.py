@@ -155,7 +155,8 @@ class Heap:
         leading pages at least this live are not moved (0.95; 0: off).
     generational
         "on": young cycles between full ones (anonymous memory: stw, copy,
-        move); "off" (default): every cycle is full. Each cycle record says
+        move); "off": every cycle is full; "auto" (default): on where the
+        memory is anonymous, off on shmem. Each cycle record says
         its ``kind`` ("young" / "full") and ``kind_reason``.
     pretouch_window
         map free space this far ahead of allocation between cycles ("auto":
@@ -183,7 +184,7 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
                  build_ahead: bool = False,
-                 dense_prefix: float | None = None, generational: str | bool = "off",
+                 dense_prefix: float | None = None, generational: str | bool = "auto",
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no

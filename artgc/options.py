@@ -115,7 +115,7 @@ class Option:
             return bool(value)
         if k == "choice":
             valid = ", ".join(self.names())
-            if _is_bool(value) and set(self.names()) == {"on", "off"}:
+            if _is_bool(value) and {"on", "off"} <= set(self.names()):
                 return "on" if value else "off"
             if not isinstance(value, str):
                 raise TypeError(f"{self.name} must be a string, one of: {valid}")
@@ -243,11 +243,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
            "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
            c_field="build_ahead"),
-    Option("generational", "choice", "off", "generational cycles as ART's CMC since 2024: young cycles "
+    Option("generational", "choice", "auto", "generational cycles as ART's CMC since 2024: young cycles "
            "mark from the roots and the old generation's dirty cards and move only what is younger, "
            "leaving the old generation (survived two cycles) where it is; full cycles when the heap is "
            "under a quarter free or young cycles free less than half as fast; needs anonymous memory "
-           "(stw, copy, move)", choices={"off": f"{_C}GEN_OFF", "on": f"{_C}GEN_ON"}, c_field="generational"),
+           "(stw, copy, move); auto: on where the memory is anonymous (faster on binarytrees 21 and "
+           "gcbench in every such mode, benchmarks/designs), off on shmem",
+           choices={"off": f"{_C}GEN_OFF", "on": f"{_C}GEN_ON", "auto": f"{_C}GEN_OFF"}, c_field="generational"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
     Option("design", "choice", None, "a named design, setting the knobs it names unless given: "
@@ -288,7 +290,18 @@ def validate(values: Mapping[str, Any], scope: str = "run") -> dict[str, Any]:
         given = {**DESIGNS[design], **given}
     out = {name: opt.check(given.get(name, opt.default)) for name, opt in table.items()}
     check_combination(out)
+    if out.get("generational") == "auto":
+        out["generational"] = "on" if memory_of(out) == "anon" else "off"
     return out
+
+
+def memory_of(v: Mapping[str, Any]) -> str:
+    """The memory a heap of these options runs on: the option, or the
+    mode's default (minor: shmem; stw, copy, move: anon)."""
+    mem = v.get("memory") or "auto"
+    if mem != "auto":
+        return str(mem)
+    return "shmem" if v.get("mode") == "minor" else "anon"
 
 
 def check_combination(v: Mapping[str, Any]) -> None:

@@ -146,7 +146,7 @@ def test_kinds_and_reasons():
         assert c["kind"] == "young" and c["kind_reason"] == "young"
         with pytest.raises(ValueError, match="unknown cycle kind"):
             h.collect("medium")
-    with Heap("8MiB", mode="stw") as h:
+    with Heap("8MiB", mode="stw", generational="off") as h:
         assert h.collect()["kind_reason"] == "generational off"
         with pytest.raises(ValueError, match="needs a generational heap"):
             h.collect("young")
@@ -161,6 +161,15 @@ def test_generational_refused_on_shmem():
         Heap("8MiB", mode="stw", generational="sometimes")
     with Heap("8MiB", mode="stw", generational=True) as h:   # a bool is accepted too
         h.collect()
+    # the default: on where the memory is anonymous, off on shmem
+    with Heap("8MiB", mode="copy") as h:
+        h.collect()
+        assert h.collect("young")["kind_reason"] == "no old generation yet"
+    if not mode_supported("minor"):
+        return
+    with Heap("8MiB", mode="minor") as h:
+        with pytest.raises(ValueError, match="needs a generational heap"):
+            h.collect("young")
 
 
 KINDS = st.sampled_from(["young", "young", "full", "auto"])

@@ -21,10 +21,23 @@ static int move_check(const agc_options *o, int memory, const agc_uffd_caps *c)
 static unsigned move_want(agc_heap *h, const agc_uffd_caps *c) { (void)h; (void)c; return AGC_UFFD_WANT_MOVE; }
 static int missing_reg(agc_heap *h) { (void)h; return AGC_UFFD_REG_MISSING; }
 
+/* EBUSY: the source pages belong to a large folio the kernel could not
+ * split for the move: a huge page that a young cycle's flip left mapped
+ * partly in the primary (the old generation ends inside it) and partly in
+ * from-space. Their contents are built all the same: copy them (pages
+ * already moved answer EEXIST, which counts as done). */
+static int move_or_copy(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
+{
+    int rc = agc_uffd_move(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    if (rc == -EBUSY)
+        rc = agc_uffd_copy(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    return rc;
+}
+
 static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
     /* MOVE takes the buffer's pages away; the next write refills them */
-    int rc = agc_uffd_move(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
+    int rc = move_or_copy(h, p, k, buf);
     if (rc != -EINVAL || k == 1)
         return rc;
     /* A run of recycled pages can cross a boundary between from-space's
@@ -34,7 +47,7 @@ static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
      * already moved answer EEXIST, which counts as done). */
     int any = 0;
     for (uint64_t i = 0; i < k; i++) {
-        rc = agc_uffd_move(h->flt.uffd, h->mem.primary + (p + i) * AGC_PAGE, buf + i * AGC_PAGE, AGC_PAGE, 0);
+        rc = move_or_copy(h, p + i, 1, buf + i * AGC_PAGE);
         if (rc < 0)
             return rc;
         any |= rc;

@@ -1,8 +1,8 @@
 /* A standalone driver of the C core, for sanitizer runs (ThreadSanitizer
  * cannot be loaded into CPython): runs the graph and lru workloads with
  * several mutators in every mode and delivery, verifier on, and prints the
- * cycles survived; then stw, copy and move again with generational cycles
- * (young cycles: the card table under concurrent stores). Build and run:
+ * cycles survived; then copy (sigbus) and move (thread) again with
+ * generational cycles (young cycles: the card table under concurrent stores). Build and run:
  * heap/tools/tsan.sh */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +15,12 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 1;
     const char *modes[] = {"stw", "copy", "minor", "move"};
     int failures = 0;
-    /* mode 4..6: stw, copy, move with generational cycles (sigbus) */
-    for (int mm = 0; mm < 7; mm++)
-        for (int d = 0; d < (mm >= 1 && mm < 4 ? 2 : 1); d++) {
-            int mode = mm < 4 ? mm : (int[]){AGC_MODE_STW, AGC_MODE_COPY, AGC_MODE_MOVE}[mm - 4];
+    /* mm 4, 5: copy/sigbus and move/thread with generational cycles */
+    for (int mm = 0; mm < 6; mm++)
+        for (int dd = 0; dd < (mm >= 1 && mm < 4 ? 2 : 1); dd++) {
+            int mode = mm < 4 ? mm : mm == 4 ? AGC_MODE_COPY : AGC_MODE_MOVE;
             int gen = mm >= 4;
+            int d = mm == 5 ? AGC_DELIVERY_THREAD : dd;
             unsigned long long cycles = 0, young = 0;
             for (int r = 0; r < rounds; r++)
                 for (int w = 0; w < 2; w++) {
