@@ -10,6 +10,7 @@ finished (runs.jsonl is removed once results.json is complete).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import __version__, metrics, overhead, stats
+from . import __version__, metrics, options, overhead, stats
 from . import peers as peers_mod
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, series_label, to_jsonable, validate_run, write_json
@@ -290,7 +291,8 @@ def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "resul
           peers: bool = True, progress: bool = True,
           command: Callable[[Point, Path], list[str]] | None = None, *,
           workloads: list[str] | None = None, modes: list[str] | None = None, heaps: list[str] | None = None,
-          mutators: list[str] | None = None, csv: bool = False, invocations: int | None = None) -> dict[str, Any]:
+          mutators: list[str] | None = None, csv: bool = False, invocations: int | None = None,
+          generational: str | None = None) -> dict[str, Any]:
     """Run a suite; write OUT/results.json, OUT/summary.md and OUT/plots/.
 
     suite
@@ -304,6 +306,10 @@ def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "resul
         run the suite's JVM peers too.
     csv
         also write OUT/summary.csv, one row per point.
+    generational
+        "on", "off" or "auto" for every artgc point (None: each point's own,
+        the table's default auto); with "on", points on shmem (minor) are
+        skipped with the reason.
 
     Heaps given as multiples are resolved first (``artgc minheap``, cached).
     Returns the results document, plus "files" (paths written), "counts"
@@ -321,6 +327,11 @@ def bench(suite: str | Suite | None = None, out: str | os.PathLike[str] = "resul
     else:
         s = get_suite(suite if suite is not None else "quick")
     reps = repeat or s.repeat
+    if generational is not None:
+        options.BY_NAME["generational"].check(generational)
+        s = dataclasses.replace(s, points=tuple(dataclasses.replace(
+            p, knobs=tuple((k, v) for k, v in p.knobs if k != "generational") + (("generational", generational),))
+            for p in s.points))
     outdir = Path(out)
     try:
         outdir.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--mutators", default=None, metavar="N,...", help="custom sweep: mutator counts (default: 1)")
     b.add_argument("--no-peers", action="store_true", help="skip the JVM peers")
     b.add_argument("--csv", action="store_true", help="also write OUT/summary.csv (one row per point)")
+    b.add_argument("--generational", default=None, metavar="on|off|auto",
+                   help="generational cycles for every artgc point (default: each point's own, auto: on "
+                   "for anonymous memory); with on, minor's points are skipped (shmem)")
 
     mh = sub.add_parser("minheap", help="the smallest heap a workload completes in (cached)")
     mh.add_argument("workload", metavar="WORKLOAD", help=f"one of: {WORKLOADS}")
@@ -179,7 +182,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     res = _submodule("bench").bench(suite=args.suite, out=args.out, repeat=args.invocations,
                                     peers=not args.no_peers, progress=True,
                                     workloads=_split(args.workloads), modes=_split(args.modes),
-                                    heaps=_split(args.heaps), mutators=_split(args.mutators), csv=args.csv)
+                                    heaps=_split(args.heaps), mutators=_split(args.mutators), csv=args.csv,
+                                    generational=args.generational)
     counts = res.get("counts", {})
     print(f"{counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, "
           f"{counts.get('skipped', 0)} skipped; peers: {res.get('peer_counts', {}).get('ok', 0)} ok")

@@ -94,7 +94,8 @@ void agc_plan_heap_maps(agc_heap *h)
     for (uint64_t p = 0; p < np; p++) {
         uint32_t s = 0;
         for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->plan.nchunks; c++)
-            s += (c * AGC_CHUNK < h->mk.mark_start_top) ? h->plan.chunk_live[c]
+            s += (c * AGC_CHUNK < h->plan.keep_end) ? (uint32_t)AGC_CHUNK   /* old, in a young cycle */
+               : (c * AGC_CHUNK < h->mk.mark_start_top) ? h->plan.chunk_live[c]
                : (c * AGC_CHUNK < h->plan.plan_top) ? (uint32_t)AGC_CHUNK : 0;
         before[p] = s;
     }

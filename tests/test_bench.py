@@ -312,8 +312,19 @@ def test_custom_sweep_with_invocations_and_csv(tmp_path: Path, monkeypatch: pyte
     assert len(csv) == 1 + len({r["point"] for r in res["runs"]})
 
 
+def test_custom_sweep_generational_on(tmp_path: Path) -> None:
+    """--generational on for every point: minor's (shmem) are skipped, saying why."""
+    res = bench(workloads=["binarytrees:12"], modes=["copy", "minor"], heaps=["16MiB"], invocations=1,
+                out=tmp_path / "o", peers=False, progress=False, generational="on")
+    by_mode = {r["mode"]: r for r in res["runs"]}
+    assert by_mode["copy"]["status"] == "ok" and "generational=on" in by_mode["copy"]["point"]
+    assert any(c["kind"] == "young" for c in by_mode["copy"]["cycles"]) or len(by_mode["copy"]["cycles"]) < 3
+    assert by_mode["minor"]["status"] == "skipped" and "anonymous memory" in by_mode["minor"]["error"]
+
+
 @pytest.mark.parametrize("kw, msg", [
     ({"suite": "quick", "workloads": ["lru"]}, "not both"),
+    ({"workloads": ["lru"], "generational": "sometimes"}, "unknown generational"),
     ({"workloads": ["nosuch"]}, "unknown workload"),
     ({"workloads": ["lru:ten"]}, "must be an integer"),
     ({"modes": ["fast"]}, "unknown mode"),
