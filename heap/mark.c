@@ -166,8 +166,7 @@ void agc_store_ref_slow(agc_mutator *m, agc_word *slot, void *val)
         }
     }
     __atomic_store_n(slot, (agc_word)val, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->hot.cards[((uint64_t)((uint8_t *)slot - m->hot.base)) >> AGC_CARD_SHIFT_PUB], 1,
-                     __ATOMIC_RELAXED);
+    __atomic_store_n((uint8_t *)(m->hot.card_bias + ((uintptr_t)slot >> AGC_CARD_SHIFT_PUB)), 1, __ATOMIC_RELAXED);
 }
 
 void agc_mark_reset(agc_heap *h)

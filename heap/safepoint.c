@@ -138,7 +138,8 @@ agc_mutator *agc_mutator_new(agc_heap *h, int in_api)
     m->hot.base = h->mem.primary;
     m->hot.class_words = h->types.class_words;
     m->hot.mark_bits = h->mk.mark_bits;
-    m->hot.cards = h->gen.cards;
+    /* the primary is 1 GiB aligned (AGC_ALIGN_RESERVE), so its address >> 9 is exact */
+    m->hot.card_bias = (uintptr_t)h->gen.cards - ((uintptr_t)h->mem.primary >> AGC_CARD_SHIFT_PUB);
     m->hot.alloc_black = (const int *)&h->mk.alloc_black;
     atomic_store(&m->state, MS_SAFE);
     AGC_NOCANCEL_BEGIN;

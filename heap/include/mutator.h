@@ -45,7 +45,9 @@ typedef struct agc_mutator_hot {
     const int *alloc_black;
     agc_word *roots;               /* the shadow stack */
     size_t nroots, roots_cap;
-    uint8_t *cards;                /* the card table: a byte per 512 heap bytes */
+    uintptr_t card_bias;           /* the card table (a byte per 512 heap bytes) less the
+                                    * primary's address >> 9: a slot's card is
+                                    * card_bias + (address >> 9), as ART's biased table */
 } agc_mutator_hot;
 #define AGC_CARD_SHIFT_PUB 9       /* heap/gen.h: AGC_CARD_SHIFT */
 
@@ -132,7 +134,7 @@ static inline void agc_store_ref(agc_mutator *m, void *obj, uint64_t slot, void 
         return;
     }
     __atomic_store_n(p, (agc_word)val, __ATOMIC_RELAXED);
-    __atomic_store_n(&t->cards[(uint64_t)((uint8_t *)p - t->base) >> AGC_CARD_SHIFT_PUB], 1, __ATOMIC_RELAXED);
+    __atomic_store_n((uint8_t *)(t->card_bias + ((uintptr_t)p >> AGC_CARD_SHIFT_PUB)), 1, __ATOMIC_RELAXED);
 }
 /* Only for an object allocated since this thread's last safepoint whose slot
  * is still null: no barrier needed. */
