@@ -142,14 +142,24 @@ static uint64_t walk_card(agc_heap *h, uint64_t c, uint64_t x, slot_fn fn, int *
     return x;
 }
 
-/* The dirty cards of the old generation, in order: fn on each, then the
- * card is set to what `keep` says (clean when no young reference was seen
- * and clean_first). */
+/* The dirty cards of the old generation, in order: fn on each slot on
+ * them; a card stays dirty if fn saw a young reference on it, else it is
+ * cleaned. clean_first (mutators running): the card is cleaned before it
+ * is read, so that a store meanwhile leaves it dirty. Without (the world
+ * stopped) clean runs of eight cards are skipped a word at a time. */
 static uint64_t for_dirty_cards(agc_heap *h, slot_fn fn, int clean_first, uint64_t *n_out)
 {
     uint64_t ncards = h->gen.old_end / AGC_CARD, n = 0;
     uint64_t x = AGC_NONE, xpage = AGC_NONE;
     for (uint64_t c = 0; c < ncards && !h->corrupt; c++) {
+        if (!clean_first && (c & 7) == 0 && c + 8 <= ncards) {
+            uint64_t w;
+            memcpy(&w, &h->gen.cards[c], 8);
+            if (!w) {
+                c += 7;
+                continue;
+            }
+        }
         if (!__atomic_load_n(&h->gen.cards[c], __ATOMIC_RELAXED))
             continue;
         if (clean_first)   /* then read: a store after this dirties it again (the barrier

@@ -2,7 +2,8 @@
  * cannot be loaded into CPython): runs the graph and lru workloads with
  * several mutators in every mode and delivery, verifier on, and prints the
  * cycles survived; then copy (sigbus) and move (thread) again with
- * generational cycles (young cycles: the card table under concurrent stores). Build and run:
+ * generational cycles on lru (young cycles: the card table under concurrent
+ * stores). Build and run:
  * heap/tools/tsan.sh */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ int main(int argc, char **argv)
             int d = mm == 5 ? AGC_DELIVERY_THREAD : dd;
             unsigned long long cycles = 0, young = 0;
             for (int r = 0; r < rounds; r++)
-                for (int w = 0; w < 2; w++) {
+                for (int w = gen; w < 2; w++) {   /* generational: lru only (CI's time) */
                     agc_options o;
                     agc_options_default(&o);
                     o.mode = mode;
