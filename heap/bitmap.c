@@ -41,15 +41,21 @@ static uint64_t scan_next(const uint64_t *bm, uint64_t from, uint64_t end, uint6
 uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end) { return scan_next(bm, from, end, 0); }
 uint64_t bm_next_zero(const uint64_t *bm, uint64_t from, uint64_t end) { return scan_next(bm, from, end, ~0ull); }
 
-uint64_t bm_prev(const uint64_t *bm, uint64_t at)
+uint64_t bm_prev(const uint64_t *bm, uint64_t at) { return bm_prev_floor(bm, at, 0); }
+
+uint64_t bm_prev_floor(const uint64_t *bm, uint64_t at, uint64_t floor)
 {
-    uint64_t i = at >> 6;
+    if (floor > at)
+        return AGC_NONE;
+    uint64_t i = at >> 6, i0 = floor >> 6;
     uint64_t sh = 63 - (at & 63);
     uint64_t w = (bm[i] << sh) >> sh;
     for (;;) {
+        if (i == i0)
+            w &= ~0ull << (floor & 63);
         if (w)
             return (i << 6) + 63 - (uint64_t)__builtin_clzll(w);
-        if (i == 0)
+        if (i == i0)
             return AGC_NONE;
         w = bm[--i];
     }

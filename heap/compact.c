@@ -91,12 +91,22 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
      * on an earlier page */
     uint64_t ra[AGC_PAGE / 16 + 1], rb[AGC_PAGE / 16 + 1];
     unsigned n = 0;
-    uint64_t w = agc_page_first(h, page);
+    uint64_t w;
+    if (lo < h->plan.dense_end) {
+        /* a young cycle's page the old generation ends on: its old part as
+         * it is (the flip forwarded what its dirty cards held), then the
+         * first young object; the page's first object stays the old one */
+        memcpy(dst, from + lo, h->plan.dense_end - lo);
+        w = bm_next(h->mk.mark_bits, h->plan.dense_end / 8, end_w);
+    } else {
+        w = agc_page_first(h, page);
+    }
     /* to-space is dense: only the first object needs the bitmap arithmetic,
      * each next one starts where the previous one ends */
     uint64_t noff = w != AGC_NONE ? agc_forward_off(h, w * 8) : 0;
     /* the object covering the page's start (generations walk cards from it) */
-    h->gen.page_obj[page] = w != AGC_NONE && noff <= lo ? noff : (h->plan.new_end > lo ? h->plan.new_end : lo);
+    if (lo >= h->plan.dense_end)
+        h->gen.page_obj[page] = w != AGC_NONE && noff <= lo ? noff : (h->plan.new_end > lo ? h->plan.new_end : lo);
     /* pass 1: copy, one memcpy per run of objects adjacent in from-space,
      * noting where each object's references land (its header is read once) */
     uint64_t run_src = 0, run_dst = 0, run_len = 0;

@@ -93,7 +93,7 @@ void agc_gen_choose(agc_heap *h, int cycle_reason)
     g->reason = why;
     g->young = why == AGC_GEN_WHY_YOUNG || why == AGC_GEN_WHY_ASKED;
     g->young_start = g->young ? g->old_end : 0;
-    h->plan.keep_end = g->young ? g->old_end : 0;
+    h->plan.keep_end = g->young ? g->old_end & ~(AGC_PAGE - 1) : 0;
     g->next_old = 0;
     g->old_survived = 0;
     g->cards_scanned = g->cards_forwarded = 0;
@@ -116,7 +116,8 @@ typedef int (*slot_fn)(agc_heap *h, agc_word *slot, uint64_t slot_off);
 
 static uint64_t walk_card(agc_heap *h, uint64_t c, uint64_t x, slot_fn fn, int *young)
 {
-    uint64_t lo = c * AGC_CARD, hi = lo + AGC_CARD, O = h->gen.old_end;
+    uint64_t lo = c * AGC_CARD, O = h->gen.old_end;
+    uint64_t hi = lo + AGC_CARD < O ? lo + AGC_CARD : O;     /* the card O falls in: its old part */
     if (x == AGC_NONE || x > lo)
         x = h->gen.page_obj[lo / AGC_PAGE];
     int ncls = atomic_load(&h->types.nclasses);
@@ -149,7 +150,7 @@ static uint64_t walk_card(agc_heap *h, uint64_t c, uint64_t x, slot_fn fn, int *
  * stopped) clean runs of eight cards are skipped a word at a time. */
 static uint64_t for_dirty_cards(agc_heap *h, slot_fn fn, int clean_first, uint64_t *n_out)
 {
-    uint64_t ncards = h->gen.old_end / AGC_CARD, n = 0;
+    uint64_t ncards = (h->gen.old_end + AGC_CARD - 1) / AGC_CARD, n = 0;
     uint64_t x = AGC_NONE, xpage = AGC_NONE;
     for (uint64_t c = 0; c < ncards && !h->corrupt; c++) {
         if (!clean_first && (c & 7) == 0 && c + 8 <= ncards) {
@@ -206,27 +207,6 @@ void agc_gen_mark_cards(agc_heap *h)
     agc_mark_drain(h);
 }
 
-/* The object covering to-space offset x (a page boundary) after this
- * cycle's compaction starts at the returned offset (x when none crosses). */
-static uint64_t covering_start(agc_heap *h, uint64_t x)
-{
-    if (x >= h->plan.new_end)
-        return x;
-    if (x < h->plan.dense_end) {
-        /* the black-dense prefix: live objects where they are, each gap one filler */
-        uint64_t w = bm_prev(h->mk.mark_bits, x / 8 - 1);
-        if (w == AGC_NONE)
-            return 0;
-        uint64_t end = w * 8 + (uint64_t)((const agc_header *)agc_obj_at(h, w * 8))->nwords * 8;
-        return end > x ? w * 8 : end;
-    }
-    uint64_t w = agc_page_first(h, x / AGC_PAGE);
-    if (w == AGC_NONE)
-        return x;
-    uint64_t s = agc_forward_off(h, w * 8);
-    return s < x ? s : x;
-}
-
 static void clear_cards(agc_heap *h, uint64_t from, uint64_t to)
 {
     uint64_t c1 = (to + AGC_CARD - 1) / AGC_CARD;
@@ -244,14 +224,9 @@ void agc_gen_plan(agc_heap *h)
         g->next_old = 0;
         return;
     }
-    /* survived twice: below mid_end before the cycle */
-    uint64_t x = agc_forward_off(h, g->mid_end) & ~(AGC_PAGE - 1);
-    while (x > 0) {
-        uint64_t s = covering_start(h, x);
-        if (s >= x)
-            break;
-        x = s & ~(AGC_PAGE - 1);
-    }
+    /* survived twice: below mid_end before the cycle; an object boundary
+     * in to-space (mid_end is one in from-space) */
+    uint64_t x = agc_forward_off(h, g->mid_end);
     if (g->young && x < g->old_end)
         x = g->old_end;
     g->old_survived = g->young ? g->old_end : agc_forward_off(h, g->old_end);
@@ -259,7 +234,7 @@ void agc_gen_plan(agc_heap *h)
     /* the cards of what moves: the builder sets those of the new old
      * generation from what it writes (mutators' stores until the flip land
      * in from-space, which the builder reads) */
-    clear_cards(h, g->young ? g->old_end : 0, AGC_LOAD(h->alloc.top));
+    clear_cards(h, g->young ? (g->old_end + AGC_CARD - 1) & ~(AGC_CARD - 1) : 0, AGC_LOAD(h->alloc.top));
 }
 
 /* The flip: the old generation stays mapped, so its references to what

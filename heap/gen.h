@@ -7,7 +7,10 @@
  *   [old_end, mid_end)  survived one cycle
  *   [mid_end, top)      allocated since the last cycle
  * Sliding compaction keeps the order, so after a cycle what survived twice
- * lies below the forwarded mid_end: that is the next old_end. */
+ * lies below the forwarded mid_end: that is the next old_end. A young
+ * cycle keeps the whole pages below O mapped (plan.keep_end, O rounded down
+ * to a page); the page O falls in is moved away and rebuilt: its bytes below
+ * O copied as they are, the young objects compacted from O on. */
 #ifndef ARTGC_GEN_H
 #define ARTGC_GEN_H
 #include <stdatomic.h>
@@ -25,7 +28,8 @@ typedef struct agc_gen {
     uint8_t *cards;             /* a byte per AGC_CARD of heap: 1 dirty (a reference was stored there) */
     uint64_t ncards;
     uint64_t *page_obj;         /* per page: offset of the object covering its start (set when built) */
-    uint64_t old_end;           /* O: page aligned, no object crosses it */
+    uint64_t old_end;           /* O: an object boundary (any 8 bytes: the page it falls in is
+                                 * rebuilt by a young cycle, its old part copied as it is) */
     uint64_t mid_end;           /* M */
     int young;                  /* this cycle is young */
     uint64_t young_start;       /* marking skips objects below it (O in a young cycle, else 0) */

@@ -43,6 +43,7 @@ void bm_set_range(uint64_t *bm, uint64_t from, uint64_t n);
 uint64_t bm_next(const uint64_t *bm, uint64_t from, uint64_t end);   /* AGC_NONE if none */
 uint64_t bm_next_zero(const uint64_t *bm, uint64_t from, uint64_t end);   /* first clear bit */
 uint64_t bm_prev(const uint64_t *bm, uint64_t at);                   /* last set <= at */
+uint64_t bm_prev_floor(const uint64_t *bm, uint64_t at, uint64_t floor);   /* last set in [floor, at] */
 
 /* mark.c */
 void agc_mark_roots(agc_heap *h);               /* world stopped: grey the roots */

@@ -13,13 +13,16 @@ void agc_plan_chunks(agc_heap *h, uint64_t from, uint64_t to)
         h->plan.chunk_live[c] = 8u * (uint32_t)__builtin_popcountll(h->mk.live_bits[c]);
 }
 
-/* Prefix sums and first objects for [from, to); from must be chunk aligned
- * and everything below it already planned. Sets new_end and npages. */
+/* Prefix sums and first objects for [from, to); everything below from
+ * already planned, and chunk_prefix[from / AGC_CHUNK] set to where the live
+ * words of that chunk land (from need not be chunk aligned when no live
+ * word lies below it in its chunk: a young cycle's old end). Sets new_end
+ * and npages. */
 void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
 {
     uint64_t c0 = from / AGC_CHUNK, c1 = (to + AGC_CHUNK - 1) / AGC_CHUNK;
-    uint64_t sum = c0 ? h->plan.chunk_prefix[c0] : 0;
-    if (c0 == 0)
+    uint64_t sum = from ? h->plan.chunk_prefix[c0] : 0;
+    if (from == 0)
         h->plan.chunk_prefix[0] = 0;
     for (uint64_t c = c0; c < c1; c++) {
         h->plan.chunk_prefix[c] = sum;
@@ -37,7 +40,7 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
     uint64_t live_s = cs1 > c0 ? h->plan.chunk_prefix[cs1] : 0;
     if (cs1 == c1)
         live_s = sum;
-    uint64_t c = c0;
+    uint64_t c = c0, prev = AGC_NONE, prev_wk = 0;
     for (uint64_t p = (h->plan.chunk_prefix[c0] + AGC_PAGE - 1) / AGC_PAGE; p * AGC_PAGE < live_s; p++) {
         uint64_t x = p * AGC_PAGE;
         while (c + 1 < cs1 && h->plan.chunk_prefix[c + 1] <= x)
@@ -47,7 +50,13 @@ void agc_plan_range(agc_heap *h, uint64_t from, uint64_t to)
         for (uint64_t i = 0; i < k; i++)
             bits &= bits - 1;                 /* drop the k lowest live words */
         uint64_t wk = c * 64 + (uint64_t)__builtin_ctzll(bits);
-        h->plan.page_first[p] = bm_prev(h->mk.mark_bits, wk);
+        /* back to the previous page's word at most (no object starts in
+         * between: the previous page's first object): pages inside one
+         * large object would each scan the bitmap back to its start */
+        uint64_t w = prev == AGC_NONE ? bm_prev(h->mk.mark_bits, wk)
+                                      : bm_prev_floor(h->mk.mark_bits, wk, prev_wk + 1);
+        h->plan.page_first[p] = prev = w == AGC_NONE ? prev : w;
+        prev_wk = wk;
     }
     if (from <= h->mk.mark_start_top && h->mk.mark_start_top <= to)
         h->mk.black_new_start = h->plan.chunk_prefix[h->mk.mark_start_top / AGC_CHUNK];
@@ -94,7 +103,7 @@ void agc_plan_heap_maps(agc_heap *h)
     for (uint64_t p = 0; p < np; p++) {
         uint32_t s = 0;
         for (uint64_t c = p * cpp; c < (p + 1) * cpp && c < h->plan.nchunks; c++)
-            s += (c * AGC_CHUNK < h->plan.keep_end) ? (uint32_t)AGC_CHUNK   /* old, in a young cycle */
+            s += (c * AGC_CHUNK < h->gen.young_start) ? (uint32_t)AGC_CHUNK   /* old, in a young cycle */
                : (c * AGC_CHUNK < h->mk.mark_start_top) ? h->plan.chunk_live[c]
                : (c * AGC_CHUNK < h->plan.plan_top) ? (uint32_t)AGC_CHUNK : 0;
         before[p] = s;
@@ -147,8 +156,11 @@ static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
 
 int agc_plan_below_s(agc_heap *h, uint64_t S)
 {
-    /* a young cycle: the old generation is the prefix, live as a whole */
-    uint64_t K = h->plan.keep_end < S ? h->plan.keep_end : S;
+    /* a young cycle: the old generation [0, O) is the prefix, live as a
+     * whole (unmarked: the chunks below O count no live words, and the one
+     * O falls in only those of young objects after O) */
+    uint64_t O = h->gen.young_start;     /* 0 in a full cycle */
+    uint64_t K = O < S ? O : S;
     agc_plan_chunks(h, 0, S);
     uint64_t D = K ? K : dense_prefix_end(h, S);
     h->plan.dense_end = D;

@@ -17,8 +17,9 @@ typedef struct agc_plan {
     uint64_t plan_top;          /* from-space end covered by the plan */
     uint64_t dense_end;         /* the black-dense prefix [0, dense_end) does not move */
     uint64_t dense_live;        /* live bytes in it (the rest of it is fillers now) */
-    uint64_t keep_end;          /* a young cycle: the old generation [0, keep_end) is neither
-                                 * moved nor rebuilt (0 in a full cycle) */
+    uint64_t keep_end;          /* a young cycle: the old generation's whole pages [0, keep_end)
+                                 * are neither moved nor rebuilt (0 in a full cycle); the
+                                 * prefix that does not move is [0, O), O = dense_end */
     int cycle_skipped;          /* AGC_SKIP_*: this cycle does not compact */
     uint64_t new_end;           /* end of compacted data in to-space */
     uint64_t npages;            /* to-space pages to build */

@@ -39,8 +39,10 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
     uint64_t lo = a < b ? fwd_at(h, a) : 0, hi = a < b ? fwd_at(h, b) : 0;
     if (b > h->mk.mark_start_top && h->mk.mark_start_top > a && a < b)
         hi = h->mk.black_new_start + (b - h->mk.mark_start_top);
-    uint64_t last = a < b ? bm_prev(h->mk.mark_bits, b / 8 - 1) : AGC_NONE;
-    if (last != AGC_NONE && last * 8 >= a) {
+    /* the last live object starting in the chunk (the scan stops at a: a
+     * dead chunk must not walk the bitmap back to the live data below) */
+    uint64_t last = a < b ? bm_prev_floor(h->mk.mark_bits, b / 8 - 1, a / 8) : AGC_NONE;
+    if (last != AGC_NONE) {
         const agc_header *o = (const agc_header *)(base + last * 8);
         uint64_t end = agc_forward_off(h, last * 8) + (uint64_t)o->nwords * 8;
         if (end > hi)

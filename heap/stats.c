@@ -56,7 +56,7 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
-    c->dense_prefix_bytes = h->plan.keep_end ? 0 : h->plan.dense_end;
+    c->dense_prefix_bytes = h->gen.young ? 0 : h->plan.dense_end;
     c->skipped = h->plan.cycle_skipped;
     c->kind = h->gen.young ? 1 : 0;
     snprintf(c->kind_reason, sizeof c->kind_reason, "%s", agc_gen_reason_name(h->gen.reason));
@@ -65,7 +65,7 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     if (!c->skipped) {
         /* traced: the live data below S but the prefix kept as a whole */
         uint64_t below_s = h->mk.black_new_start;
-        c->marked_bytes = below_s - h->plan.dense_end + (h->plan.keep_end ? 0 : h->plan.dense_live);
+        c->marked_bytes = below_s - h->plan.dense_end + (h->gen.young ? 0 : h->plan.dense_live);
         c->promoted_bytes = h->gen.next_old > h->gen.old_survived ? h->gen.next_old - h->gen.old_survived : 0;
         c->old_bytes = h->opt.generational == AGC_GEN_ON ? h->gen.next_old : 0;
     } else {
