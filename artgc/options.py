@@ -59,7 +59,7 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "art-2023": {"mode": "copy", "memory": "anon", "delivery": "sigbus", "order": "descending",
                  "dense_prefix": 0.95, "eager_release": True},
     "art-2025": {"mode": "move", "memory": "anon", "delivery": "sigbus", "order": "descending",
-                 "dense_prefix": 0.95, "eager_release": True},
+                 "dense_prefix": 0.95, "eager_release": True, "huge_moves": False},
 }
 
 
@@ -243,6 +243,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
            "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
            c_field="build_ahead"),
+    Option("huge_moves", "bool", True, "move: GC threads build whole 2 MiB blocks of to-space into "
+           "recycled from-space huge pages and move each with one UFFDIO_MOVE (the kernel moves one PMD: "
+           "one TLB flush for 512 pages, no split of the huge page); a mutator's fault inside a block "
+           "breaks it into runs, the page it waits for first; off: runs of 16 pages, as ART",
+           c_field="huge_moves"),
     Option("generational", "choice", "auto", "generational cycles as ART's CMC since 2024: young cycles "
            "mark from the roots and the old generation's dirty cards and move only what is younger, "
            "leaving the old generation (survived two cycles) where it is; full cycles when the heap is "

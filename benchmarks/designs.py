@@ -11,6 +11,10 @@ Sections (each point a separate `python -m artgc run ... --json` process):
   lru      lru --live 128MiB in a 512 MiB heap: request latency, simple and metered
   fastpath the mutator's fast paths in ns per operation (artgc probe --fastpath)
   ahead    binarytrees 21 / 1 GiB minor: ascending/descending order x build_ahead on/off
+  moves    binarytrees 21 / 1 GiB (full cycles only, and generational) and lru: art-2023 (COPY),
+           art-2025 (MOVE in runs of 16 pages, as ART) and art-2025 --huge-moves (whole 2 MiB
+           blocks moved, the rest copied): compaction CPU per moved byte, per built page, and
+           in the install ioctls
   generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025,
            each with --generational off and on (young cycles against full ones)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
@@ -74,6 +78,7 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         if cycles else 0.0,
         "compact_gbps": moved / comp if comp else None,
         "compact_ns_per_kib": comp / (moved / 1024) if moved else None,
+        **_compaction_cost(cycles),
         "faults": sum(c.get("faults", 0) for c in cycles),
         "lat_ms": {q: _pct(lat, q) / 1e6 for q in (50, 99, 99.9, 100)} if lat.size else None,
         "metered_ms": {q: _pct(met, q) / 1e6 for q in (50, 99, 99.9, 100)} if met.size else None,
@@ -82,6 +87,23 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "beyond_used_mib": _mib(beyond_used_in_cycles(d)["during"]),
         "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
         **_kinds(cycles),
+    }
+
+
+def _compaction_cost(cycles: list[dict[str, Any]]) -> dict[str, Any]:
+    """The GC threads' compaction CPU time per moved byte and per page they
+    built, and the part of it in install calls (ioctls), per built page."""
+    cpu = sum(c.get("compact_cpu_ns", 0) for c in cycles)
+    moved = sum(c.get("moved_bytes", 0) for c in cycles)
+    pages = sum(c.get("pages_by_gc", 0) for c in cycles)
+    inst = sum(c.get("install_ns", 0) for c in cycles)
+    return {
+        "compact_cpu_ns_per_kib": cpu / (moved / 1024) if moved and cpu else None,
+        "compact_cpu_us_per_page": cpu / 1e3 / pages if pages and cpu else None,
+        "install_us_per_page": inst / 1e3 / pages if pages and cpu else None,
+        "pages_per_install": pages / max(1, sum(c.get("gc_installs", 0) for c in cycles)) if pages else None,
+        "huge_blocks": sum(c.get("huge_blocks", 0) for c in cycles),
+        "broken_blocks": sum(c.get("broken_blocks", 0) for c in cycles),
     }
 
 
@@ -223,9 +245,54 @@ def section_generational(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+MOVES_POINTS = [("art-2023 (COPY)", ["--design", "art-2023"]),
+                ("art-2025 (MOVE everywhere, runs of 16, as ART)", ["--design", "art-2025"]),
+                ("art-2025 --huge-moves (MOVE of whole 2 MiB blocks, COPY elsewhere)",
+                 ["--design", "art-2025", "--huge-moves"])]
+
+
+def section_moves(n: int) -> list[dict[str, Any]]:
+    """COPY against MOVE on anonymous memory, same run of the script: what
+    compaction costs per moved byte and per page, and how much of it is the
+    install ioctls (binarytrees 21 / 1 GiB; lru for the faults)."""
+    rows = []
+    for wl, args in (("binarytrees", ["--size", "21", "--heap", "1GiB", "--generational", "off"]),
+                     ("binarytrees", ["--size", "21", "--heap", "1GiB"]),
+                     ("lru", ["--live", "128MiB", "--heap", "512MiB", "--size", "4000"])):
+        tag = wl + (", full cycles only" if "off" in args else "")
+        for label, extra in MOVES_POINTS:
+            rows += repeat(wl, [*args, *extra], n, f"{tag}: {label}")
+    return rows
+
+
+def moves_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The moves section, with each point's CPU per moved byte against the
+    COPY point of the same workload."""
+    out = table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
+                       ("worst stall ms", "max_stall_ms", 2), ("compact GB/s (wall)", "compact_gbps", 2),
+                       ("CPU ns per KiB moved", "compact_cpu_ns_per_kib", 0),
+                       ("CPU us per page built", "compact_cpu_us_per_page", 2),
+                       ("install us per page", "install_us_per_page", 2), ("pages per install", "pages_per_install", 1),
+                       ("2 MiB blocks", "huge_blocks", 0), ("broken", "broken_blocks", 0)])
+    out += ["", "| point | CPU per moved byte vs COPY | CPU per page built vs COPY | worst stall vs COPY |",
+            "|---|---|---|---|"]
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    for lab in labels:
+        tag = lab.split(": ")[0]
+        base = med([r for r in rows if r["label"] == f"{tag}: {MOVES_POINTS[0][0]}"], "compact_cpu_ns_per_kib")
+        rs, bs = [r for r in rows if r["label"] == lab], [r for r in rows if r["label"] == f"{tag}: {MOVES_POINTS[0][0]}"]
+        cells = []
+        for key in ("compact_cpu_ns_per_kib", "compact_cpu_us_per_page", "max_stall_ms"):
+            v, b = med(rs, key), med(bs, key)
+            cells.append(f"{fmt(v / b if v and b else None)}x")
+        out.append(f"| {lab} | " + " | ".join(cells) + " |")
+    return out
+
+
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru,
-    "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational}
+    "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational,
+    "moves": section_moves}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -284,6 +351,8 @@ def write_md(doc: dict[str, Any], path: str) -> None:
                                   ("young", "young_cycles", 0), ("marked MiB young", "marked_mib_young", 1),
                                   ("marked MiB full", "marked_mib_full", 1), ("moved MiB young", "moved_mib_young", 1),
                                   ("moved MiB full", "moved_mib_full", 1)])
+        elif name == "moves":
+            lines += moves_table(rows)
         elif name in ("order", "ahead"):
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])

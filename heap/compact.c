@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "internal.h"
@@ -222,6 +223,9 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
         if (s == PG_PROCESSING) {
             if (by_gc)
                 return 0;            /* someone else has it */
+            /* a GC thread building a whole block installs this page first */
+            if ((waited & 63) == 0 && h->opt.huge_moves)
+                atomic_store_explicit(&h->cp.want_page, p, memory_order_relaxed);
             if (!waited++)
                 agc_gc_count(h, AGC_GE_FAULT_WAIT, 0, 0);
             if (waited > 64)
@@ -316,7 +320,10 @@ static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
 {
     if (h->mode->build_in_place && !h->opt.gc_install)
         return;   /* left to the faulting mutators (the pages stay processed) */
+    uint64_t t0 = agc_now_ns();
     int rc = h->mode->install(h, p, k, h->mode->build_in_place ? NULL : buf);
+    atomic_fetch_add_explicit(&h->cp.install_ns, agc_now_ns() - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->cp.gc_installs, 1, memory_order_relaxed);
     if (rc < 0)
         worker_fail(h, p, rc);
     for (uint64_t q = p; q < p + k; q++)
@@ -358,12 +365,15 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
 {
     int inplace = h->mode->build_in_place;
     uint8_t *buf = batch_buf;
-    if (!inplace && h->mode->recycles) {
+    int recycled = 0;
+    if (!inplace && h->mode->recycles && !h->opt.huge_moves) {   /* huge_moves: runs are copied */
         uint8_t *r = agc_recycled_run(h, AGC_BATCH);
-        if (r)
+        if (r) {
             buf = r;
+            recycled = 1;
+        }
     }
-    uint64_t run_lo = 0, run_len = 0;
+    uint64_t run_lo = 0, run_len = 0, built = 0;
     for (uint64_t i = i0; i < i1; i++) {
         uint64_t p = ord == AGC_ORDER_DESCENDING ? p_lo + (i1 - 1 - i)
                    : ord == AGC_ORDER_RANDOM ? h->plan.page_order[i] : p_lo + (i - i0);
@@ -395,6 +405,7 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
             moved = agc_build_page(h, p, buf + slot * AGC_PAGE);
         }
         run_len++;
+        built++;
         agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         agc_release_page_built(h, p);
     }
@@ -402,6 +413,85 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
         uint64_t s0 = ord == AGC_ORDER_RANDOM ? (i1 - run_len) - i0 : run_lo - p_lo;
         install_run(h, run_lo, run_len, buf + s0 * AGC_PAGE);
     }
+    if (!inplace && h->mode->recycles && built)
+        atomic_fetch_add_explicit(recycled ? &h->rel.recycled_pages : &h->cp.fresh_pages, built,
+                                  memory_order_relaxed);
+}
+
+/* huge_moves (a mode that recycles): to-space block [b0, b0 + AGC_BLOCK_PAGES),
+ * one PMD, is built into a 2 MiB-aligned run of recycled from-space pages
+ * (a huge page, where from-space has them) and moved with one UFFDIO_MOVE:
+ * the kernel moves the PMD, one TLB flush for 512 pages where runs of 16
+ * pages cost a flush (an IPI to every CPU running a mutator) per page and
+ * split the source's huge page. Pages are claimed as they are built; a
+ * mutator that took one first, or waits for one already built, breaks the
+ * block: what is built goes in as runs (the waited-for page first), the
+ * rest in batches. Returns 0 if the block was not taken (nothing built). */
+static int build_block(agc_heap *h, uint64_t b0, int ord)
+{
+    const uint64_t K = AGC_BLOCK_PAGES;
+    for (uint64_t q = b0; q < b0 + K; q++)
+        if (atomic_load_explicit(&h->plan.page_state[q], memory_order_relaxed) != PG_UNPROCESSED)
+            return 0;
+    uint8_t *src = agc_recycled_block(h);
+    if (!src)
+        return 0;
+    uint64_t built = 0;      /* pages b0 .. b0 + built - 1 (ascending) or down from the top */
+    int broken = 0;
+    for (; built < K; built++) {
+        uint64_t p = ord == AGC_ORDER_DESCENDING ? b0 + K - 1 - built : b0 + built;
+        _Atomic uint8_t *st = &h->plan.page_state[p];
+        uint8_t exp = PG_UNPROCESSED;
+        if (!atomic_compare_exchange_strong_explicit(st, &exp, PG_PROCESSING,
+                                                     memory_order_acq_rel, memory_order_acquire)) {
+            broken = 1;      /* a mutator has it */
+            break;
+        }
+        uint64_t moved = agc_build_page(h, p, src + (p - b0) * AGC_PAGE);
+        agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
+        agc_release_page_built(h, p);
+        uint64_t w = atomic_load_explicit(&h->cp.want_page, memory_order_relaxed);
+        if (w >= b0 && w < b0 + K) {
+            broken = 1;      /* a mutator waits in this block */
+            built++;
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&h->rel.recycled_pages, built, memory_order_relaxed);
+    uint64_t lo = ord == AGC_ORDER_DESCENDING ? b0 + K - built : b0;   /* built: [lo, lo + built) */
+    if (!broken) {
+        install_run(h, b0, K, src);
+        atomic_fetch_add_explicit(&h->cp.huge_blocks, 1, memory_order_relaxed);
+        return 1;
+    }
+    atomic_fetch_add_explicit(&h->cp.broken_blocks, 1, memory_order_relaxed);
+    uint64_t w = atomic_exchange_explicit(&h->cp.want_page, AGC_NONE, memory_order_relaxed);
+    if (w >= lo && w < lo + built) {
+        install_run(h, w, 1, src + (w - b0) * AGC_PAGE);
+        if (w > lo)
+            install_run(h, lo, w - lo, src + (lo - b0) * AGC_PAGE);
+        if (w + 1 < lo + built)
+            install_run(h, w + 1, lo + built - (w + 1), src + (w + 1 - b0) * AGC_PAGE);
+    } else {
+        if (w != AGC_NONE)   /* not ours: leave it for the thread that has it */
+            atomic_store_explicit(&h->cp.want_page, w, memory_order_relaxed);
+        if (built)
+            install_run(h, lo, built, src + (lo - b0) * AGC_PAGE);
+    }
+    /* the rest of the block in batches (skipping what others have) */
+    uint64_t r0 = ord == AGC_ORDER_DESCENDING ? b0 : b0 + built;
+    uint64_t r1 = ord == AGC_ORDER_DESCENDING ? b0 + K - built : b0 + K;
+    while (r0 < r1) {
+        uint64_t m = r1 - r0 < AGC_BATCH ? r1 - r0 : AGC_BATCH;
+        if (ord == AGC_ORDER_DESCENDING) {
+            build_batch(h, 0, m, r1 - m, ord);
+            r1 -= m;
+        } else {
+            build_batch(h, 0, m, r0, ord);
+            r0 += m;
+        }
+    }
+    return 1;
 }
 
 /* With build_ahead: the first page of the batch around a mutator's last
@@ -414,11 +504,29 @@ static uint64_t take_hint(agc_heap *h, uint64_t n)
     return p < n ? p : AGC_NONE;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void worker_loop(agc_heap *h, uint64_t n, int ord);
+
 void agc_compact_worker_run(agc_heap *h, int worker)
 {
     (void)worker;
-    uint64_t n = h->plan.npages;
-    int ord = h->opt.order;
+    uint64_t t0 = thread_cpu_ns();
+    worker_loop(h, h->plan.npages, h->opt.order);
+    atomic_fetch_add_explicit(&h->cp.cpu_ns, thread_cpu_ns() - t0, memory_order_relaxed);
+}
+
+static void worker_loop(agc_heap *h, uint64_t n, int ord)
+{
+    /* blocks: GC threads install, in a mode that builds in buffers and
+     * recycles, in claim order ascending or descending */
+    int blocks = h->opt.huge_moves && h->mode->recycles && !h->mode->build_in_place &&
+                 ord != AGC_ORDER_RANDOM;
     if (!h->mode->build_in_place && !thread_buffer(&batch_buf, AGC_BATCH)) {
         worker_fail(h, 0, -12);
         return;
@@ -429,6 +537,35 @@ void agc_compact_worker_run(agc_heap *h, int worker)
         uint64_t hp = take_hint(h, n);
         if (hp != AGC_NONE) {
             build_batch(h, 0, hp + AGC_BATCH < n ? AGC_BATCH : n - hp, hp, AGC_ORDER_ASCENDING);
+            agc_release_ready(h);
+            continue;
+        }
+        if (blocks) {
+            /* whole blocks in claim order; the part past the last whole
+             * block (the pages allocated last: first in descending order)
+             * in batches, as is a block that cannot be taken whole */
+            const uint64_t K = AGC_BLOCK_PAGES, nb = n / K, t0 = nb * K;
+            const uint64_t ntb = (n - t0 + AGC_BATCH - 1) / AGC_BATCH;
+            uint64_t i = atomic_fetch_add_explicit(&h->cp.next_page, 1, memory_order_relaxed);
+            if (i >= nb + ntb)
+                break;
+            int tail = ord == AGC_ORDER_DESCENDING ? i < ntb : i >= nb;
+            if (tail) {
+                uint64_t k = ord == AGC_ORDER_DESCENDING ? i : i - nb;
+                uint64_t t = ord == AGC_ORDER_DESCENDING ? n - (k + 1) * AGC_BATCH : t0 + k * AGC_BATCH;
+                uint64_t t1 = ord == AGC_ORDER_DESCENDING ? n - k * AGC_BATCH : t + AGC_BATCH;
+                if (ord == AGC_ORDER_DESCENDING && (t < t0 || t > t1))
+                    t = t0;
+                if (t1 > n)
+                    t1 = n;
+                build_batch(h, 0, t1 - t, t, ord);
+            } else {
+                uint64_t b = ord == AGC_ORDER_DESCENDING ? nb - 1 - (i - ntb) : i;
+                if (!build_block(h, b * K, ord))
+                    for (uint64_t q = 0; q < K; q += AGC_BATCH)
+                        build_batch(h, 0, AGC_BATCH, ord == AGC_ORDER_DESCENDING
+                                    ? b * K + K - AGC_BATCH - q : b * K + q, ord);
+            }
             agc_release_ready(h);
             continue;
         }

@@ -15,8 +15,15 @@ typedef struct agc_compactor {
     _Atomic int phase;
     _Atomic uint64_t next_page; /* work distribution among GC threads */
     _Atomic uint64_t hint_page; /* build_ahead: where GC threads build next (AGC_NONE: nowhere) */
+    _Atomic uint64_t want_page; /* huge_moves: a page a mutator waits for (AGC_NONE: none) */
+    _Atomic uint64_t huge_blocks; /* huge_moves: blocks moved whole (one ioctl, one PMD) */
+    _Atomic uint64_t broken_blocks; /* huge_moves: blocks a mutator's fault broke into runs */
     _Atomic uint64_t pages_by_gc, pages_by_mutator, faults_minor, faults_missing, fault_waits;
     _Atomic uint64_t moved_bytes;
+    _Atomic uint64_t cpu_ns;        /* GC threads' CPU time while compacting */
+    _Atomic uint64_t gc_installs;   /* install calls by GC threads (one per run of pages) */
+    _Atomic uint64_t install_ns;    /* GC threads' time in those calls */
+    _Atomic uint64_t fresh_pages;   /* recycling modes: pages built into a thread's buffer (none recycled yet) */
     _Atomic int in_fault;       /* threads inside the fault resolver */
     int manual_compaction;      /* agc_collect_begin: no GC page building */
     int nworkers;

@@ -34,6 +34,7 @@ void agc_options_default(agc_options *o)
     o->release_gaps = 0;
     o->huge_pages = 1;
     o->build_ahead = 0;
+    o->huge_moves = 1;
 }
 
 static uint64_t mem_total(void)
@@ -105,6 +106,8 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "huge_pages must be 0 or 1, got %d", o->huge_pages);
     if (o->build_ahead != 0 && o->build_ahead != 1)
         return agc_fail(AGC_EINVAL, "build_ahead must be 0 or 1, got %d", o->build_ahead);
+    if (o->huge_moves != 0 && o->huge_moves != 1)
+        return agc_fail(AGC_EINVAL, "huge_moves must be 0 or 1, got %d", o->huge_moves);
     if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON)
         return agc_fail(AGC_EINVAL, "generational must be off (%d) or on (%d), got %d", AGC_GEN_OFF, AGC_GEN_ON,
                         o->generational);

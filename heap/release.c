@@ -237,7 +237,33 @@ uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
     uint8_t *p = rec_ptr;
     rec_ptr += k * AGC_PAGE;
     rec_left -= k;
-    atomic_fetch_add_explicit(&h->rel.recycled_pages, k, memory_order_relaxed);
+    return p;
+}
+
+/* A 2 MiB-aligned run of AGC_BLOCK_PAGES recycled pages (huge_moves): the
+ * rest of the thread's current run is left unused when it is not aligned. */
+uint8_t *agc_recycled_block(agc_heap *h)
+{
+    const uint64_t k = AGC_BLOCK_PAGES;
+    if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
+        return NULL;
+    if (rec_gen != h->rel.rec_gen ||
+        ((uintptr_t)rec_ptr & (k * AGC_PAGE - 1)) != 0)
+        rec_left = 0;
+    if (rec_left < k) {
+        rec_left = 0;
+        if (!agc_recycled_run(h, k))     /* a fresh chunk: its start is aligned */
+            return NULL;
+        rec_ptr -= k * AGC_PAGE;
+        rec_left += k;
+        if (((uintptr_t)rec_ptr & (k * AGC_PAGE - 1)) != 0 || rec_left < k) {
+            rec_left = 0;
+            return NULL;
+        }
+    }
+    uint8_t *p = rec_ptr;
+    rec_ptr += k * AGC_PAGE;
+    rec_left -= k;
     return p;
 }
 

@@ -33,5 +33,6 @@ void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
 void agc_release_ready(agc_heap *h);          /* GC threads */
 void agc_compact_release_rest(agc_heap *h);
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
+uint8_t *agc_recycled_block(agc_heap *h);             /* AGC_BLOCK_PAGES of them, 2 MiB-aligned, or NULL */
 void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */
 #endif

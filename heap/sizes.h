@@ -13,6 +13,7 @@
 #define AGC_HCHUNK 4096                      /* handles per chunk */
 #define AGC_HCHUNKS 4096
 #define AGC_MAX_GC_THREADS 64                /* compaction threads per heap */
+#define AGC_BLOCK_PAGES 512ull              /* huge_moves: pages per 2 MiB block (one PMD) */
 #define AGC_RELEASE_CHUNK (8ull << 20)       /* from-space given back in these (ART: 8 MiB) */
 
 /* Page states during concurrent compaction (compared as integers). */

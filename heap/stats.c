@@ -34,6 +34,13 @@ static void reset_counters(agc_heap *h)
     atomic_store(&h->cp.fault_waits, 0);
     atomic_store(&h->cp.moved_bytes, 0);
     atomic_store(&h->rel.released_bytes, 0);
+    atomic_store(&h->rel.recycled_pages, 0);
+    atomic_store(&h->cp.cpu_ns, 0);
+    atomic_store(&h->cp.gc_installs, 0);
+    atomic_store(&h->cp.install_ns, 0);
+    atomic_store(&h->cp.fresh_pages, 0);
+    atomic_store(&h->cp.huge_blocks, 0);
+    atomic_store(&h->cp.broken_blocks, 0);
 }
 
 /* The cycle's data once from-space is given back. */
@@ -53,6 +60,13 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->fault_waits = atomic_load(&h->cp.fault_waits);
     c->moved_bytes = atomic_load(&h->cp.moved_bytes);
     c->released_bytes = atomic_load(&h->rel.released_bytes);
+    c->compact_cpu_ns = atomic_load(&h->cp.cpu_ns);
+    c->gc_installs = atomic_load(&h->cp.gc_installs);
+    c->install_ns = atomic_load(&h->cp.install_ns);
+    c->recycled_pages = atomic_load(&h->rel.recycled_pages);
+    c->fresh_pages = atomic_load(&h->cp.fresh_pages);
+    c->huge_blocks = atomic_load(&h->cp.huge_blocks);
+    c->broken_blocks = atomic_load(&h->cp.broken_blocks);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;

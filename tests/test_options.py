@@ -111,3 +111,16 @@ def test_no_quick_or_standard_point_runs_without_a_cycle() -> None:
             ratio = ALLOC_RATIO[(p.workload, p.size)]
             assert DEFAULT_TRIGGER * p.heap_multiple < ratio, f"{name}: {p.key} may not collect"
     assert get_suite("quick").repeat > 1 and get_suite("standard").repeat > 1
+
+
+@pytest.mark.parametrize("field", ["eager_release", "release_gaps", "huge_pages", "build_ahead", "huge_moves"])
+def test_c_core_refuses_a_flag_that_is_not_0_or_1(field: str) -> None:
+    """The C core checks its flags itself (a caller of the C API has no
+    options table in front of it)."""
+    from artgc._lib import ffi, lib
+    o = ffi.new("agc_options *")
+    lib.agc_options_default(o)
+    setattr(o, field, 2)
+    hp = ffi.new("agc_heap **")
+    assert lib.agc_heap_create(o, hp) == lib.AGC_EINVAL
+    assert f"{field} must be 0 or 1, got 2" in ffi.string(lib.agc_last_error()).decode()

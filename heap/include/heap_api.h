@@ -52,6 +52,7 @@ typedef struct agc_options {
                              * (less memory during a cycle; the flip waits for it) */
     int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE) */
     int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
+    int huge_moves;         /* move: GC threads move whole 2 MiB blocks (one PMD) where no mutator faults */
     int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
 } agc_options;
 
@@ -86,6 +87,14 @@ typedef struct agc_cycle_stats {
     char kind_reason[48];     /* why the cycle is young or full */
     int skipped;              /* AGC_SKIP_*: 0, or why compaction was skipped */
     uint64_t released_bytes;  /* from-space given back during compaction */
+    uint64_t compact_cpu_ns;  /* CPU time the GC threads spent compacting (compact_ns is wall time) */
+    uint64_t gc_installs;     /* install calls (ioctls) by GC threads: one per run of built pages */
+    uint64_t install_ns;      /* time the GC threads spent in those calls (part of compact_cpu_ns) */
+    uint64_t recycled_pages;  /* move: pages built into recycled from-space pages */
+    uint64_t fresh_pages;     /* move: pages built into a GC thread's own buffer (nothing recycled yet; with
+                               * huge_moves every page outside a whole block, copied in) */
+    uint64_t huge_blocks;     /* move, huge_moves: 2 MiB blocks moved whole (one ioctl, one PMD) */
+    uint64_t broken_blocks;   /* move, huge_moves: blocks a mutator's fault broke into runs */
     uint64_t held_bytes;      /* memory the heap's memory holds after the cycle (shmem: the
                                * memfd; anon: resident pages of the heap's mappings) */
 } agc_cycle_stats;

@@ -112,6 +112,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
 
     atomic_store(&h->cp.next_page, 0);     /* no GC thread claims pages before the flip */
     atomic_store(&h->cp.hint_page, AGC_NONE);
+    atomic_store(&h->cp.want_page, AGC_NONE);
 
     /* the flip */
     agc_halt_world(h, AGC_PHASE_FLIP);
