@@ -39,9 +39,9 @@ static int move_install(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
     /* huge_moves: only whole blocks are moved (the kernel moves their PMD);
      * a run or a mutator's page goes in with COPY, which here costs less
      * than MOVE of 4 KiB pages: MOVE flushes each source page's TLB entry,
-     * an IPI to every CPU running a mutator (a single page with another
-     * thread running: MOVE 12.1 us, COPY 2.2 us; runs of 16: MOVE 1.7 us a
-     * page, COPY 1.4) */
+     * an IPI to every CPU running a mutator (benchmarks/move_cost.c: one
+     * page with another thread running, MOVE 16 us, COPY 2.5 us; in a
+     * compaction's runs of 16, MOVE 1.5-1.7 us a page, COPY 1.3-1.4) */
     if (h->opt.huge_moves && !(k == AGC_BLOCK_PAGES && p % AGC_BLOCK_PAGES == 0))
         return agc_uffd_copy(h->flt.uffd, h->mem.primary + p * AGC_PAGE, buf, k * AGC_PAGE, 0);
     /* MOVE takes the buffer's pages away; the next write refills them */
