@@ -147,6 +147,7 @@ DESIGN_POINTS = [
     ("seed (minor, shmem)", ["--design", "seed"]),
     ("art-2023 (copy, anon)", ["--design", "art-2023"]),
     ("art-2025 (move, anon)", ["--design", "art-2025"]),
+    ("move, defaults (2 MiB blocks moved, the rest copied)", ["--mode", "move"]),
     ("stw", ["--mode", "stw"]),
     ("minor, defaults", ["--mode", "minor"]),
     ("jvm shenandoah", ["--jvm", "shenandoah"]),
