@@ -224,7 +224,7 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
             if (by_gc)
                 return 0;            /* someone else has it */
             /* a GC thread building a whole block installs this page first */
-            if ((waited & 63) == 0 && h->opt.huge_moves)
+            if ((waited & 63) == 0 && h->opt.huge_moves && h->mode->recycles)
                 atomic_store_explicit(&h->cp.want_page, p, memory_order_relaxed);
             if (!waited++)
                 agc_gc_count(h, AGC_GE_FAULT_WAIT, 0, 0);
