@@ -161,7 +161,9 @@ int agc_plan_below_s(agc_heap *h, uint64_t S)
      * O falls in only those of young objects after O) */
     uint64_t O = h->gen.young_start;     /* 0 in a full cycle */
     uint64_t K = O < S ? O : S;
-    agc_plan_chunks(h, 0, S);
+    /* a young cycle counts live words from the chunk O falls in: below it
+     * nothing is marked and nothing reads the counts (the prefix is [0, O)) */
+    agc_plan_chunks(h, K, S);
     uint64_t D = K ? K : dense_prefix_end(h, S);
     h->plan.dense_end = D;
     h->plan.dense_live = K;

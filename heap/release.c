@@ -41,7 +41,10 @@ static void plan_chunk(agc_heap *h, uint64_t j, const uint8_t *base)
         hi = h->mk.black_new_start + (b - h->mk.mark_start_top);
     /* the last live object starting in the chunk (the scan stops at a: a
      * dead chunk must not walk the bitmap back to the live data below) */
-    uint64_t last = a < b ? bm_prev_floor(h->mk.mark_bits, b / 8 - 1, a / 8) : AGC_NONE;
+    /* (a young cycle's old chunks: nothing there is marked, none of their
+     * pages is built, so they are never ready; the scan would read their
+     * whole bitmap for nothing) */
+    uint64_t last = a < b && b > h->gen.young_start ? bm_prev_floor(h->mk.mark_bits, b / 8 - 1, a / 8) : AGC_NONE;
     if (last != AGC_NONE) {
         const agc_header *o = (const agc_header *)(base + last * 8);
         uint64_t end = agc_forward_off(h, last * 8) + (uint64_t)o->nwords * 8;
