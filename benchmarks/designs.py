@@ -166,8 +166,8 @@ def section_designs(n: int) -> list[dict[str, Any]]:
 
 SCALING_POINTS = [
     # (label, size, extra arguments), each at both heaps of its size
-    ("stw", 20, ["--mode", "stw"]),
-    ("stw, anon", 20, ["--mode", "stw", "--memory", "anon"]),
+    ("stw, shmem", 20, ["--mode", "stw", "--memory", "shmem"]),
+    ("stw (anon)", 20, ["--mode", "stw"]),
     ("copy", 20, ["--mode", "copy"]),
     ("copy, small pages", 20, ["--mode", "copy", "--no-huge-pages"]),
     ("minor", 20, ["--mode", "minor"]),
