@@ -245,8 +245,9 @@ OPTIONS: tuple[Option, ...] = (
            c_field="build_ahead"),
     Option("huge_moves", "bool", True, "move: GC threads build whole 2 MiB blocks of to-space into "
            "recycled from-space huge pages and move each with one UFFDIO_MOVE (the kernel moves one PMD: "
-           "one TLB flush for 512 pages, no split of the huge page); a mutator's fault inside a block "
-           "breaks it into runs, the page it waits for first; off: runs of 16 pages, as ART",
+           "one TLB flush for 512 pages, no split of the huge page), and install everything else (runs, "
+           "blocks a mutator faulted in, the mutators' own faults) with UFFDIO_COPY, which costs less here "
+           "than a 4 KiB MOVE (benchmarks/move_cost.c); off: UFFDIO_MOVE in runs of 16 pages, as ART",
            c_field="huge_moves"),
     Option("generational", "choice", "auto", "generational cycles as ART's CMC since 2024: young cycles "
            "mark from the roots and the old generation's dirty cards and move only what is younger, "
