@@ -31,6 +31,9 @@ _FIGURES: list[tuple[str, str, str, tuple[tuple[str, str], ...]]] = [
     # extras
     ("continue_range_per_page_us", "o", "continue_range_per_page_us", (("o", "minor_reason"),)),
     ("copy_anon_per_page_us", "x", "copy_anon_per_page_us", (("x", "copy_anon_reason"),)),
+    ("copy_anon_busy_per_page_us", "x", "copy_anon_busy_per_page_us",
+     (("x", "copy_anon_reason"), ("x", "busy_reason"))),
+    ("move_busy_per_page_us", "x", "move_busy_per_page_us", (("o", "move_reason"), ("x", "busy_reason"))),
     ("minor_continue_thread_samecore_us", "x", "minor_continue_thread_samecore_us",
      (("x", "samecore_reason"), ("o", "minor_reason"))),
     ("missing_copy_thread_samecore_us", "x", "missing_copy_thread_samecore_us",
@@ -160,6 +163,8 @@ def format_probe(d: dict[str, Any]) -> str:
     row("UFFDIO_COPY by a GC thread, per page (memfd)", "copy_per_page_us", "us")
     row("UFFDIO_COPY by a GC thread, per page (anonymous)", "copy_anon_per_page_us", "us")
     row("UFFDIO_MOVE by a GC thread, per page (anonymous)", "move_per_page_us", "us")
+    row("UFFDIO_COPY per page, anonymous, other CPU busy", "copy_anon_busy_per_page_us", "us")
+    row("UFFDIO_MOVE per page, anonymous, other CPU busy", "move_busy_per_page_us", "us")
     mib = lim.get("mremap_populated_mib")
     size = f"{mib} MiB" if mib else "a populated region"
     row(f"mremap of {size} populated, 1 GiB aligned", "mremap_1g_aligned_ms", "ms")

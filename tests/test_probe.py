@@ -17,7 +17,7 @@ CONTRACT_LIMITS = ["memcpy_gbps", "minor_continue_sigbus_us", "minor_continue_th
                    "copy_per_page_us", "move_per_page_us"]
 EXTRA_LIMITS = ["continue_range_per_page_us", "mremap_1g_aligned_ms", "mremap_2m_aligned_ms",
                 "copy_anon_per_page_us", "minor_continue_thread_samecore_us",
-                "missing_copy_thread_samecore_us"]
+                "missing_copy_thread_samecore_us", "copy_anon_busy_per_page_us", "move_busy_per_page_us"]
 UFFD_FIGURES = [k for k in CONTRACT_LIMITS + EXTRA_LIMITS
                 if k != "memcpy_gbps" and not k.startswith("mremap")]
 

@@ -68,6 +68,43 @@ static int pin_self(int cpu)
     return pthread_setaffinity_np(pthread_self(), sizeof s, &s);
 }
 
+/* Another thread of the process spinning on `cpu` while a figure is
+ * measured: a mutator on the other CPU, which UFFDIO_MOVE's TLB flush must
+ * reach (an IPI) and UFFDIO_COPY's new entry need not. */
+typedef struct busy_thread {
+    pthread_t th;
+    int cpu, started;
+    volatile int stop;
+    volatile uint64_t spins;
+} busy_thread;
+
+static void *busy_main(void *arg)
+{
+    busy_thread *b = arg;
+    pin_self(b->cpu);
+    while (!b->stop)
+        b->spins++;
+    return NULL;
+}
+
+static void busy_start(busy_thread *b, int cpu)
+{
+    b->cpu = cpu;
+    b->stop = 0;
+    b->spins = 0;
+    b->started = cpu >= 0 && pthread_create(&b->th, NULL, busy_main, b) == 0;
+    while (b->started && b->spins == 0)
+        sched_yield();              /* running before the first sample */
+}
+
+static void busy_stop(busy_thread *b)
+{
+    b->stop = 1;
+    if (b->started)
+        pthread_join(b->th, NULL);
+    b->started = 0;
+}
+
 /* ---- memcpy -------------------------------------------------------------- */
 
 static double measure_memcpy(size_t size, int reps)
@@ -298,8 +335,9 @@ out:
     return res;
 }
 
-static double measure_copy_pages(uint64_t npages, int anon, char *reason, size_t rn)
+static double measure_copy_pages(uint64_t npages, int anon, int busy_cpu, char *reason, size_t rn)
 {
+    busy_thread bt = {0};
     region r;
     if (region_open(&r, npages, anon, 0, anon ? 0 : AGC_UFFD_WANT_MISSING_SHMEM,
                     AGC_UFFD_REG_MISSING, reason, rn) != 0)
@@ -312,6 +350,7 @@ static double measure_copy_pages(uint64_t npages, int anon, char *reason, size_t
         goto out;
     }
     memset(src, 0x77, PAGE);
+    busy_start(&bt, busy_cpu);
     for (uint64_t i = 0; i < npages; i++) {
         uint64_t t0 = agc_now_ns();
         int rc = agc_uffd_copy(r.uffd, r.primary + i * PAGE, src, PAGE, 0);
@@ -323,6 +362,7 @@ static double measure_copy_pages(uint64_t npages, int anon, char *reason, size_t
     }
     res = median_us(ns, npages);
 out:
+    busy_stop(&bt);
     free(ns);
     if (src != MAP_FAILED)
         munmap(src, PAGE);
@@ -330,8 +370,9 @@ out:
     return res;
 }
 
-static double measure_move_pages(uint64_t npages, char *reason, size_t rn)
+static double measure_move_pages(uint64_t npages, int busy_cpu, char *reason, size_t rn)
 {
+    busy_thread bt = {0};
     region r;
     if (region_open(&r, npages, 1, 0, AGC_UFFD_WANT_MOVE, AGC_UFFD_REG_MISSING, reason, rn) != 0)
         return -1;
@@ -346,6 +387,7 @@ static double measure_move_pages(uint64_t npages, char *reason, size_t rn)
     madvise(src, size, MADV_NOHUGEPAGE);
     for (uint64_t i = 0; i < npages; i++)
         src[i * PAGE] = (uint8_t)(i + 1);
+    busy_start(&bt, busy_cpu);
     for (uint64_t i = 0; i < npages; i++) {
         uint64_t t0 = agc_now_ns();
         int rc = agc_uffd_move(r.uffd, r.primary + i * PAGE, src + i * PAGE, PAGE, 0);
@@ -360,6 +402,7 @@ static double measure_move_pages(uint64_t npages, char *reason, size_t rn)
     else
         res = median_us(ns, npages);
 out:
+    busy_stop(&bt);
     free(ns);
     if (src != MAP_FAILED)
         munmap(src, size);
@@ -516,18 +559,22 @@ static void *probe_main(void *arg)
             x->missing_copy_thread_samecore_us =
                 measure_fault(FB_COPY, 1, n, j->fault_cpu, R(o->missing_reason));
         if (!o->missing_reason[0])
-            o->copy_per_page_us = measure_copy_pages(n, 0, R(o->missing_reason));
+            o->copy_per_page_us = measure_copy_pages(n, 0, -1, R(o->missing_reason));
     }
     if (caps.available) {
         char why[160] = "";
-        x->copy_anon_per_page_us = measure_copy_pages(n, 1, R(why));
+        x->copy_anon_per_page_us = measure_copy_pages(n, 1, -1, R(why));
         if (why[0])
             snprintf(x->copy_anon_reason, sizeof x->copy_anon_reason, "%s", why);
+        else if (j->handler_cpu != j->fault_cpu)
+            x->copy_anon_busy_per_page_us = measure_copy_pages(n, 1, j->handler_cpu, R(x->busy_reason));
     } else {
         snprintf(x->copy_anon_reason, sizeof x->copy_anon_reason, "%s", o->missing_reason);
     }
     if (!o->move_reason[0])
-        o->move_per_page_us = measure_move_pages(n, R(o->move_reason));
+        o->move_per_page_us = measure_move_pages(n, -1, R(o->move_reason));
+    if (!o->move_reason[0] && j->handler_cpu != j->fault_cpu && !x->busy_reason[0])
+        x->move_busy_per_page_us = measure_move_pages(n, j->handler_cpu, R(x->busy_reason));
 
     /* mremap needs no userfaultfd. 1 GiB when memory allows (what the
      * architecture's flip moves, and the only size at which whole page-table
@@ -553,6 +600,7 @@ int agc_probe_measure_ex(agc_probe_limits *out, agc_probe_extras *ex, uint64_t p
                       &out->move_per_page_us, &out->mremap_1g_aligned_ms,
                       &ex->minor_continue_thread_samecore_us,
                       &ex->missing_copy_thread_samecore_us, &ex->copy_anon_per_page_us,
+                      &ex->copy_anon_busy_per_page_us, &ex->move_busy_per_page_us,
                       &ex->mremap_2m_aligned_ms};
     for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++)
         *figs[i] = -1;
@@ -577,6 +625,9 @@ int agc_probe_measure_ex(agc_probe_limits *out, agc_probe_extras *ex, uint64_t p
     if (j.handler_cpu == j.fault_cpu)
         snprintf(ex->samecore_reason, sizeof ex->samecore_reason,
                  "only one CPU available: the thread figures are already same-core");
+    if (j.handler_cpu == j.fault_cpu)
+        snprintf(ex->busy_reason, sizeof ex->busy_reason,
+                 "only one CPU available: no other CPU to run a second thread on");
 
     pthread_t th;
     int rc = pthread_create(&th, NULL, probe_main, &j);

@@ -23,6 +23,8 @@ typedef struct agc_probe_extras {
     double minor_continue_thread_samecore_us;  /* handler thread on the faulting CPU */
     double missing_copy_thread_samecore_us;
     double copy_anon_per_page_us;              /* UFFDIO_COPY into anonymous memory (ART's case) */
+    double copy_anon_busy_per_page_us;         /* the same with another thread of the process running on the other CPU */
+    double move_busy_per_page_us;              /* UFFDIO_MOVE, another thread running: a TLB-flush IPI per page */
     double mremap_2m_aligned_ms;               /* the same mremap, only 2 MiB aligned */
     double mremap_populated_mib;               /* populated size the mremap figures move */
     double memcpy_mib;                         /* buffer size of memcpy_gbps */
@@ -31,6 +33,7 @@ typedef struct agc_probe_extras {
     char sigbus_reason[160];                   /* why the *_sigbus_us figures are missing */
     char samecore_reason[160];
     char copy_anon_reason[160];
+    char busy_reason[160];                     /* why the *_busy_* figures are missing */
 } agc_probe_extras;
 /* agc_probe_limits_measure plus the extras (ex may be NULL). */
 int agc_probe_measure_ex(agc_probe_limits *out, agc_probe_extras *ex, uint64_t pages, int quick);
