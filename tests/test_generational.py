@@ -119,6 +119,49 @@ def test_young_object_reachable_only_from_a_promoted_one(mode, delivery):
             del bb
 
 
+@pytest.mark.parametrize("mode,delivery", GEN_MODES)
+def test_promoted_object_on_the_card_the_old_generation_ends_in(mode, delivery):
+    """The old generation ends inside a card (at any object boundary); the
+    first object promoted after it lies on that card and refers to a young
+    object. The builder dirties the card for it; forwarding the old part's
+    dirty cards must not clean it again (stw built its pages before it
+    forwarded them, and the next young cycle lost the reference)."""
+    with gen_heap(mode, delivery) as h:
+        Node = h.define_class("Node", refs=1, data_bytes=16)
+        keep = [h.new(Node) for _ in range(37)]       # 37 * 32 bytes: ends inside a card
+        garbage(h, Node)
+        h.collect()                                   # keep survives once
+        b = h.new(Node)                               # lands right after keep at the next cycle
+        h.write_data(b, b"promoted")
+        garbage(h, Node)
+        c = h.collect()                               # keep survives twice: old; b once
+        assert c["kind"] == "full" and c["old_bytes"] % 512 != 0, c
+        O = c["old_bytes"]
+        assert b.address - h.primary_address == O     # b: the first object after the old end
+        d = h.new(Node)                               # dies before the cycle that tests
+        h.write_data(d, b"dies....")
+        garbage(h, Node)
+        young = h.new(Node)
+        h.write_data(young, b"young!!!")
+        h.set_ref(b, 0, young)
+        del young
+        gc.collect()
+        c = h.collect("young")                        # b promoted, on the card O is in
+        assert c["kind"] == "young" and c["old_bytes"] > O, c
+        assert b.address - h.primary_address == O
+        del d
+        garbage(h, Node)
+        digest = h.verify()
+        for _ in range(2):
+            c = h.collect("young")                    # the young object moves; b's slot must follow
+            assert c["kind"] == "young"
+            assert h.verify() == digest
+            y = h.get_ref(b, 0)
+            assert y is not None and h.read_data(y)[:8] == b"young!!!"
+            del y
+            garbage(h, Node)
+
+
 def test_full_cycle_collects_old_garbage_young_does_not():
     with gen_heap("stw", "sigbus") as h:
         Node = h.define_class("Node", refs=1, data_bytes=64)

@@ -19,14 +19,19 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
         return AGC_OK;
     }
     agc_gen_plan(h);
+    /* forwarded before anything is built, as at a concurrent flip: the page
+     * the old generation ends on is copied with its old part forwarded, and
+     * the cards the builder dirties for what it promotes onto the card the
+     * old end falls in stay dirty (forwarding cleans the cards whose old
+     * part holds no young reference) */
+    agc_for_each_root(h, agc_forward_root, NULL);
+    agc_gen_forward_cards(h);
     rc = h->space->stw_begin(h);   /* a young cycle leaves the old generation where it is */
     if (!rc) {
         for (uint64_t p = h->plan.keep_end / AGC_PAGE; p < h->plan.npages; p++) {
             uint64_t moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
             agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         }
-        agc_for_each_root(h, agc_forward_root, NULL);
-        agc_gen_forward_cards(h);
         rc = h->space->stw_end(h);
     }
     if (!rc)
