@@ -151,6 +151,9 @@ class Heap:
         anonymous memory: ask for transparent huge pages (default True).
     build_ahead
         GC threads build the pages around a mutator's last fault first (default False).
+    charge_fromspace
+        while compaction runs, from-space not given back yet counts as used
+        (default True; False in the seed design).
     huge_moves
         move: GC threads move whole 2 MiB blocks with one ioctl (default True;
         False in the art-2025 design, which moves runs of 16 pages as ART).
@@ -187,6 +190,7 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
                  build_ahead: bool = False, huge_moves: bool | None = None,
+                 charge_fromspace: bool | None = None,
                  dense_prefix: float | None = None, generational: str | bool = "auto",
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
@@ -203,7 +207,8 @@ class Heap:
                                      order=order, trigger=trigger, verify=verify, seed=seed, memory=memory,
                                      eager_release=eager_release, release_gaps=release_gaps,
                                      huge_pages=huge_pages, build_ahead=build_ahead,
-                                     huge_moves=huge_moves, dense_prefix=dense_prefix, generational=generational,
+                                     huge_moves=huge_moves, charge_fromspace=charge_fromspace,
+                                     dense_prefix=dense_prefix, generational=generational,
                                      pretouch_window=pretouch_window, design=design)
         opts = hopts.to_c()
         mode, delivery = hopts["mode"], hopts["delivery"]

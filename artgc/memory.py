@@ -19,13 +19,21 @@ needed by the heap):
     the fd; 0 for an anonymous heap and for the JVM);
   * ``meta_bytes``: artgc's own metadata (bitmaps, page states, buffers)
     from ``agc_heap_meta_bytes`` when the native core has it, else 0;
-  * ``used_bytes``: the heap's used bytes (allocated, live or not) at the
-    sample (``agc_heap_used``; 0 for the JVM).
+  * ``used_bytes``: the heap's used bytes at the sample: what allocation
+    cannot have, i.e. everything allocated (live or not) and, while
+    compaction runs with ``charge_fromspace``, the from-space not given back
+    yet (``agc_heap_used``; 0 for the JVM);
+  * ``charged_bytes``: that from-space part of ``used_bytes``
+    (``agc_heap_charged``; 0 between cycles, with the option off, and for
+    the JVM).
 
 With ``base_pss_bytes`` (the process's PSS just before the heap was made),
 :func:`beyond_used` is what the heap costs beyond the bytes it holds:
 ``pss - base - used``: metadata, free space mapped ahead, to-space not yet
-filled and from-space not yet given back.
+filled and from-space not yet given back beyond what is charged. With
+``top=True`` it is measured against the allocated bytes alone (``used -
+charged``), as before the charge: from-space held after the flip counts
+as beyond.
 
 Why not ``smaps_rollup`` every sample (``exact=True`` still does): it walks
 the process's page tables under the mmap lock, 7-13 ms for a 256 MiB heap
@@ -52,7 +60,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_bytes", "memfd_bytes", "used_bytes",
-                                     "meta_bytes", "sample_cost_ns")
+                                     "charged_bytes", "meta_bytes", "sample_cost_ns")
 # Reading smaps_rollup walks the process's page tables under the mmap lock:
 # about 2.5 ms of CPU for a Python process with a small heap, 7-13 ms for a
 # 256 MiB heap (artgc's two mappings of it, or a pretouched JVM) on this
@@ -172,7 +180,8 @@ class MemorySampler:
 
     def __init__(self, pid: int | str = "self", *, memfd: int = -1,
                  meta: Callable[[], int] | None = None, interval_s: float = 0.015,
-                 exact: bool = False, used: Callable[[], int] | None = None) -> None:
+                 exact: bool = False, used: Callable[[], int] | None = None,
+                 charged: Callable[[], int] | None = None) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be positive, got {interval_s}")
         self.pid = pid
@@ -181,6 +190,7 @@ class MemorySampler:
         self.memfd = memfd
         self.meta = meta
         self.used = used
+        self.charged = charged
         self.interval_s = float(interval_s)
         self.samples: dict[str, list[int]] = {k: [] for k in TIMELINE_COLUMNS}
         self._stop = threading.Event()
@@ -207,11 +217,11 @@ class MemorySampler:
         if roll is None:
             return False
         memfd = fd_populated_bytes(self.memfd)
-        meta, used = _read(self.meta), _read(self.used)
+        meta, used, charged = _read(self.meta), _read(self.used), _read(self.charged)
         with self._lock:
             row = {"t_ns": t, "pss_bytes": roll["pss_bytes"], "rss_bytes": roll["rss_bytes"],
                    "anon_bytes": roll["anon_bytes"], "memfd_bytes": memfd, "meta_bytes": meta, "used_bytes": used,
-                   "sample_cost_ns": cost}
+                   "charged_bytes": charged, "sample_cost_ns": cost}
             for k in TIMELINE_COLUMNS:
                 self.samples[k].append(int(row[k]))
         return True
@@ -315,20 +325,31 @@ def used_reader(lib: Any, h: Any) -> Callable[[], int] | None:
     return None if fn is None else (lambda: int(fn(h)))
 
 
-def beyond_used(tl: Mapping[str, Any], base_pss_bytes: int) -> tuple[list[int], list[int]]:
+def charged_reader(lib: Any, h: Any) -> Callable[[], int] | None:
+    """A callable giving the from-space charged as used (agc_heap_charged)."""
+    fn = getattr(lib, "agc_heap_charged", None)
+    return None if fn is None else (lambda: int(fn(h)))
+
+
+def beyond_used(tl: Mapping[str, Any], base_pss_bytes: int, top: bool = False) -> tuple[list[int], list[int]]:
     """(times, bytes): what the heap costs beyond its used bytes at each
-    sample, ``pss - base - used`` (clamped at 0); empty without used_bytes."""
+    sample, ``pss - base - used`` (clamped at 0); empty without used_bytes.
+    ``top``: beyond the allocated bytes alone (``used - charged``)."""
     t, pss, used = tl.get("t_ns") or [], tl.get("pss_bytes") or [], tl.get("used_bytes") or []
     if not used or len(used) != len(pss) or not base_pss_bytes:
         return [], []
+    ch = tl.get("charged_bytes") or []
+    if top and len(ch) == len(used):
+        used = [int(u) - int(c) for u, c in zip(used, ch)]
     return list(t), [max(0, int(p) - int(base_pss_bytes) - int(u)) for p, u in zip(pss, used)]
 
 
-def beyond_used_in_cycles(r: Mapping[str, Any]) -> dict[str, int | None]:
+def beyond_used_in_cycles(r: Mapping[str, Any], top: bool = False) -> dict[str, int | None]:
     """The most memory beyond used bytes in samples taken during a cycle
-    (``during``) and between cycles (``between``); None where no sample fell."""
+    (``during``) and between cycles (``between``); None where no sample fell.
+    ``top``: beyond the allocated bytes alone (see :func:`beyond_used`)."""
     tl = r.get("memory_timeline") or {}
-    t, b = beyond_used(tl, int(r.get("base_pss_bytes") or 0))
+    t, b = beyond_used(tl, int(r.get("base_pss_bytes") or 0), top=top)
     t0 = int(r.get("t0_ns") or 0)
     spans = [(int(c["t_start_ns"]) - t0, int(c["t_end_ns"]) - t0) for c in r.get("cycles") or []
              if c.get("t_start_ns") and c.get("t_end_ns")]

@@ -55,7 +55,8 @@ SKIP_REASONS: dict[int, str | None] = {
 # from-space pages.
 DESIGNS: dict[str, dict[str, Any]] = {
     "seed": {"mode": "minor", "memory": "shmem", "delivery": "sigbus", "order": "ascending",
-             "dense_prefix": 0.0, "eager_release": False, "reuse_tospace": True, "pretouch_window": "0"},
+             "dense_prefix": 0.0, "eager_release": False, "reuse_tospace": True, "pretouch_window": "0",
+             "charge_fromspace": False},
     "art-2023": {"mode": "copy", "memory": "anon", "delivery": "sigbus", "order": "descending",
                  "dense_prefix": 0.95, "eager_release": True},
     "art-2025": {"mode": "move", "memory": "anon", "delivery": "sigbus", "order": "descending",
@@ -243,6 +244,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
            "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
            c_field="build_ahead"),
+    Option("charge_fromspace", "bool", True, "while compaction runs, from-space not given back yet "
+           "counts as used: mutators allocate only what the heap's capacity leaves beside it (and wait "
+           "while GC threads give it back chunk by chunk), so the memory the heap holds stays within "
+           "its budget, as ART's accounting keeps it; off: what a cycle frees is allocatable from the "
+           "flip on, while from-space still holds it (the seed's plan)", c_field="charge_fromspace"),
     Option("huge_moves", "bool", True, "move: GC threads build whole 2 MiB blocks of to-space into "
            "recycled from-space huge pages and move each with one UFFDIO_MOVE (the kernel moves one PMD: "
            "one TLB flush for 512 pages, no split of the huge page), and install everything else (runs, "

@@ -57,6 +57,7 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
     stalls = np.asarray(d.get("stalls_ns") or d.get("pauses_ns") or [], dtype=np.float64)
     lat = np.asarray(d.get("latency_ns") or [], dtype=np.float64)
     met = np.asarray(d.get("metered_latency_ns") or [], dtype=np.float64)
+    waits = np.asarray(d.get("alloc_stalls_ns") or [], dtype=np.float64)
     cycles = d.get("cycles") or []
     comp = sum(c.get("compact_ns", 0) for c in cycles)
     moved = sum(c.get("moved_bytes", 0) for c in cycles)
@@ -69,6 +70,8 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "p99_pause_ms": _pct(pauses, 99) / 1e6,
         "max_stall_ms": float(stalls.max() / 1e6) if stalls.size else 0.0,
         "n_stalls": int(stalls.size),
+        "max_alloc_wait_ms": float(waits.max() / 1e6) if waits.size else 0.0,
+        "alloc_wait_s": float(waits.sum() / 1e9),
         "mmu_10ms": _mmu(d, 10e6), "mmu_1ms": _mmu(d, 1e6),
         "peak_pss_mib": (d.get("peak_pss_bytes") or 0) / 2**20,
         "peak_rss_mib": (d.get("peak_rss_bytes") or 0) / 2**20,
@@ -83,8 +86,10 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "lat_ms": {q: _pct(lat, q) / 1e6 for q in (50, 99, 99.9, 100)} if lat.size else None,
         "metered_ms": {q: _pct(met, q) / 1e6 for q in (50, 99, 99.9, 100)} if met.size else None,
         "machine": d.get("machine"), "jdk": d.get("jdk") or (d.get("machine") or {}).get("jdk"),
-        # memory beyond the used bytes in samples taken during a cycle (artgc only)
+        # memory beyond the used bytes in samples taken during a cycle (artgc only);
+        # "top": beyond the allocated bytes alone, from-space held not counted as used
         "beyond_used_mib": _mib(beyond_used_in_cycles(d)["during"]),
+        "beyond_top_mib": _mib(beyond_used_in_cycles(d, top=True)["during"]),
         "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
         **_kinds(cycles),
     }
@@ -160,6 +165,22 @@ DESIGN_POINTS = [
 def section_designs(n: int) -> list[dict[str, Any]]:
     rows = []
     for label, extra in DESIGN_POINTS:
+        rows += repeat("binarytrees", ["--size", "21", "--heap", "1GiB", *extra], n, label)
+    return rows
+
+
+CHARGE_POINTS = [(name, extra) for base, extra0 in (("art-2023", ["--design", "art-2023"]),
+                                                   ("art-2025", ["--design", "art-2025"]),
+                                                   ("move", ["--mode", "move"]), ("minor", ["--mode", "minor"]))
+                 for name, extra in ((f"{base}, from-space charged", extra0),
+                                     (f"{base}, not charged", [*extra0, "--no-charge-fromspace"]))]
+
+
+def section_charge(n: int) -> list[dict[str, Any]]:
+    """charge_fromspace on and off (issue #13): memory beyond the used bytes
+    during cycles against the allocation waits it costs."""
+    rows = []
+    for label, extra in CHARGE_POINTS:
         rows += repeat("binarytrees", ["--size", "21", "--heap", "1GiB", *extra], n, label)
     return rows
 
@@ -291,7 +312,7 @@ def moves_table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
-    "designs": section_designs, "scaling": section_scaling, "order": section_order, "lru": section_lru,
+    "designs": section_designs, "charge": section_charge, "scaling": section_scaling, "order": section_order, "lru": section_lru,
     "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational,
     "moves": section_moves}
 
@@ -330,7 +351,7 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             ("MMU 10ms", "mmu_10ms", 2), ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
             ("moved MiB/cycle", "moved_mib_per_cycle", 0), ("live MiB/cycle", "live_mib_per_cycle", 0),
             ("compact GB/s", "compact_gbps", 2), ("beyond used MiB", "beyond_used_mib", 0),
-            ("metadata MiB", "meta_mib", 0)]
+            ("beyond allocated MiB", "beyond_top_mib", 0), ("metadata MiB", "meta_mib", 0)]
     lines = ["# The seed's plan, ART's designs and the JVM", "",
              f"Machine: {doc['machine']}. Medians over the invocations of each point; every number from "
              "a real run (`python benchmarks/designs.py`). Runs flagged busy by the noise guard are counted in "
@@ -345,6 +366,12 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             from artgc.fastpath import format_fastpath
             ok = {r["label"]: r for r in rows if r.get("ok")}
             lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
+        elif name == "charge":
+            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
+                                  ("worst stall ms", "max_stall_ms", 2), ("worst alloc wait ms", "max_alloc_wait_ms", 2),
+                                  ("alloc waits s", "alloc_wait_s", 2), ("MMU 10ms", "mmu_10ms", 2),
+                                  ("peak PSS MiB", "peak_pss_mib", 0), ("beyond used MiB", "beyond_used_mib", 0),
+                                  ("beyond allocated MiB", "beyond_top_mib", 0), ("metadata MiB", "meta_mib", 0)])
         elif name == "generational":
             lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
                                   ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),

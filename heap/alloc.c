@@ -1,15 +1,25 @@
 /* Allocation: a global bump pointer handing out thread-local allocation
  * buffers (TLABs); large objects directly. A full heap starts a collection
- * and, if that does not free enough, fails with a clear message. */
+ * and, if that does not free enough, fails with a clear message. While
+ * compaction runs, from-space not given back yet is charged against the
+ * capacity (charge_fromspace). */
+#define _GNU_SOURCE
 #include <string.h>
+#include <time.h>
 #include "internal.h"
+
+uint64_t agc_alloc_limit(agc_heap *h)
+{
+    uint64_t c = atomic_load_explicit(&h->alloc.charge, memory_order_acquire);
+    return h->alloc.limit > c ? h->alloc.limit - c : 0;
+}
 
 /* Grab `need` bytes from the global bump pointer; returns offset or AGC_NONE. */
 static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
 {
     pthread_mutex_lock(&h->alloc.alloc_lock);
-    uint64_t top = AGC_LOAD(h->alloc.top);
-    uint64_t avail = h->alloc.limit > top ? h->alloc.limit - top : 0;
+    uint64_t top = AGC_LOAD(h->alloc.top), limit = agc_alloc_limit(h);
+    uint64_t avail = limit > top ? limit - top : 0;
     if (avail < min) {
         pthread_mutex_unlock(&h->alloc.alloc_lock);
         return AGC_NONE;
@@ -51,8 +61,8 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         m->hot.tlab_cur = m->hot.tlab_end = 0;
         /* a TLAB, smaller when many threads share little free space */
         uint64_t want = AGC_TLAB;
-        uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED);
-        uint64_t avail = h->alloc.limit > top ? h->alloc.limit - top : 0;
+        uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED), limit = agc_alloc_limit(h);
+        uint64_t avail = limit > top ? limit - top : 0;
         int nm = AGC_LOAD(h->world.nmutators) > 0 ? AGC_LOAD(h->world.nmutators) : 1;
         if (avail / (4ull * (uint64_t)nm) < want)
             want = (avail / (4ull * (uint64_t)nm)) & ~7ull;
@@ -76,6 +86,38 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
     return agc_obj_at(h, off);
 }
 
+/* The heap has room for `bytes` but from-space not given back yet is
+ * charged against it (charge_fromspace). */
+static int charge_limited(agc_heap *h, uint64_t bytes)
+{
+    return atomic_load_explicit(&h->alloc.charge, memory_order_acquire) &&
+           __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + bytes <= h->alloc.limit;
+}
+
+/* Wait, out of the world's way, while GC threads give from-space back
+ * chunk by chunk (the charge falls) or the cycle ends (it goes to 0): an
+ * allocation wait, as ART's mutators wait for a cycle to free what they
+ * need. Polls: the releases come every few hundred microseconds. */
+static void *wait_for_fromspace(agc_mutator *m, uint64_t bytes)
+{
+    agc_heap *h = m->heap;
+    uint64_t t0 = agc_now_ns();
+    void *p = NULL;
+    atomic_fetch_add_explicit(&h->rel.charge_waits, 1, memory_order_relaxed);
+    agc_block(m);
+    while (!p && charge_limited(h, bytes) && !AGC_LOAD(h->gc.gc_shutdown)) {
+        struct timespec ts = {0, 100 * 1000};
+        nanosleep(&ts, NULL);
+        /* try under the lock: the space is this thread's only if bump gives it */
+        if (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + bytes <= agc_alloc_limit(h))
+            break;
+    }
+    agc_unblock(m);
+    p = try_alloc(m, bytes);
+    agc_record_event(m, AGC_EV_ALLOC_WAIT, t0, agc_now_ns() - t0, 0);
+    return p;
+}
+
 void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
 {
     agc_heap *h = m->heap;
@@ -93,6 +135,8 @@ void *agc_alloc_obj(agc_mutator *m, int cls, uint64_t length)
     agc_poll(m);
     uint64_t bytes = words * 8;
     void *p = try_alloc(m, bytes);
+    if (!p && charge_limited(h, bytes))
+        p = wait_for_fromspace(m, bytes);
     if (!p) {
         /* Full: wait for a cycle and retry. Other threads may take the space
          * a cycle freed before this one gets to it, so give up only when a

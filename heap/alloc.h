@@ -14,9 +14,14 @@ typedef struct agc_alloc_state {
     pthread_mutex_t alloc_lock;
     uint64_t top;               /* bump pointer (offset) */
     uint64_t limit;             /* allocation limit (cap) */
+    /* charge_fromspace: from-space not given back yet, counted as used
+     * while compaction runs (release.c lowers it chunk by chunk); the
+     * mutators allocate up to limit - charge */
+    _Atomic uint64_t charge;
 } agc_alloc_state;
 
 /* alloc.c */
 void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
 uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
+uint64_t agc_alloc_limit(agc_heap *h);     /* limit less the charge */
 #endif

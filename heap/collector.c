@@ -25,6 +25,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     agc_plan_heap_maps(h);
     if (!h->plan.cycle_skipped)
         h->space->after_cycle(h);   /* a skipped cycle did not flip: from-space is the heap */
+    agc_charge_clear(h);
     h->rel.released_during = 0;
     agc_mark_reset(h);
     memset((void *)h->plan.page_state, 0, h->plan.npages);
@@ -74,6 +75,8 @@ static int run_cycle(agc_heap *h, int reason, int stop_after_flip)
         return AGC_OK;   /* finished by agc_collect_finish */
     if (rc == AGC_OK)
         finish_cycle(h, c);
+    else
+        agc_charge_clear(h);      /* no allocation waits on a cycle that failed */
     if (rc == AGC_OK && h->corrupt)
         rc = agc_fail(AGC_ECORRUPT, "%s", h->corrupt_msg);
     agc_gc_emit(h, AGC_GE_CYCLE_END, (uint64_t)rc, 0);

@@ -35,6 +35,7 @@ void agc_options_default(agc_options *o)
     o->huge_pages = 1;
     o->build_ahead = 0;
     o->huge_moves = 1;
+    o->charge_fromspace = 1;
 }
 
 static uint64_t mem_total(void)
@@ -108,6 +109,8 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "build_ahead must be 0 or 1, got %d", o->build_ahead);
     if (o->huge_moves != 0 && o->huge_moves != 1)
         return agc_fail(AGC_EINVAL, "huge_moves must be 0 or 1, got %d", o->huge_moves);
+    if (o->charge_fromspace != 0 && o->charge_fromspace != 1)
+        return agc_fail(AGC_EINVAL, "charge_fromspace must be 0 or 1, got %d", o->charge_fromspace);
     if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON)
         return agc_fail(AGC_EINVAL, "generational must be off (%d) or on (%d), got %d", AGC_GEN_OFF, AGC_GEN_ON,
                         o->generational);
@@ -302,7 +305,13 @@ void agc_heap_destroy(agc_heap *h)
     free(h);
 }
 
-uint64_t agc_heap_used(agc_heap *h) { return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED); }
+/* What allocation cannot have: the bump pointer, and while compaction runs
+ * the from-space charged as used (charge_fromspace) */
+uint64_t agc_heap_used(agc_heap *h)
+{
+    return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + atomic_load_explicit(&h->alloc.charge, memory_order_relaxed);
+}
+uint64_t agc_heap_charged(agc_heap *h) { return atomic_load_explicit(&h->alloc.charge, memory_order_relaxed); }
 uint64_t agc_heap_capacity(agc_heap *h) { return h->mem.cap; }
 uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->mem.primary; }
 uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }

@@ -181,6 +181,44 @@ void agc_compact_plan_release(agc_heap *h)
     atomic_store_explicit(&h->rel.rel_active, 1, memory_order_release);
 }
 
+/* charge_fromspace. From the flip on, from-space [keep_end, plan_top) (a
+ * young cycle's old generation stays where it is) counts as used: the
+ * mutators allocate only up to the heap's capacity less what of it is not
+ * given back yet, so the memory the heap holds stays within its budget as
+ * ART's accounting keeps it (ART credits what a cycle frees when it ends;
+ * here each chunk is credited when it goes, given back or recycled). */
+void agc_charge_fromspace(agc_heap *h)
+{
+    uint64_t lo = h->plan.keep_end, hi = h->plan.plan_top;
+    h->rel.charge_lo = lo;
+    h->rel.charge_hi = hi;
+    h->rel.charged_bytes = 0;
+    if (!h->opt.charge_fromspace || hi <= lo || h->cp.manual_compaction)
+        return;      /* collect_begin(): nothing would give from-space back until collect_finish() */
+    h->rel.charged_bytes = hi - lo;
+    atomic_store_explicit(&h->alloc.charge, hi - lo, memory_order_release);
+}
+
+/* Chunk [a, a + len) leaves from-space: credit its charged part. */
+static void uncharge(agc_heap *h, uint64_t a, uint64_t len)
+{
+    uint64_t lo = a > h->rel.charge_lo ? a : h->rel.charge_lo;
+    uint64_t hi = a + len < h->rel.charge_hi ? a + len : h->rel.charge_hi;
+    if (hi <= lo || !atomic_load_explicit(&h->alloc.charge, memory_order_relaxed))
+        return;
+    /* never below 0: a cleared charge (the cycle's end) stays cleared */
+    uint64_t cur = atomic_load_explicit(&h->alloc.charge, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&h->alloc.charge, &cur, cur > hi - lo ? cur - (hi - lo) : 0,
+                                                  memory_order_release, memory_order_relaxed))
+        ;
+}
+
+void agc_charge_clear(agc_heap *h)
+{
+    atomic_store_explicit(&h->alloc.charge, 0, memory_order_release);
+    h->rel.charge_lo = h->rel.charge_hi = 0;
+}
+
 /* Page p is built: count it in the chunks whose range holds it. */
 void agc_release_page_built(agc_heap *h, uint64_t p)
 {
@@ -233,6 +271,7 @@ uint8_t *agc_recycled_run(agc_heap *h, uint64_t k)
         }
         atomic_store_explicit(&h->rel.rec_scan, j + 1, memory_order_relaxed);
         uint64_t len = j * h->rel.rel_chunk + h->rel.rel_chunk > h->mem.cap ? h->mem.cap - j * h->rel.rel_chunk : h->rel.rel_chunk;
+        uncharge(h, j * h->rel.rel_chunk, len);   /* its pages become to-space, counted below top */
         rec_ptr = h->mem.fromspace + j * h->rel.rel_chunk;
         rec_left = len / AGC_PAGE;
         rec_gen = h->rel.rec_gen;
@@ -288,6 +327,7 @@ void agc_release_ready(agc_heap *h)
         if (a + len > h->mem.cap)
             len = h->mem.cap - a;
         h->space->release(h, a, len);
+        uncharge(h, a, len);
         AGC_STORE(h->rel.released_during, 1);
         atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
     }
@@ -302,6 +342,7 @@ void agc_compact_release_rest(agc_heap *h)
         if (atomic_compare_exchange_strong(&h->rel.rel_state[j], &exp, 2)) {
             uint64_t a = j * h->rel.rel_chunk, len = a + h->rel.rel_chunk > h->mem.cap ? h->mem.cap - a : h->rel.rel_chunk;
             h->space->release(h, a, len);
+            uncharge(h, a, len);
             AGC_STORE(h->rel.released_during, 1);
             atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
         }

@@ -24,6 +24,9 @@ typedef struct agc_release_state {
     _Atomic uint64_t pop_done;  /* claim indices below it are populated */
     _Atomic int pop_busy;
     _Atomic uint64_t released_bytes;
+    uint64_t charge_lo, charge_hi;   /* charge_fromspace: the from-space range charged as used */
+    uint64_t charged_bytes;          /* at the flip */
+    _Atomic uint64_t charge_waits;
 } agc_release_state;
 
 /* release.c: from-space given back as compaction goes */
@@ -32,6 +35,8 @@ void agc_compact_plan_release(agc_heap *h);   /* in the flip, after the remap */
 void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
 void agc_release_ready(agc_heap *h);          /* GC threads */
 void agc_compact_release_rest(agc_heap *h);
+void agc_charge_fromspace(agc_heap *h);       /* in the flip: from-space counts as used */
+void agc_charge_clear(agc_heap *h);           /* from-space is all given back */
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
 uint8_t *agc_recycled_block(agc_heap *h);             /* AGC_BLOCK_PAGES of them, 2 MiB-aligned, or NULL */
 void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */

@@ -35,6 +35,8 @@ static void reset_counters(agc_heap *h)
     atomic_store(&h->cp.moved_bytes, 0);
     atomic_store(&h->rel.released_bytes, 0);
     atomic_store(&h->rel.recycled_pages, 0);
+    atomic_store(&h->rel.charge_waits, 0);
+    h->rel.charged_bytes = 0;
     atomic_store(&h->cp.cpu_ns, 0);
     atomic_store(&h->cp.gc_installs, 0);
     atomic_store(&h->cp.install_ns, 0);
@@ -67,6 +69,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->fresh_pages = atomic_load(&h->cp.fresh_pages);
     c->huge_blocks = atomic_load(&h->cp.huge_blocks);
     c->broken_blocks = atomic_load(&h->cp.broken_blocks);
+    c->charged_bytes = h->rel.charged_bytes;
+    c->charge_waits = atomic_load(&h->rel.charge_waits);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;

@@ -113,7 +113,8 @@ def test_no_quick_or_standard_point_runs_without_a_cycle() -> None:
     assert get_suite("quick").repeat > 1 and get_suite("standard").repeat > 1
 
 
-@pytest.mark.parametrize("field", ["eager_release", "release_gaps", "huge_pages", "build_ahead", "huge_moves"])
+@pytest.mark.parametrize("field", ["eager_release", "release_gaps", "huge_pages", "build_ahead", "huge_moves",
+                                   "charge_fromspace"])
 def test_c_core_refuses_a_flag_that_is_not_0_or_1(field: str) -> None:
     """The C core checks its flags itself (a caller of the C API has no
     options table in front of it)."""

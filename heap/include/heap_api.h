@@ -54,6 +54,8 @@ typedef struct agc_options {
     int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
     int huge_moves;         /* move: GC threads move whole 2 MiB blocks (one PMD) where no mutator faults */
     int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
+    int charge_fromspace;   /* while compaction runs, from-space not given back yet counts as used:
+                             * mutators allocate only what the heap's budget leaves beside it */
 } agc_options;
 
 typedef struct agc_cycle_stats {
@@ -95,6 +97,8 @@ typedef struct agc_cycle_stats {
                                * huge_moves every page outside a whole block, copied in) */
     uint64_t huge_blocks;     /* move, huge_moves: 2 MiB blocks moved whole (one ioctl, one PMD) */
     uint64_t broken_blocks;   /* move, huge_moves: blocks a mutator's fault broke into runs */
+    uint64_t charged_bytes;   /* charge_fromspace: from-space counted as used at the flip */
+    uint64_t charge_waits;    /* allocations that waited for from-space to be given back */
     uint64_t held_bytes;      /* memory the heap's memory holds after the cycle (shmem: the
                                * memfd; anon: resident pages of the heap's mappings) */
 } agc_cycle_stats;
@@ -131,7 +135,8 @@ void agc_heap_destroy(agc_heap *h);
 /* Refuse new calls, wake every waiter, wait for the calls inside to return
  * (agc_heap_destroy does it first too). */
 int agc_heap_close_begin(agc_heap *h);
-uint64_t agc_heap_used(agc_heap *h);
+uint64_t agc_heap_used(agc_heap *h);      /* the bump pointer plus the charge */
+uint64_t agc_heap_charged(agc_heap *h);   /* from-space charged as used now (charge_fromspace) */
 uint64_t agc_heap_capacity(agc_heap *h);
 uintptr_t agc_heap_primary(agc_heap *h);
 uintptr_t agc_heap_alias(agc_heap *h);

@@ -30,8 +30,26 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* From-space above plan_top holds no object: only the free space mapped
+ * ahead of allocation before the flip (pretouch), moved away with the rest.
+ * No to-space page reads it: it goes back now, not with the cycle. */
+static void release_tail(agc_heap *h)
+{
+    if (!h->opt.eager_release)
+        return;
+    uint64_t lo = (h->plan.plan_top + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    uint64_t hi = AGC_LOAD(h->gc.pretouched_upto);
+    if (hi > h->mem.cap)
+        hi = h->mem.cap;
+    if (hi > lo) {
+        h->space->release(h, lo, hi - lo);
+        atomic_fetch_add_explicit(&h->rel.released_bytes, hi - lo, memory_order_relaxed);
+    }
+}
+
 void agc_compact_concurrently(agc_heap *h)
 {
+    release_tail(h);
     int extra = h->opt.gc_threads - 1;
     pthread_t tids[AGC_MAX_GC_THREADS];
     int started = 0;
@@ -137,6 +155,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         atomic_store(&h->cp.phase, PH_COMPACTING);
         agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
         agc_compact_plan_release(h);     /* after the flip's timing: not the remap's */
+        agc_charge_fromspace(h);
     }
     agc_resume_world(h, AGC_PHASE_FLIP);
     if (rc)
