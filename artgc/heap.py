@@ -515,6 +515,10 @@ class Heap:
     # statistics -----------------------------------------------------------
     @property
     def used(self) -> int:
+        """Bytes allocation cannot have: everything allocated (live or not)
+        and, while compaction runs with ``charge_fromspace``, the from-space
+        not given back yet (so it can exceed the capacity right after a
+        flip, until GC threads give from-space back)."""
         return int(self._native(lib.agc_heap_used))
 
     @property

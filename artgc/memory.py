@@ -68,6 +68,7 @@ TIMELINE_COLUMNS: tuple[str, ...] = ("t_ns", "pss_bytes", "rss_bytes", "anon_byt
 # waits at least this many times a sample's CPU time before the next, so that
 # it takes at most about 1/MAX_COST_SHARE of a CPU.
 MAX_COST_SHARE = 20
+SPREAD_MAX = 4 << 20     # bytes the used count may move while one sample is read
 FILE_PSS_REFRESH_S = 1.0
 _ROLLUP_FIELDS = {"Pss:": "pss_bytes", "Rss:": "rss_bytes", "Anonymous:": "anon_bytes",
                   "Pss_File:": "pss_file_bytes"}
@@ -203,21 +204,33 @@ class MemorySampler:
         with self._sampling:   # one at a time, so the columns stay in time order
             return self._sample()
 
+    def _read_memory(self) -> dict[str, int] | None:
+        if self.exact:
+            return read_rollup(self.pid)
+        if self._file_pss is None:   # once: the only page-table walk
+            base = read_rollup(self.pid)
+            self._file_pss = base["pss_file_bytes"] if base is not None else 0
+        return read_counters(self.pid, self._file_pss)
+
     def _sample(self) -> bool:
         t = time.monotonic_ns()
         c0 = time.thread_time_ns()
-        if self.exact:
-            roll = read_rollup(self.pid)
-        else:
-            if self._file_pss is None:   # once: the only page-table walk
-                base = read_rollup(self.pid)
-                self._file_pss = base["pss_file_bytes"] if base is not None else 0
-            roll = read_counters(self.pid, self._file_pss)
+        # the heap's used bytes read before and after the memory: when they
+        # differ by more than SPREAD_MAX (a flip or a cycle's end fell in
+        # between; the sampler may have been preempted there) the memory is
+        # read again, up to twice, so that PSS and used are of one moment
+        u0 = _read(self.used)
+        for _ in range(3):
+            roll = self._read_memory()
+            used = _read(self.used)
+            if roll is None or abs(used - u0) <= SPREAD_MAX:
+                break
+            u0 = used
         cost = time.thread_time_ns() - c0   # CPU time (kernel's page walk included), not waits
         if roll is None:
             return False
         memfd = fd_populated_bytes(self.memfd)
-        meta, used, charged = _read(self.meta), _read(self.used), _read(self.charged)
+        meta, charged = _read(self.meta), _read(self.charged)
         with self._lock:
             row = {"t_ns": t, "pss_bytes": roll["pss_bytes"], "rss_bytes": roll["rss_bytes"],
                    "anon_bytes": roll["anon_bytes"], "memfd_bytes": memfd, "meta_bytes": meta, "used_bytes": used,
