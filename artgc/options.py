@@ -258,9 +258,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("generational", "choice", "auto", "generational cycles as ART's CMC since 2024: young cycles "
            "mark from the roots and the old generation's dirty cards and move only what is younger, "
            "leaving the old generation (survived two cycles) where it is; full cycles when the heap is "
-           "under a quarter free or young cycles free less than half as fast; needs anonymous memory "
-           "(stw, copy, move); auto: on where the memory is anonymous (faster on binarytrees 21 and "
-           "gcbench in every such mode, benchmarks/designs), off on shmem",
+           "under a quarter free or young cycles free less than half as fast; on shmem a young cycle "
+           "flips only what lies above the old generation, which stays in its memfd half; auto: on "
+           "where the memory is anonymous (faster on binarytrees 21 and gcbench in every such mode, "
+           "benchmarks/designs), off on shmem",
            choices={"off": f"{_C}GEN_OFF", "on": f"{_C}GEN_ON", "auto": f"{_C}GEN_OFF"}, c_field="generational"),
     Option("dense_prefix", "float", 0.95, "the leading pages at least this live are not moved (ART's "
            "black-dense prefix; 0: off)", lo=0.0, hi=1.0, c_field="dense_prefix", metavar="F"),
@@ -324,10 +325,6 @@ def check_combination(v: Mapping[str, Any]) -> None:
     if v.get("mode") == "move" and v.get("memory") == "shmem":
         raise ValueError("--mode move needs --memory anon: Linux's UFFDIO_MOVE refuses shmem "
                          "(see heap/testing/uffd_selftest.c)")
-    if v.get("generational") == "on" and (v.get("mode") == "minor" or v.get("memory") == "shmem"):
-        raise ValueError("--generational on needs --memory anon (modes stw, copy, move): a young cycle "
-                         "leaves the old generation mapped where it is and moves only the rest, while on "
-                         "shmem the flip maps the other memfd half whole (not built for minor yet)")
     if v.get("mode") == "stw" and v.get("delivery") == "thread":
         raise ValueError("--delivery thread does not apply to --mode stw: stop-the-world compaction "
                          "takes no userfaultfd faults; use --mode copy|minor|move with --delivery thread, "

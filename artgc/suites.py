@@ -320,8 +320,6 @@ MODE_FEATURES: dict[str, str] = {"copy": "missing_shmem", "minor": "minor_shmem"
 def skip_reason(point: Point, uffd: dict[str, Any] | None) -> str | None:
     """Why this kernel cannot run the point (None: it can, or we do not know)."""
     knobs = dict(point.knobs)
-    if knobs.get("generational") in ("on", True) and (point.mode == "minor" or knobs.get("memory") == "shmem"):
-        return "generational cycles need anonymous memory (stw, copy, move); this point runs on shmem"
     if point.mode == "stw" or not uffd:
         return None
     if not uffd.get("available", True):

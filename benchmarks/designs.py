@@ -15,7 +15,7 @@ Sections (each point a separate `python -m artgc run ... --json` process):
            art-2025 (MOVE in runs of 16 pages, as ART) and art-2025 --huge-moves (whole 2 MiB
            blocks moved, the rest copied): compaction CPU per moved byte, per built page, and
            in the install ioctls
-  generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025,
+  generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025, seed,
            each with --generational off and on (young cycles against full ones)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
@@ -256,11 +256,13 @@ def section_lru(n: int) -> list[dict[str, Any]]:
 
 def section_generational(n: int) -> list[dict[str, Any]]:
     """Young cycles against full ones, same run of the script: binarytrees 21
-    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023 and art-2025."""
+    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023, art-2025 and the seed
+    (minor on shmem: young cycles flip only what lies above the old
+    generation)."""
     rows = []
     for wl, size, heap in (("binarytrees", 21, "1GiB"), ("gcbench", 18, "256MiB")):
         for label, extra in (("stw", ["--mode", "stw"]), ("art-2023", ["--design", "art-2023"]),
-                             ("art-2025", ["--design", "art-2025"])):
+                             ("art-2025", ["--design", "art-2025"]), ("seed", ["--design", "seed"])):
             for gen in ("off", "on"):
                 rows += repeat(wl, ["--size", str(size), "--heap", heap, *extra, "--generational", gen], n,
                                f"{wl} {label} generational {gen}")

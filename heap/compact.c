@@ -80,6 +80,12 @@ uint64_t agc_build_page(agc_heap *h, uint64_t page, uint8_t *dst)
 {
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
     if (hi <= h->plan.dense_end) {
+        if (h->gen.young) {
+            /* an old page a young cycle does not keep mapped (shmem,
+             * above its K): copied as it is, the flip forwarded its cards */
+            memcpy(dst, h->plan.from_base + lo, AGC_PAGE);
+            return 0;
+        }
         build_prefix_page(h, page, dst);
         return 0;           /* nothing moved */
     }
@@ -189,7 +195,7 @@ static int build_and_install(agc_heap *h, uint64_t p, int by_gc, int install)
 {
     uint8_t *buf = NULL, *dst;
     if (h->mode->build_in_place) {
-        dst = h->plan.to_base + p * AGC_PAGE;
+        dst = agc_to_page(h, p);
     } else {
         buf = dst = thread_buffer(&page_buf, 1);
         if (!buf)
@@ -321,7 +327,15 @@ static void install_run(agc_heap *h, uint64_t p, uint64_t k, uint8_t *buf)
     if (h->mode->build_in_place && !h->opt.gc_install)
         return;   /* left to the faulting mutators (the pages stay processed) */
     uint64_t t0 = agc_now_ns();
-    int rc = h->mode->install(h, p, k, h->mode->build_in_place ? NULL : buf);
+    int rc = 0;
+    /* one ioctl a run, and one a mapping: on shmem after young cycles the
+     * primary is a mapping per run of one memfd half */
+    for (uint64_t q = p, n; q < p + k && rc >= 0; q += n) {
+        n = p + k - q;
+        if (h->plan.map_halves)
+            n = agc_halves_run_end(h->plan.map_halves, q * AGC_PAGE, (p + k) * AGC_PAGE) / AGC_PAGE - q;
+        rc = h->mode->install(h, q, n, h->mode->build_in_place ? NULL : buf + (q - p) * AGC_PAGE);
+    }
     atomic_fetch_add_explicit(&h->cp.install_ns, agc_now_ns() - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->cp.gc_installs, 1, memory_order_relaxed);
     if (rc < 0)
@@ -398,7 +412,7 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
             run_lo = p;
         uint64_t moved;
         if (inplace) {
-            moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
+            moved = agc_build_page(h, p, agc_to_page(h, p));
             /* built: a faulting mutator may install it from now on */
             atomic_store_explicit(st, PG_PROCESSED, memory_order_release);
         } else {
@@ -584,8 +598,11 @@ int agc_compact_setup(agc_heap *h)
 {
     if (h->plan.npages == 0)
         return AGC_OK;
+    /* a young cycle's kept old pages are mapped and stay unregistered */
+    uint64_t k = h->plan.keep_end < h->plan.npages * AGC_PAGE ? h->plan.keep_end : 0;
+    h->cp.reg_lo = k;
     int modes = h->mode->reg_modes(h);
-    if (agc_uffd_register(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE, modes) != 0)
+    if (agc_uffd_register(h->flt.uffd, h->mem.primary + k, h->plan.npages * AGC_PAGE - k, modes) != 0)
         return agc_fail(AGC_ESYS, "flip: registering to-space with userfaultfd failed: %s",
                         agc_last_error());
     return AGC_OK;
@@ -602,5 +619,5 @@ void agc_compact_teardown(agc_heap *h)
     if (h->plan.npages && h->opt.delivery == AGC_DELIVERY_THREAD)
         agc_uffd_wake(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE);
     if (h->plan.npages)
-        agc_uffd_unregister(h->flt.uffd, h->mem.primary, h->plan.npages * AGC_PAGE);
+        agc_uffd_unregister(h->flt.uffd, h->mem.primary + h->cp.reg_lo, h->plan.npages * AGC_PAGE - h->cp.reg_lo);
 }

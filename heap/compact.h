@@ -26,6 +26,7 @@ typedef struct agc_compactor {
     _Atomic uint64_t fresh_pages;   /* recycling modes: pages built into a thread's buffer (none recycled yet) */
     _Atomic int in_fault;       /* threads inside the fault resolver */
     int manual_compaction;      /* agc_collect_begin: no GC page building */
+    uint64_t reg_lo;            /* to-space registered with userfaultfd from here (keep_end) */
     int nworkers;
     pthread_t *workers;
     pthread_barrier_t work_start, work_end;

@@ -93,7 +93,9 @@ void agc_gen_choose(agc_heap *h, int cycle_reason)
     g->reason = why;
     g->young = why == AGC_GEN_WHY_YOUNG || why == AGC_GEN_WHY_ASKED;
     g->young_start = g->young ? g->old_end : 0;
-    h->plan.keep_end = g->young ? g->old_end & ~(AGC_PAGE - 1) : 0;
+    /* the memory may keep less than the whole old pages (shmem: the old
+     * pages above K are copied as they are, heap/space/halves.c) */
+    h->plan.keep_end = g->young ? h->space->keep(h, g->old_end & ~(AGC_PAGE - 1)) : 0;
     g->next_old = 0;
     g->old_survived = 0;
     g->cards_scanned = g->cards_forwarded = 0;

@@ -60,11 +60,6 @@ static int check_mode(const agc_options *o)
     if (!(m->memories & ok))
         return agc_fail(AGC_EUNSUPPORTED, "mode '%s' cannot run on %s memory: %s", m->name,
                         agc_memory_name(memory), m->memory_refusal);
-    if (o->generational == AGC_GEN_ON && memory != AGC_MEMORY_ANON)
-        return agc_fail(AGC_EUNSUPPORTED,
-                        "generational cycles need anonymous memory (--memory anon: modes stw, copy, move): "
-                        "a young cycle leaves the old generation mapped where it is and moves only the rest, "
-                        "while on shmem the flip maps the other memfd half whole (not built yet for minor)");
     if (!m->faults)
         return AGC_OK;
     agc_uffd_caps c;
@@ -316,7 +311,7 @@ uint64_t agc_heap_capacity(agc_heap *h) { return h->mem.cap; }
 uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->mem.primary; }
 uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }
 int agc_heap_memfd(agc_heap *h) { return h->mem.memfd; }
-int agc_heap_live_half(agc_heap *h) { return h->mem.live_half; }
+int agc_heap_live_half(agc_heap *h) { return agc_halves_at(&h->mem.live, 0); }
 int agc_heap_memory(agc_heap *h) { return h->space->id; }
 uint64_t agc_heap_held_bytes(agc_heap *h) { return h->space->held_bytes(h); }
 

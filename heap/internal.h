@@ -79,6 +79,15 @@ int agc_heap_foreign(const agc_heap *h);
  * allocator call them for every object). */
 static inline uint8_t *agc_obj_at(agc_heap *h, uint64_t off) { return h->mem.primary + off; }
 static inline uint64_t agc_off_of(agc_heap *h, const void *p) { return (uint64_t)((const uint8_t *)p - h->mem.primary); }
+/* Where the GC writes to-space page p (modes that build in place): the
+ * memfd half the page goes to, through the alias (shmem), or to_base. */
+static inline uint8_t *agc_to_page(agc_heap *h, uint64_t p)
+{
+    uint64_t off = p * AGC_PAGE;
+    if (!h->plan.to_halves)
+        return h->plan.to_base + off;
+    return h->mem.alias + (uint64_t)agc_halves_at(h->plan.to_halves, off) * h->mem.cap + off;
+}
 /* How many reference slots an object has, and the word they start at
  * (inline: the page builder and the marker call it for every object). */
 static inline uint64_t agc_obj_refs(const agc_heap *h, const agc_header *o, uint64_t *first_word)

@@ -26,7 +26,8 @@ typedef struct agc_plan {
     _Atomic uint8_t *page_state;
     uint8_t *from_base;         /* where the GC reads from-space */
     uint8_t *to_base;           /* where the GC writes to-space (memfd modes) */
-    int to_half;
+    const struct agc_halves *to_halves;   /* shmem: to-space's halves (to_base unused) */
+    const struct agc_halves *map_halves;  /* shmem: the same; an ioctl spans one mapping */
     uint64_t *page_order;       /* for AGC_ORDER_RANDOM */
 } agc_plan;
 

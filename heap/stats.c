@@ -80,6 +80,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     snprintf(c->kind_reason, sizeof c->kind_reason, "%s", agc_gen_reason_name(h->gen.reason));
     c->cards_scanned = h->gen.cards_scanned;
     c->cards_forwarded = h->gen.cards_forwarded;
+    uint64_t old_pages = h->gen.old_end & ~(uint64_t)(AGC_PAGE - 1);
+    c->old_copied_bytes = h->gen.young && !c->skipped && old_pages > h->plan.keep_end ? old_pages - h->plan.keep_end : 0;
     if (!c->skipped) {
         /* traced: the live data below S but the prefix kept as a whole */
         uint64_t below_s = h->mk.black_new_start;

@@ -1,7 +1,8 @@
 """Generational cycles: young cycles keep the old generation where it is and
 find old-to-young references by the card table (heap/gen.c). Each test
 checks the graph (the verifier's digest, the data) across young and full
-cycles in every mode that runs on anonymous memory."""
+cycles in every mode and memory (on shmem a young cycle flips only what
+lies above the old generation: heap/space/halves.c)."""
 from __future__ import annotations
 
 import gc
@@ -16,16 +17,22 @@ from artgc.heap import Heap
 from conftest import mode_supported
 from test_heap_model import MUTATIONS, run_ops
 
-GEN_MODES = [pytest.param("stw", "sigbus", id="stw"),
-             pytest.param("copy", "sigbus", id="copy-sigbus"), pytest.param("copy", "thread", id="copy-thread"),
-             pytest.param("move", "sigbus", id="move-sigbus"), pytest.param("move", "thread", id="move-thread")]
+GEN_MODES = [pytest.param("stw", "sigbus", "anon", id="stw"),
+             pytest.param("stw", "sigbus", "shmem", id="stw-shmem"),
+             pytest.param("copy", "sigbus", "anon", id="copy-sigbus"),
+             pytest.param("copy", "thread", "anon", id="copy-thread"),
+             pytest.param("copy", "sigbus", "shmem", id="copy-shmem"),
+             pytest.param("move", "sigbus", "anon", id="move-sigbus"),
+             pytest.param("move", "thread", "anon", id="move-thread"),
+             pytest.param("minor", "sigbus", "shmem", id="minor-sigbus"),
+             pytest.param("minor", "thread", "shmem", id="minor-thread")]
 
 
-def gen_heap(mode: str, delivery: str, size: str = "8MiB") -> Heap:
+def gen_heap(mode: str, delivery: str, memory: str = "anon", size: str = "8MiB") -> Heap:
     if not mode_supported(mode, delivery):
         pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
     kw = {} if mode == "stw" else {"delivery": delivery}
-    return Heap(size, mode=mode, generational="on", verify=True, **kw)
+    return Heap(size, mode=mode, memory=memory, generational="on", verify=True, **kw)
 
 
 def garbage(h: Heap, cls: artgc.heap.Class, n: int = 2000) -> None:
@@ -49,9 +56,9 @@ def promote(h: Heap, cls: artgc.heap.Class) -> tuple[dict, list]:
     return c, keep
 
 
-@pytest.mark.parametrize("mode,delivery", GEN_MODES)
-def test_store_into_old_object_survives_young_cycles(mode, delivery):
-    with gen_heap(mode, delivery) as h:
+@pytest.mark.parametrize("mode,delivery,memory", GEN_MODES)
+def test_store_into_old_object_survives_young_cycles(mode, delivery, memory):
+    with gen_heap(mode, delivery, memory) as h:
         Node = h.define_class("Node", refs=2, data_bytes=8)
         old = h.new(Node)
         h.write_data(old, b"old-obj!")
@@ -80,13 +87,13 @@ def test_store_into_old_object_survives_young_cycles(mode, delivery):
         assert c["marked_bytes"] < c["old_bytes"]
 
 
-@pytest.mark.parametrize("mode,delivery", GEN_MODES)
-def test_young_object_reachable_only_from_a_promoted_one(mode, delivery):
+@pytest.mark.parametrize("mode,delivery,memory", GEN_MODES)
+def test_young_object_reachable_only_from_a_promoted_one(mode, delivery, memory):
     """A references B while both are young; A is promoted, B is not yet: the
     page builder must dirty A's card, or the next young cycle loses B. (The
     old generation ends at a page boundary no object crosses, rounded down:
     400 more objects after A keep A well below it.)"""
-    with gen_heap(mode, delivery) as h:
+    with gen_heap(mode, delivery, memory) as h:
         Node = h.define_class("Node", refs=1, data_bytes=16)
         c, keep = promote(h, Node)                  # an old generation exists
         a = h.new(Node)
@@ -119,14 +126,14 @@ def test_young_object_reachable_only_from_a_promoted_one(mode, delivery):
             del bb
 
 
-@pytest.mark.parametrize("mode,delivery", GEN_MODES)
-def test_promoted_object_on_the_card_the_old_generation_ends_in(mode, delivery):
+@pytest.mark.parametrize("mode,delivery,memory", GEN_MODES)
+def test_promoted_object_on_the_card_the_old_generation_ends_in(mode, delivery, memory):
     """The old generation ends inside a card (at any object boundary); the
     first object promoted after it lies on that card and refers to a young
     object. The builder dirties the card for it; forwarding the old part's
     dirty cards must not clean it again (stw built its pages before it
     forwarded them, and the next young cycle lost the reference)."""
-    with gen_heap(mode, delivery) as h:
+    with gen_heap(mode, delivery, memory) as h:
         Node = h.define_class("Node", refs=1, data_bytes=16)
         keep = [h.new(Node) for _ in range(37)]       # 37 * 32 bytes: ends inside a card
         garbage(h, Node)
@@ -195,11 +202,7 @@ def test_kinds_and_reasons():
             h.collect("young")
 
 
-def test_generational_refused_on_shmem():
-    with pytest.raises(ValueError, match="needs --memory anon"):
-        Heap("8MiB", mode="minor", generational="on")
-    with pytest.raises(ValueError, match="needs --memory anon"):
-        Heap("8MiB", mode="stw", memory="shmem", generational="on")
+def test_generational_default_and_choices():
     with pytest.raises(ValueError, match="unknown generational"):
         Heap("8MiB", mode="stw", generational="sometimes")
     with Heap("8MiB", mode="stw", generational=True) as h:   # a bool is accepted too
@@ -208,6 +211,9 @@ def test_generational_refused_on_shmem():
     with Heap("8MiB", mode="copy") as h:
         h.collect()
         assert h.collect("young")["kind_reason"] == "no old generation yet"
+    with Heap("8MiB", mode="stw", memory="shmem") as h:
+        with pytest.raises(ValueError, match="needs a generational heap"):
+            h.collect("young")
     if not mode_supported("minor"):
         return
     with Heap("8MiB", mode="minor") as h:
@@ -215,28 +221,88 @@ def test_generational_refused_on_shmem():
             h.collect("young")
 
 
+SHMEM_GEN = [pytest.param("stw", "sigbus", id="stw"), pytest.param("copy", "sigbus", id="copy"),
+             pytest.param("minor", "sigbus", id="minor-sigbus"), pytest.param("minor", "thread", id="minor-thread")]
+
+
+@pytest.mark.parametrize("mode,delivery", SHMEM_GEN)
+def test_shmem_young_cycles_alternate_halves(mode, delivery):
+    """On shmem a young cycle leaves the old pages in the memfd half they are
+    in and flips the rest, so the live space becomes runs in either half;
+    the next young cycle takes the run boundary just below the old end as
+    its own and copies the old pages above it as they are. Many young
+    cycles with full ones between, the old generation growing: every old
+    object keeps its place and data, every young one its data, the digest
+    holds, some cycle copied old pages, and the memfd holds no more than
+    the heap's two halves."""
+    with gen_heap(mode, delivery, "shmem", size="16MiB") as h:
+        Node = h.define_class("Node", refs=2, data_bytes=16)
+        _, keep = promote(h, Node)
+        olds = [(k, k.address) for k in keep[:50]]
+        chain = []
+        copied = 0
+        for i in range(24):
+            kind = "full" if i % 7 == 6 else "young"
+            more = [h.new(Node) for _ in range(300)]      # survives: the old generation grows
+            for j, m in enumerate(more[:20]):
+                h.write_data(m, b"r%02d-%02d" % (i, j))
+            keep += more
+            y = h.new(Node)
+            h.write_data(y, b"young%03d" % i)
+            h.set_ref(olds[i % len(olds)][0], i % 2, y)  # old -> young by a store
+            chain.append((i, olds[i % len(olds)][0], i % 2))
+            del y
+            garbage(h, Node, 1500)
+            digest = h.verify()
+            c = h.collect(kind)
+            assert c["kind"] == kind, c["kind_reason"]
+            assert h.verify() == digest
+            copied += c["old_copied_bytes"]
+            if kind == "young":
+                assert all(o.address == a for o, a in olds), "an old object moved in a young cycle"
+            else:
+                olds = [(o, o.address) for o, _ in olds]
+            assert c["memfd_bytes"] <= 2 * h.capacity
+        # the latest reference stored in each slot, with its data
+        last = {}
+        for i, o, slot in chain:
+            last[(id(o), slot)] = (i, o, slot)
+        for i, o, slot in last.values():
+            r = h.get_ref(o, slot)
+            assert r is not None and h.read_data(r)[:8] == b"young%03d" % i
+            del r
+        for j, m in enumerate(keep[-300:][:20]):
+            assert h.read_data(m)[:6] == b"r23-%02d" % j
+        assert copied > 0, "no young cycle took an existing run boundary"
+
+
 KINDS = st.sampled_from(["young", "young", "full", "auto"])
 GEN_OPS = st.lists(st.one_of(MUTATIONS, st.tuples(st.just("collect"), KINDS)), min_size=1, max_size=60)
 
 
-@pytest.mark.parametrize("mode", ["stw", "copy", "move"])
+MODE_MEMORY = [pytest.param("stw", "anon", id="stw"), pytest.param("stw", "shmem", id="stw-shmem"),
+               pytest.param("copy", "anon", id="copy"), pytest.param("copy", "shmem", id="copy-shmem"),
+               pytest.param("move", "anon", id="move"), pytest.param("minor", "shmem", id="minor")]
+
+
+@pytest.mark.parametrize("mode,memory", MODE_MEMORY)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=GEN_OPS)
-def test_model_mixed_young_and_full(mode, ops):
+def test_model_mixed_young_and_full(mode, memory, ops):
     if not mode_supported(mode):
         pytest.skip(f"kernel cannot run mode {mode}")
-    run_ops(mode, ops, generational="on")
+    run_ops(mode, ops, generational="on", memory=memory)
 
 
-@pytest.mark.parametrize("mode", ["stw", "copy", "move"])
+@pytest.mark.parametrize("mode,memory", MODE_MEMORY)
 @pytest.mark.parametrize("workload", ["binarytrees", "gcbench"])   # lru, graph: tests/test_stress.py
-def test_workloads_verified_with_young_cycles(mode, workload):
+def test_workloads_verified_with_young_cycles(mode, memory, workload):
     if not mode_supported(mode):
         pytest.skip(f"kernel cannot run mode {mode}")
     size = {"binarytrees": 16}.get(workload)
     heap = {"binarytrees": "32MiB"}.get(workload, "48MiB")
-    r = artgc.run(workload, size=size, heap=heap, mode=mode, generational="on", verify=True, mutators=2,
-                  check=True)
+    r = artgc.run(workload, size=size, heap=heap, mode=mode, memory=memory, generational="on", verify=True,
+                  mutators=2, check=True)
     assert r.ok and r.verified
     assert all(c["kind"] in ("young", "full") for c in r.cycles)
     assert any(c["kind"] == "young" for c in r.cycles)

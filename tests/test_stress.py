@@ -38,7 +38,7 @@ def test_bounded_stress(workload, mutators, size, heap, mode, delivery, require_
     assert r.output == ref.output   # same digest / hit-miss counts as a quiet stw run
 
 
-GEN_PARAMS = [p for p in mode_params() if p.values[0] != "minor"]   # generational: anonymous memory
+GEN_PARAMS = mode_params()   # minor: young cycles on shmem
 # graph in 6 MiB rather than 4: at 4 MiB the heap stays under a quarter free
 # after each cycle, so every cycle is full ("heap pressure")
 GEN_BOUNDED = [("graph", 4, 20, "6MiB"), ("lru", 4, 200, "16MiB")]
@@ -129,8 +129,8 @@ def test_soak(mode, delivery, require_mode):
 
 
 @pytest.mark.stress
-@pytest.mark.parametrize("mode,delivery", [p for p in GEN_PARAMS if p.id in ("stw-sigbus", "copy-sigbus",
-                                                                            "move-thread")])
+@pytest.mark.parametrize("mode,delivery", [p for p in GEN_PARAMS
+                                           if p.id in ("stw-sigbus", "copy-sigbus", "minor-sigbus", "move-thread")])
 def test_soak_generational(mode, delivery, require_mode):
     require_mode(mode, delivery)
     target = int(os.environ.get("ARTGC_SOAK_CYCLES", "1000"))

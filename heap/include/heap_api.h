@@ -84,6 +84,8 @@ typedef struct agc_cycle_stats {
     uint64_t promoted_bytes;  /* bytes that became old in this cycle (survived a second one) */
     uint64_t cards_scanned;   /* young cycle: dirty cards of the old generation traced from */
     uint64_t cards_forwarded; /* young cycle: dirty cards whose references the flip forwarded */
+    uint64_t old_copied_bytes; /* young cycle on shmem: old pages copied as they are to the
+                                * other memfd half (above the prefix it keeps mapped) */
     uint64_t old_bytes;       /* the old generation after the cycle (generational) */
     uint64_t marked_bytes;    /* bytes the cycle's tracing marked (a young cycle: only young ones) */
     char kind_reason[48];     /* why the cycle is young or full */

@@ -29,7 +29,7 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
     rc = h->space->stw_begin(h);   /* a young cycle leaves the old generation where it is */
     if (!rc) {
         for (uint64_t p = h->plan.keep_end / AGC_PAGE; p < h->plan.npages; p++) {
-            uint64_t moved = agc_build_page(h, p, h->plan.to_base + p * AGC_PAGE);
+            uint64_t moved = agc_build_page(h, p, agc_to_page(h, p));
             agc_gc_count(h, AGC_GE_PAGE_BUILT, 1, moved);
         }
         rc = h->space->stw_end(h);

@@ -24,16 +24,17 @@ static int anon_map(agc_heap *h)
      * pages all the same. Refused (THP "never"): small pages, as before. */
     if (h->opt.huge_pages)
         madvise(h->mem.primary, h->mem.cap, MADV_HUGEPAGE);
-    h->mem.live_half = 0;
     return AGC_OK;
 }
 
 static void anon_unmap(agc_heap *h) { (void)h; }   /* the reservations go with the heap */
 
+/* the old generation's whole pages all stay: the flip moves the rest away */
+static uint64_t anon_keep(agc_heap *h, uint64_t want) { (void)h; return want; }
+
 static int anon_prepare(agc_heap *h, uint64_t populate, uint64_t zap)
 {
     (void)populate; (void)zap;     /* to-space is the primary range itself, emptied at the flip */
-    h->plan.to_half = 0;
     return AGC_OK;
 }
 
@@ -59,6 +60,8 @@ static int anon_flip(agc_heap *h, uint64_t must_zap)
     (void)must_zap;   /* the whole primary range is empty after the move */
     int rc = move_away(h);
     h->plan.to_base = NULL;   /* pages are built in buffers and installed by ioctl */
+    h->plan.to_halves = NULL;
+    h->plan.map_halves = NULL;
     return rc;
 }
 
@@ -68,6 +71,8 @@ static int anon_stw_begin(agc_heap *h)
 {
     int rc = move_away(h);
     h->plan.to_base = h->mem.primary;
+    h->plan.to_halves = NULL;
+    h->plan.map_halves = NULL;
     return rc;
 }
 
@@ -124,7 +129,7 @@ static uint64_t anon_held(agc_heap *h)
 
 const agc_space_ops agc_space_anon = {
     .name = "anon", .id = AGC_MEMORY_ANON,
-    .map = anon_map, .unmap = anon_unmap,
+    .map = anon_map, .unmap = anon_unmap, .keep = anon_keep,
     .prepare = anon_prepare, .prepare_late = anon_prepare_late, .populate = anon_populate,
     .flip = anon_flip,
     .stw_begin = anon_stw_begin, .stw_end = anon_stw_end,

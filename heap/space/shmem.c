@@ -3,7 +3,10 @@
  * memfd (GC writes), the standby maps the next to-space half ahead of time
  * with the page tables it kept as the previous from-space. Every mapping of
  * a half spans its whole 1 GiB-aligned reservation, so the flip's mremap
- * moves top-level page-table entries whatever the heap size. */
+ * moves top-level page-table entries whatever the heap size. A young cycle
+ * leaves the old generation's pages [0, K) mapped where they are and flips
+ * only the rest: the live space is then runs in either half
+ * (heap/space/halves.c), each mapped, moved and punched on its own. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,15 @@
 
 static off_t half_off(agc_heap *h, int half) { return (off_t)((uint64_t)half * h->mem.cap); }
 
+/* The halves of the space outside the live one from K up: from-space after
+ * a flip, to-space before it (a young cycle leaves [0, K) as it is). */
+static agc_halves other_halves(agc_heap *h)
+{
+    agc_halves l = h->mem.live;
+    agc_halves_toggle(&l, h->mem.keep);
+    return l;
+}
+
 static int shmem_map(agc_heap *h)
 {
     h->mem.memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
@@ -37,7 +49,8 @@ static int shmem_map(agc_heap *h)
     if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
              h->mem.memfd, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-    h->mem.live_half = 0;
+    memset(&h->mem.live, 0, sizeof h->mem.live);
+    h->mem.keep = 0;
     return AGC_OK;
 }
 
@@ -51,49 +64,139 @@ static void shmem_unmap(agc_heap *h)
     h->mem.memfd = -1;
 }
 
-static void punch_half(agc_heap *h, int half, uint64_t off, uint64_t len)
+/* A young cycle keeps [0, K) where it is: K is an existing cut a little
+ * below the old generation's end when there is one (the old pages above it
+ * are copied as they are, at most an eighth of the heap), else that end. */
+static uint64_t shmem_keep(agc_heap *h, uint64_t want)
 {
-    fallocate(h->mem.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, half_off(h, half) + (off_t)off, (off_t)len);
+    uint64_t near = h->mem.cap / 8;
+    return agc_halves_keep(&h->mem.live, want, near < (16ull << 20) ? 16ull << 20 : near);
 }
 
-/* Make the standby map the to-space half, and drop the page-table entries
- * of its first zap_len bytes (the pages compaction will build, which must
- * fault). The rest keeps its entries from the cycle before, so mutators
- * allocating there after the flip take no page fault. */
+/* Over the runs of [lo, hi) that lie in one half of l. */
+static void punch(agc_heap *h, const agc_halves *l, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t a = lo, b; a < hi; a = b) {
+        b = agc_halves_run_end(l, a, hi);
+        fallocate(h->mem.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  half_off(h, agc_halves_at(l, a)) + (off_t)a, (off_t)(b - a));
+    }
+}
+
+static int populate(agc_heap *h, const agc_halves *l, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t a = lo, b; a < hi; a = b) {
+        b = agc_halves_run_end(l, a, hi);
+        if (fallocate(h->mem.memfd, 0, half_off(h, agc_halves_at(l, a)) + (off_t)a, (off_t)(b - a)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Map at + [lo, hi) to the halves of l (the last run to the span's end). */
+static int map_halves(agc_heap *h, uint8_t *at, const agc_halves *l, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t a = lo, b; a < hi; a = b) {
+        b = agc_halves_run_end(l, a, hi);
+        uint64_t e = b == h->mem.cap ? h->mem.span : b;
+        if (mmap(at + a, e - a, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
+                 half_off(h, agc_halves_at(l, a)) + (off_t)a) == MAP_FAILED)
+            return -1;
+    }
+    return 0;
+}
+
+/* Move [off, off + len) of one run: one mremap, or, should the run be more
+ * than one mapping (a kernel that did not merge them back), in parts. */
+static int move_run(uint8_t *from, uint8_t *to, uint64_t len)
+{
+    if (agc_move_mapping(from, to, len) != MAP_FAILED)
+        return 0;
+    if (errno != EFAULT || len <= AGC_PAGE)
+        return -1;
+    uint64_t mid = (len / 2 + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
+    return move_run(from, to, mid) || move_run(from + mid, to + mid, len - mid);
+}
+
+/* Move what `from` maps over [lo, span) to `to`, one run of l at a time. */
+static int move_halves(agc_heap *h, uint8_t *from, uint8_t *to, const agc_halves *l, uint64_t lo)
+{
+    for (uint64_t a = lo, b; a < h->mem.cap; a = b) {
+        b = agc_halves_run_end(l, a, h->mem.cap);
+        uint64_t e = b == h->mem.cap ? h->mem.span : b;
+        if (move_run(from + a, to + a, e - a) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Make the standby map to-space's halves from K up, and drop the page-table
+ * entries of its bytes [K, zap_len) (the pages compaction will build, which
+ * must fault). Runs already mapped to the right half keep their entries
+ * from the cycle before, so mutators allocating there after the flip take
+ * no page fault; the others are mapped afresh. */
 static int standby_prepare(agc_heap *h, uint64_t zap_len)
 {
-    if (!h->mem.standby_valid || h->mem.standby_half != h->plan.to_half) {
-        if (mmap(h->mem.standby, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
-                 half_off(h, h->plan.to_half)) == MAP_FAILED)
+    const agc_halves *to = &h->mem.to;
+    const uint64_t K = h->mem.keep, cap = h->mem.cap;
+    uint64_t fresh = 0;
+    for (uint64_t a = K, b; a < cap; a = b) {
+        b = agc_halves_run_end(to, a, cap);
+        int same = h->mem.standby_valid && a >= h->mem.sb_lo;
+        if (h->mem.standby_valid && a < h->mem.sb_lo && b > h->mem.sb_lo)
+            b = h->mem.sb_lo;
+        if (same) {
+            uint64_t c = agc_halves_run_end(&h->mem.sb, a, cap);
+            b = c < b ? c : b;
+            same = agc_halves_at(&h->mem.sb, a) == agc_halves_at(to, a);
+        }
+        if (same)
+            continue;
+        uint64_t e = b == cap ? h->mem.span : b;
+        if (mmap(h->mem.standby + a, e - a, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
+                 half_off(h, agc_halves_at(to, a)) + (off_t)a) == MAP_FAILED) {
+            h->mem.standby_valid = 0;
+            agc_reserve_again(h->mem.standby, h->mem.span);
             return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
-        h->mem.standby_valid = 1;
-        h->mem.standby_half = h->plan.to_half;
-        h->mem.zapped_upto = h->mem.cap;     /* a fresh mapping has no entries at all */
+        }
+        fresh += b - a;
+    }
+    h->mem.standby_valid = 1;
+    h->mem.sb = *to;
+    h->mem.sb_lo = K;
+    if (fresh == cap - K) {
+        h->mem.zapped_upto = cap;     /* a fresh mapping has no entries at all */
         return AGC_OK;
     }
-    if (zap_len && madvise(h->mem.standby, zap_len, MADV_DONTNEED) != 0)
+    if (zap_len > K && madvise(h->mem.standby + K, zap_len - K, MADV_DONTNEED) != 0)
         return agc_fail(AGC_ESYS, "dropping to-space page tables failed: %s", strerror(errno));
-    h->mem.zapped_upto = zap_len;
+    h->mem.zapped_upto = zap_len > K ? zap_len : K;
     return AGC_OK;
 }
 
-static int shmem_prepare(agc_heap *h, uint64_t populate, uint64_t zap)
+/* To-space: live's halves from K up, each in the other half. */
+static void plan_tospace(agc_heap *h)
 {
-    h->plan.to_half = 1 - h->mem.live_half;
-    if (populate) {
-        if (fallocate(h->mem.memfd, 0, half_off(h, h->plan.to_half), (off_t)populate) != 0)
-            return agc_fail(AGC_EOOM, "cannot populate %llu bytes of to-space: %s",
-                            (unsigned long long)populate, strerror(errno));
-    }
+    h->mem.keep = h->plan.keep_end;
+    h->mem.to = other_halves(h);
+}
+
+static int shmem_prepare(agc_heap *h, uint64_t populate_len, uint64_t zap)
+{
+    plan_tospace(h);
+    if (populate_len > h->mem.keep &&
+        populate(h, &h->mem.to, h->mem.keep, populate_len > h->mem.cap ? h->mem.cap : populate_len) != 0)
+        return agc_fail(AGC_EOOM, "cannot populate %llu bytes of to-space: %s",
+                        (unsigned long long)populate_len, strerror(errno));
     if (!h->mode->build_in_place || zap == 0)
-        return AGC_OK;   /* the flip maps the (empty) to-space half afresh */
+        return AGC_OK;   /* the flip maps the (empty) to-space afresh */
     zap = zap > h->mem.cap ? h->mem.cap : (zap + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     return standby_prepare(h, zap);
 }
 
 static int shmem_populate(agc_heap *h, uint64_t off, uint64_t len)
 {
-    return fallocate(h->mem.memfd, 0, half_off(h, h->plan.to_half) + (off_t)off, (off_t)len);
+    return populate(h, &h->mem.to, off, off + len);
 }
 
 /* Right before the flip's stop: drop the standby's entries up to `upto`
@@ -101,7 +204,7 @@ static int shmem_populate(agc_heap *h, uint64_t off, uint64_t len)
  * flip to drop. */
 static int shmem_prepare_late(agc_heap *h, uint64_t upto)
 {
-    if (!h->mode->build_in_place || !h->mem.standby_valid || h->mem.standby_half != h->plan.to_half)
+    if (!h->mode->build_in_place || !h->mem.standby_valid)
         return AGC_OK;
     upto = upto > h->mem.cap ? h->mem.cap : (upto + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     if (upto <= h->mem.zapped_upto)
@@ -112,35 +215,41 @@ static int shmem_prepare_late(agc_heap *h, uint64_t upto)
     return AGC_OK;
 }
 
-/* The primary range now shows to-space. Page tables move with mremap
- * (cheap at 1 GiB alignment); must_zap bytes at the start of to-space lose
- * their entries so that touching them faults. */
+static int standby_is_tospace(agc_heap *h)
+{
+    if (!h->mem.standby_valid || h->mem.sb_lo > h->mem.keep)
+        return 0;
+    for (uint64_t a = h->mem.keep, b; a < h->mem.cap; a = b) {
+        b = agc_halves_run_end(&h->mem.to, a, h->mem.cap);
+        uint64_t c = agc_halves_run_end(&h->mem.sb, a, h->mem.cap);
+        b = c < b ? c : b;
+        if (agc_halves_at(&h->mem.sb, a) != agc_halves_at(&h->mem.to, a))
+            return 0;
+    }
+    return 1;
+}
+
+/* The primary range from K up now shows to-space. Page tables move with
+ * mremap (cheap at 1 GiB alignment); the bytes [K, must_zap) of to-space
+ * lose their entries so that touching them faults. */
 static int map_tospace(agc_heap *h, uint64_t must_zap)
 {
-    void *r = agc_move_mapping(h->mem.primary, h->mem.fromspace, h->mem.span);
-    if (r == MAP_FAILED)
+    const uint64_t K = h->mem.keep;
+    if (move_halves(h, h->mem.primary, h->mem.fromspace, &h->mem.live, K) != 0)
         return agc_fail(AGC_ESYS, "flip: mremap of the heap failed: %s", strerror(errno));
-    if (h->mem.standby_valid && h->mem.standby_half == h->plan.to_half) {
-        r = agc_move_mapping(h->mem.standby, h->mem.primary, h->mem.span);
-        if (r == MAP_FAILED)
+    if (standby_is_tospace(h)) {
+        if (move_halves(h, h->mem.standby, h->mem.primary, &h->mem.sb, K) != 0)
             return agc_fail(AGC_ESYS, "flip: mremap of to-space failed: %s", strerror(errno));
         h->mem.standby_valid = 0;
         agc_reserve_again(h->mem.standby, h->mem.span);
-        if (must_zap > h->mem.zapped_upto &&
-            madvise(h->mem.primary + h->mem.zapped_upto, must_zap - h->mem.zapped_upto, MADV_DONTNEED) != 0)
+        uint64_t lo = h->mem.zapped_upto > K ? h->mem.zapped_upto : K;
+        if (must_zap > lo && madvise(h->mem.primary + lo, must_zap - lo, MADV_DONTNEED) != 0)
             return agc_fail(AGC_ESYS, "flip: dropping to-space page tables failed: %s", strerror(errno));
         return AGC_OK;
     }
-    if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
-             half_off(h, h->plan.to_half)) == MAP_FAILED)
+    if (map_halves(h, h->mem.primary, &h->mem.to, K, h->mem.cap) != 0)
         return agc_fail(AGC_ESYS, "flip: mapping to-space failed: %s", strerror(errno));
     return AGC_OK;
-}
-
-static void set_bases(agc_heap *h)
-{
-    h->plan.from_base = h->mem.alias + (uint64_t)h->mem.live_half * h->mem.cap;
-    h->plan.to_base = h->mem.alias + (uint64_t)h->plan.to_half * h->mem.cap;
 }
 
 static int shmem_flip(agc_heap *h, uint64_t must_zap)
@@ -148,17 +257,22 @@ static int shmem_flip(agc_heap *h, uint64_t must_zap)
     int rc = map_tospace(h, must_zap);
     if (rc)
         return rc;
-    set_bases(h);
-    if (!h->mode->build_in_place)
-        h->plan.to_base = NULL;
-    h->mem.live_half = h->plan.to_half;
+    /* from-space read where the flip moved the primary, with its page
+     * tables; to-space written through the alias, in each page's half */
+    h->plan.from_base = h->mem.fromspace;
+    h->plan.to_base = NULL;
+    h->plan.to_halves = h->mode->build_in_place ? &h->mem.to : NULL;
+    h->plan.map_halves = &h->mem.to;
+    h->mem.live = h->mem.to;
     return AGC_OK;
 }
 
 static int shmem_stw_begin(agc_heap *h)
 {
-    h->plan.to_half = 1 - h->mem.live_half;
-    set_bases(h);
+    plan_tospace(h);
+    h->plan.from_base = h->mem.primary;   /* the world is stopped: it shows from-space until stw_end */
+    h->plan.to_base = NULL;
+    h->plan.to_halves = &h->mem.to;
     return AGC_OK;
 }
 
@@ -168,39 +282,54 @@ static int shmem_stw_end(agc_heap *h)
     int rc = standby_prepare(h, 0);
     if (!rc)
         rc = map_tospace(h, 0);
-    h->mem.live_half = h->plan.to_half;
+    if (!rc)
+        h->mem.live = h->mem.to;
     return rc;
 }
 
+/* From-space [off, off + len) goes back (never below K: there from-space
+ * and the live space are the same pages). */
 static void shmem_release(agc_heap *h, uint64_t off, uint64_t len)
 {
-    punch_half(h, 1 - h->mem.live_half, off, len);
+    uint64_t lo = off > h->mem.keep ? off : h->mem.keep, hi = off + len;
+    if (hi > h->mem.cap)
+        hi = h->mem.cap;
+    if (hi <= lo)
+        return;
+    agc_halves from = other_halves(h);
+    punch(h, &from, lo, hi);
 }
 
 static void shmem_release_live(agc_heap *h, uint64_t off, uint64_t len)
 {
-    punch_half(h, h->mem.live_half, off, len);
+    punch(h, &h->mem.live, off, off + len > h->mem.cap ? h->mem.cap : off + len);
 }
 
-/* The old primary, now at F, either becomes the standby of the next cycle
- * (its half is the next to-space; its page tables are kept) or is dropped
- * and its half punched (the next to-space must be empty for a mode whose
- * pages are installed by MISSING faults, or when reuse_tospace is off). */
+/* The old primary, now at F from K up, either becomes the standby of the
+ * next cycle (its halves are the next to-space's; its page tables are
+ * kept) or is dropped and its memory punched (the next to-space must be
+ * empty for a mode whose pages are installed by MISSING faults, or when
+ * reuse_tospace is off). */
 static void shmem_after_cycle(agc_heap *h)
 {
-    int from_half = 1 - h->mem.live_half;
+    const uint64_t K = h->mem.keep;
+    agc_halves from = other_halves(h);
     int keep = h->opt.reuse_tospace && h->mode->build_in_place && !h->rel.released_during;
     if (keep) {
-        void *r = agc_move_mapping(h->mem.fromspace, h->mem.standby, h->mem.span);
-        if (r != MAP_FAILED) {
+        if (move_halves(h, h->mem.fromspace, h->mem.standby, &from, K) == 0) {
             h->mem.standby_valid = 1;
-            h->mem.standby_half = from_half;
+            h->mem.sb = from;
+            h->mem.sb_lo = K;
             agc_reserve_again(h->mem.fromspace, h->mem.span);
+            h->mem.keep = 0;
             return;
         }
+        h->mem.standby_valid = 0;
+        agc_reserve_again(h->mem.standby, h->mem.span);
     }
     agc_reserve_again(h->mem.fromspace, h->mem.span);
-    punch_half(h, from_half, 0, h->mem.cap);
+    punch(h, &from, K, h->mem.cap);
+    h->mem.keep = 0;
 }
 
 static int shmem_pretouch(agc_heap *h, uint64_t off, uint64_t len)
@@ -216,7 +345,7 @@ static uint64_t shmem_held(agc_heap *h)
 
 const agc_space_ops agc_space_shmem = {
     .name = "shmem", .id = AGC_MEMORY_SHMEM,
-    .map = shmem_map, .unmap = shmem_unmap,
+    .map = shmem_map, .unmap = shmem_unmap, .keep = shmem_keep,
     .prepare = shmem_prepare, .prepare_late = shmem_prepare_late, .populate = shmem_populate,
     .flip = shmem_flip,
     .stw_begin = shmem_stw_begin, .stw_end = shmem_stw_end,

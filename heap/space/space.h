@@ -12,6 +12,19 @@
 
 typedef struct agc_heap agc_heap;
 
+/* shmem: the memfd half of every part of the space (heap/space/halves.c):
+ * half0 from offset 0, the other one from each cut on, alternating. */
+#define AGC_MAX_CUTS 16
+typedef struct agc_halves {
+    int half0;
+    int ncut;
+    uint64_t cut[AGC_MAX_CUTS];     /* ascending page offsets in (0, cap) */
+} agc_halves;
+int agc_halves_at(const agc_halves *l, uint64_t off);
+uint64_t agc_halves_run_end(const agc_halves *l, uint64_t off, uint64_t end);
+void agc_halves_toggle(agc_halves *l, uint64_t at);
+uint64_t agc_halves_keep(const agc_halves *l, uint64_t want, uint64_t near);
+
 /* The heap's memory and its mappings (heap.c, heap/space). */
 typedef struct agc_mem {
     uint64_t cap;               /* bytes in the live space */
@@ -24,10 +37,14 @@ typedef struct agc_mem {
     uint8_t *fromspace;         /* F: where the primary goes at the flip */
     uint8_t *alias;             /* shmem: the whole memfd, for GC writes */
     uint8_t *standby;           /* S: the next to-space half, mapped ahead with its page tables */
-    int standby_valid, standby_half;
+    int standby_valid;
+    agc_halves sb;              /* shmem: what the standby maps, from sb_lo up */
+    uint64_t sb_lo;
     void *res_p, *res_f, *res_s;        /* reservations (for munmap) */
     size_t res_p_len, res_f_len, res_s_len;
-    int live_half;              /* memfd half mapped at P */
+    agc_halves live;            /* shmem: the memfd halves mapped at P */
+    agc_halves to;              /* shmem, during a cycle: to-space's (live's, toggled at keep) */
+    uint64_t keep;              /* shmem, during a cycle: the young cycle's kept prefix */
     uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
     uint64_t zapped_upto;       /* standby bytes without page-table entries */
 } agc_mem;
@@ -36,6 +53,10 @@ typedef struct agc_space_ops {
     const char *name;
     int id;                                   /* AGC_MEMORY_* */
     int (*map)(agc_heap *h);                  /* create the memory, map the primary */
+    /* A young cycle whose old generation ends at page offset `want`: the
+     * prefix [0, K) it leaves where it is (K <= want; the old pages in
+     * [K, want) are copied as they are). */
+    uint64_t (*keep)(agc_heap *h, uint64_t want);
     void (*unmap)(agc_heap *h);
     /* Outside pauses, after planning: get to-space ready. populate: bytes of
      * to-space that must exist (modes that build in place), zap: bytes at its
