@@ -154,6 +154,14 @@ class Heap:
     charge_fromspace
         while compaction runs, from-space not given back yet counts as used
         (default True; False in the seed design).
+    recycle_fromspace
+        shmem: from-space above the allocation pointer becomes the free space
+        at the cycle's end instead of being punched (default False: the kept
+        pages are memory beyond the used bytes).
+    inplace_prefix
+        shmem, minor and stw: a full cycle updates the dense prefix's pages
+        where they are instead of copying them to the memfd's other half
+        (default True).
     huge_moves
         move: GC threads move whole 2 MiB blocks with one ioctl (default True;
         False in the art-2025 design, which moves runs of 16 pages as ART).
@@ -190,8 +198,8 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
                  build_ahead: bool = False, huge_moves: bool | None = None,
-                 charge_fromspace: bool | None = None,
-                 dense_prefix: float | None = None, generational: str | bool = "auto",
+                 charge_fromspace: bool | None = None, inplace_prefix: bool = True,
+                 recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool = "auto",
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no
@@ -208,6 +216,7 @@ class Heap:
                                      eager_release=eager_release, release_gaps=release_gaps,
                                      huge_pages=huge_pages, build_ahead=build_ahead,
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
+                                     inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                                      dense_prefix=dense_prefix, generational=generational,
                                      pretouch_window=pretouch_window, design=design)
         opts = hopts.to_c()

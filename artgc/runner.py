@@ -443,7 +443,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
         release_gaps: bool = False, huge_pages: bool = True, build_ahead: bool = False,
-        huge_moves: bool | None = None, charge_fromspace: bool | None = None,
+        huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: bool = True,
+        recycle_fromspace: bool = False,
         dense_prefix: float | None = None, generational: str | bool = "auto",
         pretouch_window: int | str | None = None,
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
@@ -500,6 +501,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       order=order, trigger=trigger, pretouch=pretouch, memory=memory,
                       eager_release=eager_release, release_gaps=release_gaps, huge_pages=huge_pages,
                       build_ahead=build_ahead, huge_moves=huge_moves, charge_fromspace=charge_fromspace,
+                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                       dense_prefix=dense_prefix, generational=generational,
                       pretouch_window=pretouch_window, design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
@@ -518,6 +520,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     a["heap_bytes"] = heap_bytes
     options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch",
                                      "release_gaps", "huge_pages", "build_ahead", "huge_moves", "charge_fromspace",
+                                     "inplace_prefix", "recycle_fromspace",
                                      "generational")}
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")

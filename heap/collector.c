@@ -34,6 +34,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     agc_gen_cycle_done(h, c);      /* promotion: after the statistics read this cycle's */
     h->plan.cycle_skipped = AGC_SKIP_NONE;
     h->plan.dense_end = 0;
+    h->plan.inplace_end = 0;
     AGC_STORE(h->gc.gc_baseline, c->used_after);
     /* allocation rate since the previous cycle, and this cycle's length:
      * keep 1.5x what the mutators allocate during a cycle in reserve */

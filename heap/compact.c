@@ -14,8 +14,11 @@
 #include "uffd.h"
 
 /* A page of the black-dense prefix: its objects stay where they are. The
- * page is copied whole, every gap between live objects that starts on it
- * becomes a filler, and the references on it are forwarded. */
+ * page is copied whole (or, below plan.inplace_end, updated where it is:
+ * dst and from's page are the same memfd page), every gap between live
+ * objects that starts on it becomes a filler, and the references on it are
+ * forwarded. Only its own slots and gaps are written: live headers, which
+ * the builders of other pages read, never change. */
 static void rewrite_slots(agc_heap *h, uint8_t *dst, uint64_t lo, uint64_t r0, uint64_t r1)
 {
     const agc_word base = (agc_word)h->mem.primary;
@@ -39,7 +42,8 @@ static void build_prefix_page(agc_heap *h, uint64_t page, uint8_t *dst)
     const uint64_t lo = page * AGC_PAGE, hi = lo + AGC_PAGE;
     const uint8_t *from = h->plan.from_base;
     const uint64_t end_w = h->plan.dense_end / 8;
-    memcpy(dst, from + lo, AGC_PAGE);
+    if (hi > h->plan.inplace_end)      /* else dst is from's page itself (shmem, inplace_prefix) */
+        memcpy(dst, from + lo, AGC_PAGE);
     /* the live object covering lo, if any, else the first one after it */
     uint64_t gap = 0;       /* where the gap before the next live object starts */
     uint64_t w = lo ? bm_prev(h->mk.mark_bits, lo / 8 - 1) : AGC_NONE;

@@ -20,6 +20,9 @@ typedef struct agc_plan {
     uint64_t keep_end;          /* a young cycle: the old generation's whole pages [0, keep_end)
                                  * are neither moved nor rebuilt (0 in a full cycle); the
                                  * prefix that does not move is [0, O), O = dense_end */
+    uint64_t inplace_end;       /* a full cycle on shmem that builds in place: the dense
+                                 * prefix's pages [0, inplace_end) are updated where they are
+                                 * (the memfd pages from-space and to-space share; 0: none) */
     int cycle_skipped;          /* AGC_SKIP_*: this cycle does not compact */
     uint64_t new_end;           /* end of compacted data in to-space */
     uint64_t npages;            /* to-space pages to build */

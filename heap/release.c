@@ -182,14 +182,16 @@ void agc_compact_plan_release(agc_heap *h)
 }
 
 /* charge_fromspace. From the flip on, from-space [keep_end, plan_top) (a
- * young cycle's old generation stays where it is) counts as used: the
+ * young cycle's old generation stays where it is; on shmem a full cycle's
+ * prefix updated in place is to-space too: from inplace_end) counts as used: the
  * mutators allocate only up to the heap's capacity less what of it is not
  * given back yet, so the memory the heap holds stays within its budget as
  * ART's accounting keeps it (ART credits what a cycle frees when it ends;
  * here each chunk is credited when it goes, given back or recycled). */
 void agc_charge_fromspace(agc_heap *h)
 {
-    uint64_t lo = h->plan.keep_end, hi = h->plan.plan_top;
+    uint64_t lo = h->plan.keep_end > h->plan.inplace_end ? h->plan.keep_end : h->plan.inplace_end;
+    uint64_t hi = h->plan.plan_top;
     h->rel.charge_lo = lo;
     h->rel.charge_hi = hi;
     h->rel.charged_bytes = 0;
@@ -326,10 +328,12 @@ void agc_release_ready(agc_heap *h)
         uint64_t a = j * h->rel.rel_chunk, len = h->rel.rel_chunk;
         if (a + len > h->mem.cap)
             len = h->mem.cap - a;
-        h->space->release(h, a, len);
-        uncharge(h, a, len);
-        AGC_STORE(h->rel.released_during, 1);
-        atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
+        uint64_t r = h->space->release(h, a, len);
+        if (r) {         /* kept (recycle_fromspace) or to-space too: still held */
+            uncharge(h, a, len);
+            AGC_STORE(h->rel.released_during, 1);
+            atomic_fetch_add_explicit(&h->rel.released_bytes, r, memory_order_relaxed);
+        }
     }
 }
 
@@ -341,10 +345,12 @@ void agc_compact_release_rest(agc_heap *h)
         uint8_t exp = 1;
         if (atomic_compare_exchange_strong(&h->rel.rel_state[j], &exp, 2)) {
             uint64_t a = j * h->rel.rel_chunk, len = a + h->rel.rel_chunk > h->mem.cap ? h->mem.cap - a : h->rel.rel_chunk;
-            h->space->release(h, a, len);
-            uncharge(h, a, len);
-            AGC_STORE(h->rel.released_during, 1);
-            atomic_fetch_add_explicit(&h->rel.released_bytes, len, memory_order_relaxed);
+            uint64_t r = h->space->release(h, a, len);
+            if (r) {
+                uncharge(h, a, len);
+                AGC_STORE(h->rel.released_during, 1);
+                atomic_fetch_add_explicit(&h->rel.released_bytes, r, memory_order_relaxed);
+            }
         }
     }
 }

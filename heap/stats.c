@@ -75,6 +75,9 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
     c->dense_prefix_bytes = h->gen.young ? 0 : h->plan.dense_end;
+    c->inplace_bytes = c->skipped ? 0 : h->plan.inplace_end;
+    c->recycled_free_bytes = c->skipped ? 0 : h->mem.recycled;
+    h->mem.recycled = 0;
     c->skipped = h->plan.cycle_skipped;
     c->kind = h->gen.young ? 1 : 0;
     snprintf(c->kind_reason, sizeof c->kind_reason, "%s", agc_gen_reason_name(h->gen.reason));

@@ -56,6 +56,12 @@ typedef struct agc_options {
     int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
     int charge_fromspace;   /* while compaction runs, from-space not given back yet counts as used:
                              * mutators allocate only what the heap's budget leaves beside it */
+    int recycle_fromspace;  /* shmem: from-space above the allocation pointer is kept and becomes
+                             * the free space at the cycle's end (no fresh memfd pages to
+                             * allocate into), instead of punched */
+    int inplace_prefix;     /* shmem, modes that build in place: a full cycle updates its dense
+                             * prefix's pages where they are instead of copying them to the
+                             * memfd's other half */
 } agc_options;
 
 typedef struct agc_cycle_stats {
@@ -86,6 +92,10 @@ typedef struct agc_cycle_stats {
     uint64_t cards_forwarded; /* young cycle: dirty cards whose references the flip forwarded */
     uint64_t old_copied_bytes; /* young cycle on shmem: old pages copied as they are to the
                                 * other memfd half (above the prefix it keeps mapped) */
+    uint64_t recycled_free_bytes; /* shmem (recycle_fromspace): from-space mapped as the free space
+                               * above the allocation pointer at the cycle's end, not punched */
+    uint64_t inplace_bytes;   /* full cycle on shmem (inplace_prefix): dense prefix bytes updated
+                               * where they are, in the memfd half they were in, not copied */
     uint64_t old_bytes;       /* the old generation after the cycle (generational) */
     uint64_t marked_bytes;    /* bytes the cycle's tracing marked (a young cycle: only young ones) */
     char kind_reason[48];     /* why the cycle is young or full */

@@ -41,10 +41,9 @@ static void release_tail(agc_heap *h)
     uint64_t hi = AGC_LOAD(h->gc.pretouched_upto);
     if (hi > h->mem.cap)
         hi = h->mem.cap;
-    if (hi > lo) {
-        h->space->release(h, lo, hi - lo);
-        atomic_fetch_add_explicit(&h->rel.released_bytes, hi - lo, memory_order_relaxed);
-    }
+    if (hi > lo)
+        atomic_fetch_add_explicit(&h->rel.released_bytes, h->space->release(h, lo, hi - lo),
+                                  memory_order_relaxed);
 }
 
 void agc_compact_concurrently(agc_heap *h)

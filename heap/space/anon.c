@@ -78,9 +78,9 @@ static int anon_stw_begin(agc_heap *h)
 
 static int anon_stw_end(agc_heap *h) { (void)h; return AGC_OK; }
 
-static void anon_release(agc_heap *h, uint64_t off, uint64_t len)
+static uint64_t anon_release(agc_heap *h, uint64_t off, uint64_t len)
 {
-    madvise(h->mem.fromspace + off, len, MADV_DONTNEED);
+    return madvise(h->mem.fromspace + off, len, MADV_DONTNEED) == 0 ? len : 0;
 }
 
 static void anon_release_live(agc_heap *h, uint64_t off, uint64_t len)

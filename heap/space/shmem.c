@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -24,12 +25,20 @@
 
 static off_t half_off(agc_heap *h, int half) { return (off_t)((uint64_t)half * h->mem.cap); }
 
-/* The halves of the space outside the live one from K up: from-space after
- * a flip, to-space before it (a young cycle leaves [0, K) as it is). */
+/* Where from-space and to-space part: below it they are the same memfd
+ * pages (a young cycle's kept old generation, or a full cycle's dense
+ * prefix updated in place). */
+static uint64_t split(const agc_heap *h)
+{
+    return h->mem.keep ? h->mem.keep : h->mem.inplace;
+}
+
+/* The halves of the space outside the live one from the split up:
+ * from-space after a flip, to-space before it. */
 static agc_halves other_halves(agc_heap *h)
 {
     agc_halves l = h->mem.live;
-    agc_halves_toggle(&l, h->mem.keep);
+    agc_halves_toggle(&l, split(h));
     return l;
 }
 
@@ -67,10 +76,15 @@ static void shmem_unmap(agc_heap *h)
 /* A young cycle keeps [0, K) where it is: K is an existing cut a little
  * below the old generation's end when there is one (the old pages above it
  * are copied as they are, at most an eighth of the heap), else that end. */
-static uint64_t shmem_keep(agc_heap *h, uint64_t want)
+static uint64_t near_cut(const agc_heap *h)
 {
     uint64_t near = h->mem.cap / 8;
-    return agc_halves_keep(&h->mem.live, want, near < (16ull << 20) ? 16ull << 20 : near);
+    return near < (16ull << 20) ? 16ull << 20 : near;
+}
+
+static uint64_t shmem_keep(agc_heap *h, uint64_t want)
+{
+    return agc_halves_keep(&h->mem.live, want, near_cut(h));
 }
 
 /* Over the runs of [lo, hi) that lie in one half of l. */
@@ -174,18 +188,29 @@ static int standby_prepare(agc_heap *h, uint64_t zap_len)
     return AGC_OK;
 }
 
-/* To-space: live's halves from K up, each in the other half. */
+/* To-space: live's halves from the split up, each in the other half. A
+ * full cycle of a mode that builds in place leaves its dense prefix in the
+ * half it is in (inplace_prefix): those pages fault like the others after
+ * the flip, and are updated where they are instead of copied to the other
+ * half (no fresh memfd page, no copy, nothing to punch). The split is a
+ * cut the live space has a little below the prefix's end when there is one
+ * (the prefix pages above it are copied), so the cuts stay few. */
 static void plan_tospace(agc_heap *h)
 {
     h->mem.keep = h->plan.keep_end;
+    h->mem.inplace = 0;
+    if (!h->mem.keep && !h->gen.young && h->mode->build_in_place && h->opt.inplace_prefix &&
+        h->plan.dense_end >= AGC_PAGE)
+        h->mem.inplace = agc_halves_keep(&h->mem.live, h->plan.dense_end, near_cut(h));
+    h->plan.inplace_end = h->mem.inplace;
     h->mem.to = other_halves(h);
 }
 
 static int shmem_prepare(agc_heap *h, uint64_t populate_len, uint64_t zap)
 {
     plan_tospace(h);
-    if (populate_len > h->mem.keep &&
-        populate(h, &h->mem.to, h->mem.keep, populate_len > h->mem.cap ? h->mem.cap : populate_len) != 0)
+    if (populate_len > split(h) &&
+        populate(h, &h->mem.to, split(h), populate_len > h->mem.cap ? h->mem.cap : populate_len) != 0)
         return agc_fail(AGC_EOOM, "cannot populate %llu bytes of to-space: %s",
                         (unsigned long long)populate_len, strerror(errno));
     if (!h->mode->build_in_place || zap == 0)
@@ -196,7 +221,8 @@ static int shmem_prepare(agc_heap *h, uint64_t populate_len, uint64_t zap)
 
 static int shmem_populate(agc_heap *h, uint64_t off, uint64_t len)
 {
-    return populate(h, &h->mem.to, off, off + len);
+    uint64_t lo = off > split(h) ? off : split(h);     /* below it the pages are there */
+    return off + len > lo ? populate(h, &h->mem.to, lo, off + len) : 0;
 }
 
 /* Right before the flip's stop: drop the standby's entries up to `upto`
@@ -287,22 +313,77 @@ static int shmem_stw_end(agc_heap *h)
     return rc;
 }
 
-/* From-space [off, off + len) goes back (never below K: there from-space
- * and the live space are the same pages). */
-static void shmem_release(agc_heap *h, uint64_t off, uint64_t len)
+/* recycle_fromspace: from-space this far above the allocation pointer is
+ * kept when its chunk is done with; the cycle's end maps it as the free
+ * space above what the mutators have allocated by then. */
+static uint64_t recycle_headroom(const agc_heap *h)
 {
-    uint64_t lo = off > h->mem.keep ? off : h->mem.keep, hi = off + len;
+    uint64_t w = h->mem.cap / 16;
+    return w < (16ull << 20) ? 16ull << 20 : w;
+}
+
+/* From-space [off, off + len) goes back (never below the split: there
+ * from-space and the live space are the same pages), unless it is kept to
+ * be recycled as free space (it stays charged as used until then). */
+static uint64_t shmem_release(agc_heap *h, uint64_t off, uint64_t len)
+{
+    uint64_t lo = off > split(h) ? off : split(h), hi = off + len;
     if (hi > h->mem.cap)
         hi = h->mem.cap;
     if (hi <= lo)
-        return;
+        return 0;
+    if (h->opt.recycle_fromspace && hi <= h->plan.plan_top &&
+        lo >= __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + recycle_headroom(h))
+        return 0;
     agc_halves from = other_halves(h);
     punch(h, &from, lo, hi);
+    return hi - lo;
 }
 
 static void shmem_release_live(agc_heap *h, uint64_t off, uint64_t len)
 {
     punch(h, &h->mem.live, off, off + len > h->mem.cap ? h->mem.cap : off + len);
+}
+
+/* recycle_fromspace, at the cycle's end: from-space above the allocation
+ * pointer A (kept populated by shmem_release) becomes the primary's free
+ * space at the same offsets, so the mutators allocate into pages that
+ * exist instead of fresh ones (a fresh memfd page costs the kernel an
+ * allocation, a clear and a page-cache insert: most of what a mutator
+ * spends beside its own work on binarytrees); to-space's pages above A go.
+ * Under the allocation lock: every TLAB lies below A and none is carved
+ * while the mapping changes. A is a cut of the halves a little above the
+ * pointer when there is one (toggling there removes it), so the cuts stay
+ * few; with too many, nothing is recycled. Returns A (0: not done). */
+static uint64_t recycle_free_space(agc_heap *h, const agc_halves *from)
+{
+    const uint64_t P = (h->plan.plan_top + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    agc_halves l = h->mem.live;
+    pthread_mutex_lock(&h->alloc.alloc_lock);
+    uint64_t top = (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    uint64_t A = top;
+    int at_cut = 0;
+    for (int i = 0; i < l.ncut; i++)
+        if (l.cut[i] >= top && l.cut[i] <= top + recycle_headroom(h)) {
+            A = l.cut[i];
+            at_cut = 1;
+            break;
+        }
+    if (A >= P || A <= split(h) || (!at_cut && l.ncut >= AGC_MAX_CUTS - 2)) {
+        pthread_mutex_unlock(&h->alloc.alloc_lock);
+        return 0;
+    }
+    int rc = map_halves(h, h->mem.primary, from, A, h->mem.cap);
+    if (rc == 0) {
+        agc_halves_toggle(&l, A);
+        h->mem.live = l;
+    } else if (map_halves(h, h->mem.primary, &h->mem.live, A, h->mem.cap) != 0 && !h->corrupt) {
+        h->corrupt = 1;
+        snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "recycling from-space: the heap's free space "
+                 "cannot be mapped again: %s", strerror(errno));
+    }
+    pthread_mutex_unlock(&h->alloc.alloc_lock);
+    return rc == 0 ? A : 0;
 }
 
 /* The old primary, now at F from K up, either becomes the standby of the
@@ -312,8 +393,9 @@ static void shmem_release_live(agc_heap *h, uint64_t off, uint64_t len)
  * reuse_tospace is off). */
 static void shmem_after_cycle(agc_heap *h)
 {
-    const uint64_t K = h->mem.keep;
+    const uint64_t K = h->mem.keep, I = split(h);
     agc_halves from = other_halves(h);
+    h->mem.inplace = 0;
     int keep = h->opt.reuse_tospace && h->mode->build_in_place && !h->rel.released_during;
     if (keep) {
         if (move_halves(h, h->mem.fromspace, h->mem.standby, &from, K) == 0) {
@@ -322,13 +404,21 @@ static void shmem_after_cycle(agc_heap *h)
             h->mem.sb_lo = K;
             agc_reserve_again(h->mem.fromspace, h->mem.span);
             h->mem.keep = 0;
-            return;
+            return;      /* its pages below I are the live ones: it maps them as from says */
         }
         h->mem.standby_valid = 0;
         agc_reserve_again(h->mem.standby, h->mem.span);
     }
+    agc_halves to = h->mem.live;
+    uint64_t A = h->opt.recycle_fromspace ? recycle_free_space(h, &from) : 0;
     agc_reserve_again(h->mem.fromspace, h->mem.span);
-    punch(h, &from, K, h->mem.cap);
+    if (A) {
+        punch(h, &from, I, A);
+        punch(h, &to, A, h->mem.cap);
+        h->mem.recycled = h->plan.plan_top > A ? ((h->plan.plan_top + AGC_PAGE - 1) & ~(AGC_PAGE - 1)) - A : 0;
+    } else {
+        punch(h, &from, I, h->mem.cap);
+    }
     h->mem.keep = 0;
 }
 

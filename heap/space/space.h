@@ -45,6 +45,11 @@ typedef struct agc_mem {
     agc_halves live;            /* shmem: the memfd halves mapped at P */
     agc_halves to;              /* shmem, during a cycle: to-space's (live's, toggled at keep) */
     uint64_t keep;              /* shmem, during a cycle: the young cycle's kept prefix */
+    uint64_t recycled;          /* shmem, the last cycle's end: from-space bytes it mapped as
+                                 * free space (recycle_fromspace; some may have been punched) */
+    uint64_t inplace;           /* shmem, during a full cycle of a mode that builds in place:
+                                 * the dense prefix [0, inplace) stays in its half, its pages
+                                 * updated where they are (from-space and to-space the same) */
     uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
     uint64_t zapped_upto;       /* standby bytes without page-table entries */
 } agc_mem;
@@ -74,8 +79,9 @@ typedef struct agc_space_ops {
     int (*stw_begin)(agc_heap *h);
     int (*stw_end)(agc_heap *h);
     /* From-space bytes [off, off + len) are needed by no page left to build:
-     * give them back now (during compaction, never in a pause). */
-    void (*release)(agc_heap *h, uint64_t off, uint64_t len);
+     * give them back now (during compaction, never in a pause); returns the
+     * bytes given back (none where from-space is to-space too). */
+    uint64_t (*release)(agc_heap *h, uint64_t off, uint64_t len);
     /* Before the flip: live-space bytes [off, off + len) that nothing
      * reachable uses (dead from-space to be) go back now. */
     void (*release_live)(agc_heap *h, uint64_t off, uint64_t len);
