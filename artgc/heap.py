@@ -160,8 +160,9 @@ class Heap:
         pages are memory beyond the used bytes).
     inplace_prefix
         shmem, minor and stw: a full cycle updates the dense prefix's pages
-        where they are instead of copying them to the memfd's other half
-        (default True).
+        where they are instead of copying them to the memfd's other half:
+        "on", "off" or "auto" (the default: only the prefix's part below a
+        1 GiB boundary, so that the flip stays cheap; True/False mean on/off).
     huge_moves
         move: GC threads move whole 2 MiB blocks with one ioctl (default True;
         False in the art-2025 design, which moves runs of 16 pages as ART).
@@ -198,7 +199,7 @@ class Heap:
                  verify: bool = False, seed: int = 0, memory: str | None = None,
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
                  build_ahead: bool = False, huge_moves: bool | None = None,
-                 charge_fromspace: bool | None = None, inplace_prefix: bool = True,
+                 charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool = "auto",
                  pretouch_window: int | str | None = None, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),

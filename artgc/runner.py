@@ -443,7 +443,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
         release_gaps: bool = False, huge_pages: bool = True, build_ahead: bool = False,
-        huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: bool = True,
+        huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
         recycle_fromspace: bool = False,
         dense_prefix: float | None = None, generational: str | bool = "auto",
         pretouch_window: int | str | None = None,

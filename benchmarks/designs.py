@@ -17,6 +17,9 @@ Sections (each point a separate `python -m artgc run ... --json` process):
            in the install ioctls
   generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025, seed,
            each with --generational off and on (young cycles against full ones)
+  inplace  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB, minor: the dense prefix updated in
+           place (--inplace-prefix on) against copied to the other memfd half (auto, the default,
+           at these heaps), and --recycle-fromspace (from-space kept as the next free space)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
 from __future__ import annotations
@@ -79,6 +82,8 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "live_mib_per_cycle": (sum(live) / max(1, len(live))) / 2**20,
         "dense_prefix_mib": float(np.median([c.get("dense_prefix_bytes", 0) for c in cycles]) / 2**20)
         if cycles else 0.0,
+        "inplace_mib": float(np.median([c.get("inplace_bytes", 0) for c in cycles]) / 2**20) if cycles else 0.0,
+        "compact_ms_median": float(np.median([c.get("compact_ns", 0) for c in cycles]) / 1e6) if cycles else None,
         "compact_gbps": moved / comp if comp else None,
         "compact_ns_per_kib": comp / (moved / 1024) if moved else None,
         **_compaction_cost(cycles),
@@ -199,6 +204,23 @@ SCALING_POINTS = [
 SCALING_HEAPS = {20: ("1GiB", "4GiB"), 21: ("1GiB", "8GiB")}
 
 
+INPLACE_POINTS = [
+    ("binarytrees", ["--size", "21", "--heap", "1GiB"]), ("gcbench", ["--size", "18", "--heap", "256MiB"])]
+INPLACE_VARIANTS = [("prefix in place (on)", ["--inplace-prefix", "on"]),
+                    ("prefix copied (auto, the default: no 1 GiB boundary below it)", []),
+                    ("in place, from-space recycled", ["--inplace-prefix", "on", "--recycle-fromspace"])]
+
+
+def section_inplace(n: int) -> list[dict[str, Any]]:
+    """minor on shmem: the dense prefix updated where it is against copied
+    to the other half of the memfd, and from-space recycled as free space."""
+    rows = []
+    for wl, base in INPLACE_POINTS:
+        for label, extra in INPLACE_VARIANTS:
+            rows += repeat(wl, [*base, "--mode", "minor", *extra], n, f"{wl}, {label}")
+    return rows
+
+
 def section_scaling(n: int) -> list[dict[str, Any]]:
     rows = []
     for label, size, extra in SCALING_POINTS:
@@ -316,7 +338,7 @@ def moves_table(rows: list[dict[str, Any]]) -> list[str]:
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "designs": section_designs, "charge": section_charge, "scaling": section_scaling, "order": section_order, "lru": section_lru,
     "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational,
-    "moves": section_moves}
+    "moves": section_moves, "inplace": section_inplace}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -383,6 +405,12 @@ def write_md(doc: dict[str, Any], path: str) -> None:
                                   ("moved MiB full", "moved_mib_full", 1)])
         elif name == "moves":
             lines += moves_table(rows)
+        elif name == "inplace":
+            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
+                                  ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
+                                  ("peak PSS MiB", "peak_pss_mib", 0), ("beyond used MiB", "beyond_used_mib", 0),
+                                  ("in place MiB", "inplace_mib", 0), ("compaction ms", "compact_ms_median", 0),
+                                  ("GC CPU us/page", "compact_cpu_us_per_page", 2), ("faults", "faults", 0)])
         elif name in ("order", "ahead"):
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])

@@ -36,7 +36,7 @@ void agc_options_default(agc_options *o)
     o->build_ahead = 0;
     o->huge_moves = 1;
     o->charge_fromspace = 1;
-    o->inplace_prefix = 1;
+    o->inplace_prefix = AGC_INPLACE_AUTO;
     o->recycle_fromspace = 0;
 }
 
@@ -110,8 +110,10 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "charge_fromspace must be 0 or 1, got %d", o->charge_fromspace);
     if (o->recycle_fromspace != 0 && o->recycle_fromspace != 1)
         return agc_fail(AGC_EINVAL, "recycle_fromspace must be 0 or 1, got %d", o->recycle_fromspace);
-    if (o->inplace_prefix != 0 && o->inplace_prefix != 1)
-        return agc_fail(AGC_EINVAL, "inplace_prefix must be 0 or 1, got %d", o->inplace_prefix);
+    if (o->inplace_prefix != AGC_INPLACE_OFF && o->inplace_prefix != AGC_INPLACE_ON &&
+        o->inplace_prefix != AGC_INPLACE_AUTO)
+        return agc_fail(AGC_EINVAL, "inplace_prefix must be AGC_INPLACE_OFF, _ON or _AUTO, got %d",
+                        o->inplace_prefix);
     if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON)
         return agc_fail(AGC_EINVAL, "generational must be off (%d) or on (%d), got %d", AGC_GEN_OFF, AGC_GEN_ON,
                         o->generational);

@@ -1,6 +1,7 @@
 """inplace_prefix (shmem; minor and stw): a full cycle leaves the dense
 prefix in the memfd half it is in and forwards its references where they
-are, instead of copying it to the other half."""
+are, instead of copying it to the other half ("on"; "auto", the default,
+only below a 1 GiB boundary); and recycle_fromspace."""
 from __future__ import annotations
 
 import os
@@ -41,7 +42,7 @@ def _check(h: Heap, bigs: list) -> None:
 def test_prefix_updated_in_place_keeps_the_graph(mode, delivery, require_mode):
     require_mode(mode, delivery)
     with Heap("16MiB", mode=mode, memory="shmem", delivery=delivery, verify=True,
-              generational="off") as h:
+              generational="off", inplace_prefix="on") as h:
         bigs, smalls = _prefix_with_refs(h)
         del smalls
         d0 = h.verify()
@@ -61,9 +62,12 @@ def test_prefix_updated_in_place_keeps_the_graph(mode, delivery, require_mode):
 
 
 @pytest.mark.parametrize("mode,delivery", SHMEM)
-def test_inplace_off_copies_the_prefix(mode, delivery, require_mode):
+@pytest.mark.parametrize("value", ["off", "auto"])
+def test_inplace_off_copies_the_prefix(mode, delivery, value, require_mode):
+    """off, and auto in a heap under 1 GiB (the split would not be on a 1 GiB
+    boundary, which every flip after it would pay for): the prefix is copied."""
     require_mode(mode, delivery)
-    with Heap("16MiB", mode=mode, memory="shmem", delivery=delivery, inplace_prefix=False,
+    with Heap("16MiB", mode=mode, memory="shmem", delivery=delivery, inplace_prefix=value,
               generational="off") as h:
         bigs, smalls = _prefix_with_refs(h)
         d0 = h.verify()
@@ -79,7 +83,7 @@ def test_mutator_faults_on_prefix_pages_are_resolved_in_place(require_mode):
     prefix faults and forwards that page itself; nothing is copied and the
     memfd never holds the prefix twice."""
     require_mode("minor")
-    with Heap("16MiB", mode="minor", delivery="sigbus", generational="off") as h:
+    with Heap("16MiB", mode="minor", delivery="sigbus", generational="off", inplace_prefix="on") as h:
         bigs, _ = _prefix_with_refs(h, pages=64)
         d0 = h.verify()
         h.collect()                      # the first in-place cycle: the halves get their cut
@@ -102,7 +106,7 @@ def test_inplace_with_young_cycles_between(require_mode):
     generation in its half, mixed: the cuts of the memfd halves stay few and
     the graph intact."""
     require_mode("minor")
-    with Heap("32MiB", mode="minor", generational="on", verify=True) as h:
+    with Heap("32MiB", mode="minor", generational="on", verify=True, inplace_prefix=True) as h:
         bigs, _ = _prefix_with_refs(h, pages=64)
         d0 = h.verify()
         kinds = set()
@@ -124,7 +128,7 @@ def test_recycle_fromspace_keeps_the_graph_and_the_pages(mode, delivery, require
     into it afterwards sees zeroed objects and the graph stays intact over
     many cycles (the memfd halves' cuts stay under their limit)."""
     require_mode(mode, delivery)
-    with Heap("32MiB", mode=mode, memory="shmem", delivery=delivery, recycle_fromspace=True,
+    with Heap("32MiB", mode=mode, memory="shmem", delivery=delivery, recycle_fromspace=True, inplace_prefix="on",
               eager_release=True, verify=True, generational="off") as h:
         bigs, smalls = _prefix_with_refs(h, pages=16)
         Junk = h.define_class("Junk", refs=1, data_bytes=48)
@@ -152,3 +156,10 @@ def test_recycle_fromspace_off_punches(require_mode):
         stats = h.collect()
         assert stats["recycled_free_bytes"] == 0
         assert len(keep) == 100
+
+
+def test_inplace_prefix_values_are_checked():
+    with pytest.raises(ValueError, match="unknown inplace_prefix 'yes'; valid: off, on, auto"):
+        Heap("8MiB", mode="minor", inplace_prefix="yes")
+    with pytest.raises(TypeError, match="recycle_fromspace must be True or False"):
+        Heap("8MiB", mode="minor", recycle_fromspace="on")    # type: ignore[arg-type]

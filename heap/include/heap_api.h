@@ -20,6 +20,7 @@ enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 #define AGC_PRETOUCH_AUTO 0xffffffffffffffffull
 /* Generational cycles (young and full) or every cycle full. */
 enum { AGC_GEN_OFF = 0, AGC_GEN_ON = 1 };
+enum { AGC_INPLACE_OFF = 0, AGC_INPLACE_ON = 1, AGC_INPLACE_AUTO = 2 };
 /* Why a cycle did not compact. */
 enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
 /* Why a cycle ran. */
@@ -59,9 +60,11 @@ typedef struct agc_options {
     int recycle_fromspace;  /* shmem: from-space above the allocation pointer is kept and becomes
                              * the free space at the cycle's end (no fresh memfd pages to
                              * allocate into), instead of punched */
-    int inplace_prefix;     /* shmem, modes that build in place: a full cycle updates its dense
-                             * prefix's pages where they are instead of copying them to the
-                             * memfd's other half */
+    int inplace_prefix;     /* AGC_INPLACE_*, shmem, modes that build in place: a full cycle
+                             * updates its dense prefix's pages where they are instead of
+                             * copying them to the memfd's other half (auto: only the part
+                             * below a 1 GiB boundary, where the flip's moves stay whole
+                             * top-level page-table entries) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
