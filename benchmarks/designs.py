@@ -19,7 +19,8 @@ Sections (each point a separate `python -m artgc run ... --json` process):
            each with --generational off and on (young cycles against full ones)
   inplace  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB, minor: the dense prefix updated in
            place (--inplace-prefix on) against copied to the other memfd half (auto, the default,
-           at these heaps), and --recycle-fromspace (from-space kept as the next free space)
+           at these heaps), --recycle-fromspace (from-space kept as the next free space), and
+           young cycles on shmem (their flips, like those after a split prefix, are not 1 GiB aligned)
 Writes OUT/designs.json (every run's summary) and OUT/DESIGNS.md (the tables).
 """
 from __future__ import annotations
@@ -84,6 +85,8 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         if cycles else 0.0,
         "inplace_mib": float(np.median([c.get("inplace_bytes", 0) for c in cycles]) / 2**20) if cycles else 0.0,
         "compact_ms_median": float(np.median([c.get("compact_ns", 0) for c in cycles]) / 1e6) if cycles else None,
+        "flip_remap_p90_ms": _pct(np.asarray([c.get("flip_remap_ns", 0) for c in cycles], dtype=np.float64), 90) / 1e6
+        if cycles else None,
         "compact_gbps": moved / comp if comp else None,
         "compact_ns_per_kib": comp / (moved / 1024) if moved else None,
         **_compaction_cost(cycles),
@@ -208,7 +211,8 @@ INPLACE_POINTS = [
     ("binarytrees", ["--size", "21", "--heap", "1GiB"]), ("gcbench", ["--size", "18", "--heap", "256MiB"])]
 INPLACE_VARIANTS = [("prefix in place (on)", ["--inplace-prefix", "on"]),
                     ("prefix copied (auto, the default: no 1 GiB boundary below it)", []),
-                    ("in place, from-space recycled", ["--inplace-prefix", "on", "--recycle-fromspace"])]
+                    ("in place, from-space recycled", ["--inplace-prefix", "on", "--recycle-fromspace"]),
+                    ("young cycles (--generational on)", ["--generational", "on"])]
 
 
 def section_inplace(n: int) -> list[dict[str, Any]]:
@@ -410,7 +414,8 @@ def write_md(doc: dict[str, Any], path: str) -> None:
                                   ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
                                   ("peak PSS MiB", "peak_pss_mib", 0), ("beyond used MiB", "beyond_used_mib", 0),
                                   ("in place MiB", "inplace_mib", 0), ("compaction ms", "compact_ms_median", 0),
-                                  ("GC CPU us/page", "compact_cpu_us_per_page", 2), ("faults", "faults", 0)])
+                                  ("GC CPU us/page", "compact_cpu_us_per_page", 2), ("faults", "faults", 0),
+                                  ("flip remap ms p90", "flip_remap_p90_ms", 2)])
         elif name in ("order", "ahead"):
             lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
                                   ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])

@@ -280,7 +280,9 @@ void agc_mutator_free_all(agc_heap *h)
  * (Spinning through the flip costs its address-space calls a TLB-shootdown
  * interrupt each; measured on binarytrees 20 / 1 GiB, 24 runs: the flip's
  * median went from 0.11 to 0.08 ms anyway, and the pauses' p99 from 2.0 to
- * 0.2 ms.) */
+ * 0.2 ms.) A flip that moves a mapping 2 MiB entry by entry (park_sleep)
+ * would pay hundreds of those interrupts: there the mutators sleep, and
+ * their CPU, idle, is skipped by the shootdowns (lazy TLB). */
 static long ncpus;
 static const uint64_t spin_ns = 1000000;
 static void park_locked(agc_heap *h)
@@ -288,7 +290,7 @@ static void park_locked(agc_heap *h)
     if (!ncpus)
         ncpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (atomic_load(&h->world.stop_requested) && AGC_LOAD(h->world.nmutators) < ncpus &&
-        (h->world.stop_phase >= 0 && h->world.stop_phase <= 2)) {
+        (h->world.stop_phase >= 0 && h->world.stop_phase <= 2) && !AGC_LOAD(h->world.park_sleep)) {
         uint64_t epoch = h->world.stop_epoch;
         pthread_mutex_unlock(&h->world.mut_lock);
         uint64_t t0 = agc_now_ns();

@@ -45,6 +45,7 @@ typedef struct agc_world {
     uint64_t stop_ttsp_ns;      /* time-to-safepoint of the last stop */
     uint64_t start_t;           /* when the last stop ended */
     int stop_phase;
+    int park_sleep;             /* this stop: mutators sleep at once instead of spinning first */
     agc_evlog dead_events;      /* events of detached mutators */
 } agc_world;
 

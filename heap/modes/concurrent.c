@@ -131,7 +131,11 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     atomic_store(&h->cp.hint_page, AGC_NONE);
     atomic_store(&h->cp.want_page, AGC_NONE);
 
-    /* the flip */
+    /* the flip; one that moves a mapping 2 MiB entry by entry would
+     * interrupt a spinning mutator's CPU for each entry's TLB flush: the
+     * mutators sleep through it instead (binarytrees 21 / 1 GiB, young
+     * cycles of minor: flip_remap median 1.1 ms spinning, 0.18 sleeping) */
+    AGC_STORE(h->world.park_sleep, h->space->flip_unaligned(h));
     agc_halt_world(h, AGC_PHASE_FLIP);
     uint64_t T = agc_align_top(h, AGC_PAGE);
     agc_plan_black(h, T);
@@ -157,6 +161,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
         agc_charge_fromspace(h);
     }
     agc_resume_world(h, AGC_PHASE_FLIP);
+    AGC_STORE(h->world.park_sleep, 0);
     if (rc)
         return rc;
     if (h->cp.manual_compaction) {

@@ -127,6 +127,11 @@ static uint64_t anon_held(agc_heap *h)
     return resident(h->mem.primary, h->mem.cap) + resident(h->mem.fromspace, h->mem.cap);
 }
 
+static int anon_flip_unaligned(agc_heap *h)
+{
+    return (h->plan.keep_end & (AGC_ALIGN_RESERVE - 1)) != 0;
+}
+
 const agc_space_ops agc_space_anon = {
     .name = "anon", .id = AGC_MEMORY_ANON,
     .map = anon_map, .unmap = anon_unmap, .keep = anon_keep,
@@ -134,5 +139,5 @@ const agc_space_ops agc_space_anon = {
     .flip = anon_flip,
     .stw_begin = anon_stw_begin, .stw_end = anon_stw_end,
     .release = anon_release, .release_live = anon_release_live, .after_cycle = anon_after_cycle,
-    .pretouch = anon_pretouch, .held_bytes = anon_held,
+    .pretouch = anon_pretouch, .held_bytes = anon_held, .flip_unaligned = anon_flip_unaligned,
 };

@@ -443,6 +443,22 @@ static uint64_t shmem_held(agc_heap *h)
     return h->mem.memfd >= 0 && fstat(h->mem.memfd, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
 }
 
+static int cut_unaligned(const agc_halves *l, uint64_t from)
+{
+    for (int i = 0; i < l->ncut; i++)
+        if (l->cut[i] > from && (l->cut[i] & (AGC_ALIGN_RESERVE - 1)))
+            return 1;
+    return 0;
+}
+
+/* The flip moves the primary by live's runs and the standby by to-space's
+ * from K up. */
+static int shmem_flip_unaligned(agc_heap *h)
+{
+    const uint64_t K = h->mem.keep;
+    return (K & (AGC_ALIGN_RESERVE - 1)) || cut_unaligned(&h->mem.live, K) || cut_unaligned(&h->mem.to, K);
+}
+
 const agc_space_ops agc_space_shmem = {
     .name = "shmem", .id = AGC_MEMORY_SHMEM,
     .map = shmem_map, .unmap = shmem_unmap, .keep = shmem_keep,
@@ -450,5 +466,5 @@ const agc_space_ops agc_space_shmem = {
     .flip = shmem_flip,
     .stw_begin = shmem_stw_begin, .stw_end = shmem_stw_end,
     .release = shmem_release, .release_live = shmem_release_live, .after_cycle = shmem_after_cycle,
-    .pretouch = shmem_pretouch, .held_bytes = shmem_held,
+    .pretouch = shmem_pretouch, .held_bytes = shmem_held, .flip_unaligned = shmem_flip_unaligned,
 };

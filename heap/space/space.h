@@ -91,6 +91,10 @@ typedef struct agc_space_ops {
     int (*pretouch)(agc_heap *h, uint64_t off, uint64_t len);
     /* Bytes of memory the heap's memory holds right now (not mappings). */
     uint64_t (*held_bytes)(agc_heap *h);
+    /* After preparing: the flip will move a mapping that does not start on
+     * a 1 GiB boundary (the kernel then moves it 2 MiB entry by entry, each
+     * with a TLB flush that interrupts any CPU running the process). */
+    int (*flip_unaligned)(agc_heap *h);
 } agc_space_ops;
 
 extern const agc_space_ops agc_space_shmem, agc_space_anon;

@@ -1,0 +1,82 @@
+"""Variants of one `artgc run`, interleaved: one run of each in turn, N
+rounds, so that the host's drift (on a shared VM it moves a wall time by
+20% in minutes) falls on every variant alike.
+
+    python benchmarks/interleave.py --rounds 4 --base "binarytrees --size 21 --heap 1GiB --mode minor" \\
+        --variant "default=" --variant "on=--inplace-prefix on" --variant "gen=--generational on"
+
+Prints each run as it ends and a table of medians (wall, worst pause,
+worst stall, MMU at 10 ms, peak PSS, flip_remap p90); --json FILE keeps
+every run's summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+from typing import Any
+
+import numpy as np
+from runjson import run_json
+
+from artgc.metrics import mmu_at
+
+
+def summary(d: dict[str, Any]) -> dict[str, Any]:
+    pauses = d.get("pauses_ns") or [0]
+    stalls = d.get("stalls_ns") or [0]
+    remap = [c.get("flip_remap_ns", 0) for c in d.get("cycles") or []] or [0]
+    return {"wall_s": d.get("wall_s"), "worst_pause_ms": max(pauses) / 1e6, "worst_stall_ms": max(stalls) / 1e6,
+            "mmu_10ms": _mmu10(d), "peak_pss_mib": (d.get("peak_pss_bytes") or 0) / 2**20,
+            "flip_remap_p90_ms": float(np.percentile(remap, 90)) / 1e6,
+            "failed": bool(d.get("failed")), "busy": bool((d.get("machine") or {}).get("busy"))}
+
+
+def _mmu10(d: dict[str, Any]) -> float | None:
+    v = mmu_at(d, 10e6)
+    return None if v is None else float(v)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--base", required=True, help="the run's arguments common to every variant")
+    ap.add_argument("--variant", action="append", required=True, metavar="NAME=ARGS",
+                    help="a variant's name and its extra arguments (repeat)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="write every run's summary here")
+    a = ap.parse_args()
+    variants = []
+    for v in a.variant:
+        name, sep, extra = v.partition("=")
+        if not sep or not name:
+            ap.error(f"--variant needs NAME=ARGS, got {v!r}")
+        variants.append((name, shlex.split(extra)))
+    base = shlex.split(a.base)
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _ in variants}
+    for r in range(a.rounds):
+        for name, extra in variants:
+            s = summary(run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600))
+            runs[name].append(s)
+            print(f"round {r + 1} {name}: wall {s['wall_s']:.2f} s, worst pause {s['worst_pause_ms']:.2f} ms, "
+                  f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else "")
+                  + (" FAILED" if s["failed"] else ""), flush=True)
+    keys = ["wall_s", "worst_pause_ms", "worst_stall_ms", "mmu_10ms", "peak_pss_mib", "flip_remap_p90_ms"]
+    print("| variant | runs | " + " | ".join(keys) + " |")
+    print("|---|---|" + "---|" * len(keys))
+    for name, rs in runs.items():
+        ok = [x for x in rs if not x["failed"]]
+        cells = []
+        for k in keys:
+            vals = [x[k] for x in ok if x[k] is not None]
+            cells.append(f"{statistics.median(vals):.2f}" if vals else "-")
+        print(f"| {name} | {len(ok)}/{len(rs)} | " + " | ".join(cells) + " |")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"base": a.base, "variants": dict(variants), "runs": runs}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
