@@ -254,18 +254,19 @@ OPTIONS: tuple[Option, ...] = (
            "above what the mutators have allocated by the cycle's end, mapped at the same offsets, so "
            "they allocate into memfd pages that exist instead of fresh ones (each a kernel allocation, "
            "clear and page-cache insert); the kept pages are memory beyond the used bytes until "
-           "allocated into (binarytrees 21 / 1 GiB: up to 704 MiB during a cycle, against 92 off, for "
-           "a wall time within noise), so off by default: all of from-space is punched and the free "
-           "space populated afresh", c_field="recycle_fromspace"),
+           "allocated into (binarytrees 21 / 1 GiB, interleaved runs with the prefix in place: wall "
+           "13.2 s against 15.4, peak PSS 1119 MiB against 932, 469-627 MiB beyond used), so off by "
+           "default: all of from-space is punched and the free space populated afresh",
+           c_field="recycle_fromspace"),
     Option("inplace_prefix", "choice", "auto", "shmem, modes that build in place (minor; stw): a full "
            "cycle leaves the dense prefix in the memfd half it is in and updates its pages where they are "
            "(each still faults after the flip until its references are forwarded), instead of copying it "
            "to the other half: no fresh memfd page, no copy and nothing to punch for it (binarytrees 21 / "
-           "1 GiB: wall 15.5 s against 17.9, compaction 247 ms against 398). But the halves' split it "
-           "leaves costs every flip after it a move of the primary in two mappings, 2 MiB entry by entry "
-           "unless the split is on a 1 GiB boundary (flip 1.1 ms against 0.06 at 1 GiB; worst pause 2.35 "
-           "ms against 0.34): auto does only the prefix's part below a 1 GiB boundary (none in a heap of "
-           "1 GiB or less), on all of it, off none",
+           "1 GiB: wall 15.4 s against 16.6 interleaved, median compaction 271 ms against 309). But the "
+           "halves' split it leaves makes every second flip move the primary in two mappings, 2 MiB entry "
+           "by entry unless the split is on a 1 GiB boundary (flip remap p90 0.23 ms against 0.08 at "
+           "1 GiB, with the mutators asleep through such flips; 1.1 ms spinning): auto does only the "
+           "prefix's part below a 1 GiB boundary (none in a heap of 1 GiB or less), on all of it, off none",
            choices={"off": f"{_C}INPLACE_OFF", "on": f"{_C}INPLACE_ON", "auto": f"{_C}INPLACE_AUTO"},
            c_field="inplace_prefix"),
     Option("huge_moves", "bool", True, "move: GC threads build whole 2 MiB blocks of to-space into "
