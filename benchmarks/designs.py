@@ -374,9 +374,27 @@ def lat_table(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+# the leading columns most sections share, then each section's own
+_HEAD = [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2), ("worst stall ms", "max_stall_ms", 2)]
+_MMU_PSS = [("MMU 10ms", "mmu_10ms", 2), ("peak PSS MiB", "peak_pss_mib", 0)]
+SECTION_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
+    "charge": [*_HEAD, ("worst alloc wait ms", "max_alloc_wait_ms", 2), ("alloc waits s", "alloc_wait_s", 2),
+               *_MMU_PSS, ("beyond used MiB", "beyond_used_mib", 0), ("beyond allocated MiB", "beyond_top_mib", 0),
+               ("metadata MiB", "meta_mib", 0)],
+    "generational": [*_HEAD, *_MMU_PSS, ("cycles", "cycles", 0), ("young", "young_cycles", 0),
+                     ("marked MiB young", "marked_mib_young", 1), ("marked MiB full", "marked_mib_full", 1),
+                     ("moved MiB young", "moved_mib_young", 1), ("moved MiB full", "moved_mib_full", 1)],
+    "inplace": [*_HEAD, *_MMU_PSS, ("beyond used MiB", "beyond_used_mib", 0), ("in place MiB", "inplace_mib", 0),
+                ("compaction ms", "compact_ms_median", 0), ("GC CPU us/page", "compact_cpu_us_per_page", 2),
+                ("faults", "faults", 0), ("flip remap ms p90", "flip_remap_p90_ms", 2)],
+    "order": [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
+              ("faults", "faults", 0), ("stalls", "n_stalls", 0)],
+}
+SECTION_COLUMNS["ahead"] = SECTION_COLUMNS["order"]
+
+
 def write_md(doc: dict[str, Any], path: str) -> None:
-    main = [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2), ("worst stall ms", "max_stall_ms", 2),
-            ("MMU 10ms", "mmu_10ms", 2), ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
+    main = [*_HEAD, *_MMU_PSS, ("cycles", "cycles", 0),
             ("moved MiB/cycle", "moved_mib_per_cycle", 0), ("live MiB/cycle", "live_mib_per_cycle", 0),
             ("compact GB/s", "compact_gbps", 2), ("beyond used MiB", "beyond_used_mib", 0),
             ("beyond allocated MiB", "beyond_top_mib", 0), ("metadata MiB", "meta_mib", 0)]
@@ -394,31 +412,10 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             from artgc.fastpath import format_fastpath
             ok = {r["label"]: r for r in rows if r.get("ok")}
             lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
-        elif name == "charge":
-            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
-                                  ("worst stall ms", "max_stall_ms", 2), ("worst alloc wait ms", "max_alloc_wait_ms", 2),
-                                  ("alloc waits s", "alloc_wait_s", 2), ("MMU 10ms", "mmu_10ms", 2),
-                                  ("peak PSS MiB", "peak_pss_mib", 0), ("beyond used MiB", "beyond_used_mib", 0),
-                                  ("beyond allocated MiB", "beyond_top_mib", 0), ("metadata MiB", "meta_mib", 0)])
-        elif name == "generational":
-            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
-                                  ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
-                                  ("peak PSS MiB", "peak_pss_mib", 0), ("cycles", "cycles", 0),
-                                  ("young", "young_cycles", 0), ("marked MiB young", "marked_mib_young", 1),
-                                  ("marked MiB full", "marked_mib_full", 1), ("moved MiB young", "moved_mib_young", 1),
-                                  ("moved MiB full", "moved_mib_full", 1)])
         elif name == "moves":
             lines += moves_table(rows)
-        elif name == "inplace":
-            lines += table(rows, [("wall s", "wall_s", 2), ("worst pause ms", "max_pause_ms", 2),
-                                  ("worst stall ms", "max_stall_ms", 2), ("MMU 10ms", "mmu_10ms", 2),
-                                  ("peak PSS MiB", "peak_pss_mib", 0), ("beyond used MiB", "beyond_used_mib", 0),
-                                  ("in place MiB", "inplace_mib", 0), ("compaction ms", "compact_ms_median", 0),
-                                  ("GC CPU us/page", "compact_cpu_us_per_page", 2), ("faults", "faults", 0),
-                                  ("flip remap ms p90", "flip_remap_p90_ms", 2)])
-        elif name in ("order", "ahead"):
-            lines += table(rows, [("wall s", "wall_s", 2), ("worst stall ms", "max_stall_ms", 2),
-                                  ("MMU 10ms", "mmu_10ms", 2), ("faults", "faults", 0), ("stalls", "n_stalls", 0)])
+        elif name in SECTION_COLUMNS:
+            lines += table(rows, SECTION_COLUMNS[name])
         else:
             lines += table(rows, main)
         lines += ["", "Commands: " + "; ".join(sorted({r["point"] for r in rows})[:12]) + "", ""]
