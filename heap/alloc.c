@@ -47,6 +47,46 @@ uint64_t agc_align_top(agc_heap *h, uint64_t align)
     return a;
 }
 
+/* Before taking `bytes` at the bump pointer: memory not known to be mapped
+ * is mapped first (up to the end of its 2 MiB block, MADV_POPULATE_WRITE), out of the
+ * world's way (agc_block), so that a pause beginning meanwhile does not
+ * wait for the fresh pages' faults: with huge pages on this VM a fresh 2 MiB
+ * page costs 0.25-5 ms (the host backs it anew), and a mutator in such a
+ * fault held up most pauses of the designs on anonymous memory. The pages
+ * are free space, no object's: a flip meanwhile moves them away, or the
+ * populate lands in to-space's free space, or where to-space is registered
+ * it fails (SIGBUS delivery) or faults through the handler like any touch. */
+static void map_before_bump(agc_mutator *m, uint64_t bytes)
+{
+    agc_heap *h = m->heap;
+    if (!h->opt.pretouch || AGC_LOAD(h->gc.pretouch_unsupported) || m->in_api)
+        return;
+    const uint64_t G = 2ull << 20;
+    uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED);
+    uint64_t upto = AGC_LOAD(h->gc.mapped_to);
+    if (top + bytes <= upto)
+        return;
+    uint64_t from = upto > top ? upto : top & ~(AGC_PAGE - 1);
+    uint64_t to = (top + bytes + G - 1) & ~(G - 1);
+    if (to > h->mem.cap)
+        to = h->mem.cap;
+    if (from >= to)
+        return;
+    uint64_t epoch = __atomic_load_n(&h->gc.layout_epoch, __ATOMIC_SEQ_CST);
+    agc_block(m);
+    uint64_t t0 = agc_now_ns();
+    (void)h->space->pretouch(h, from, to - from);
+    uint64_t t1 = agc_now_ns();
+    agc_unblock(m);     /* waits out a pause that began meanwhile (recorded as one) */
+    __atomic_add_fetch(&h->gc.mutator_maps, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&h->gc.mutator_map_ns, t1 - t0, __ATOMIC_RELAXED);
+    /* running again, so no flip can come between this check and the store;
+     * stored even if mapping failed (a registered page in the range), so
+     * that the next TLABs of this block do not try again */
+    if (__atomic_load_n(&h->gc.layout_epoch, __ATOMIC_SEQ_CST) == epoch)
+        agc_mapped_to_max(h, to);
+}
+
 static void *try_alloc(agc_mutator *m, uint64_t bytes)
 {
     agc_heap *h = m->heap;
@@ -68,6 +108,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
             want = (avail / (4ull * (uint64_t)nm)) & ~7ull;
         if (want < bytes)
             want = bytes;
+        map_before_bump(m, want);
         uint64_t got;
         uint64_t off = bump(h, want, &got, bytes);
         if (off == AGC_NONE)
@@ -79,6 +120,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         return agc_obj_at(h, off);
     }
     uint64_t got;
+    map_before_bump(m, bytes);
     uint64_t off = bump(h, bytes, &got, bytes);
     if (off == AGC_NONE)
         return NULL;

@@ -25,6 +25,7 @@ static void finish_cycle(agc_heap *h, agc_cycle_stats *c)
     agc_plan_heap_maps(h);
     if (!h->plan.cycle_skipped)
         h->space->after_cycle(h);   /* a skipped cycle did not flip: from-space is the heap */
+    agc_layout_changed(h);
     agc_charge_clear(h);
     h->rel.released_during = 0;
     agc_mark_reset(h);
@@ -103,6 +104,26 @@ static uint64_t pretouch_window(const agc_heap *h)
     return w < (16ull << 20) ? 16ull << 20 : w;
 }
 
+void agc_mapped_to_max(agc_heap *h, uint64_t end)
+{
+    uint64_t cur = AGC_LOAD(h->gc.mapped_to);
+    while (cur < end && !__atomic_compare_exchange_n(&h->gc.mapped_to, &cur, end, 1,
+                                                     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+/* The GC thread, at a flip (world stopped) or a cycle's end: the free space
+ * above the allocation pointer is not what it was. A mutator that mapped
+ * some across a flip publishes nothing (its epoch is old). At a cycle's end
+ * the mutators run, and one may publish its block just after the reset:
+ * then its next TLABs there are not mapped ahead and fault as they are
+ * touched, which costs time, never correctness (mapped_to is only a hint). */
+void agc_layout_changed(agc_heap *h)
+{
+    __atomic_add_fetch(&h->gc.layout_epoch, 1, __ATOMIC_SEQ_CST);
+    AGC_STORE(h->gc.mapped_to, 0);
+}
+
 /* Between cycles, the GC thread maps the free space ahead of the
  * allocation pointer (MADV_POPULATE_WRITE), so mutators do not take a page
  * fault per fresh page after every flip: pretouch_window bytes ahead, topped
@@ -135,6 +156,7 @@ static void pretouch_free_space(agc_heap *h)
         }
         from += len;
         AGC_STORE(h->gc.pretouched_upto, from);
+        agc_mapped_to_max(h, from);   /* the mutators need not map it (map_before_bump) */
     }
 }
 

@@ -25,6 +25,11 @@ typedef struct agc_gc_thread {
     int pretouch_wanted;        /* allocation came near the end of what is mapped ahead */
     uint64_t pretouched_upto;   /* live-space bytes mapped ahead of allocation */
     int pretouch_unsupported;   /* the memory or the kernel cannot map ahead */
+    uint64_t mapped_to;         /* free space known mapped up to here in the current layout
+                                 * (by the GC's pretouch or a mutator's map_before_bump) */
+    uint64_t layout_epoch;      /* bumped when the heap's pages move (flip, cycle end) */
+    uint64_t mutator_maps;      /* map_before_bump calls since the last cycle record */
+    uint64_t mutator_map_ns;    /* and their time */
     uint64_t cycles_done;
     uint64_t cycles_started;
     int last_cycle_error;
@@ -36,5 +41,7 @@ int agc_gc_start(agc_heap *h);
 void agc_gc_shutdown(agc_heap *h);
 int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip);
 void agc_maybe_trigger(agc_heap *h);
+void agc_mapped_to_max(agc_heap *h, uint64_t end);   /* free space mapped up to end */
+void agc_layout_changed(agc_heap *h);   /* the GC moved the heap's pages: nothing above is known mapped */
 int agc_collect_finish_cycle(agc_heap *h);
 #endif

@@ -71,6 +71,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->broken_blocks = atomic_load(&h->cp.broken_blocks);
     c->charged_bytes = h->rel.charged_bytes;
     c->charge_waits = atomic_load(&h->rel.charge_waits);
+    c->mutator_maps = __atomic_exchange_n(&h->gc.mutator_maps, 0, __ATOMIC_RELAXED);
+    c->mutator_map_ns = __atomic_exchange_n(&h->gc.mutator_map_ns, 0, __ATOMIC_RELAXED);
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;

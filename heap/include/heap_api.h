@@ -116,6 +116,9 @@ typedef struct agc_cycle_stats {
     uint64_t charge_waits;    /* allocations that waited for from-space to be given back */
     uint64_t held_bytes;      /* memory the heap's memory holds after the cycle (shmem: the
                                * memfd; anon: resident pages of the heap's mappings) */
+    uint64_t mutator_maps;    /* pretouch: times mutators mapped the fresh memory they were about to
+                               * allocate into (out of the world's way), since the previous cycle's end */
+    uint64_t mutator_map_ns;  /* the time they spent in it (mutator time, not a pause) */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */

@@ -137,6 +137,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
      * cycles of minor: flip_remap median 1.1 ms spinning, 0.18 sleeping) */
     AGC_STORE(h->world.park_sleep, h->space->flip_unaligned(h));
     agc_halt_world(h, AGC_PHASE_FLIP);
+    agc_layout_changed(h);
     uint64_t T = agc_align_top(h, AGC_PAGE);
     agc_plan_black(h, T);
     atomic_store(&h->mk.alloc_black, 0);

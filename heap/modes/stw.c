@@ -8,6 +8,7 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
 {
     (void)c;
     agc_do_marking(h, 1);           /* leaves the world stopped */
+    agc_layout_changed(h);
     uint64_t T = h->mk.black_top;
     int rc = AGC_OK;
     if (agc_plan_below_s(h, T)) {
