@@ -5,14 +5,24 @@ rounds, so that the host's drift (on a shared VM it moves a wall time by
     python benchmarks/interleave.py --rounds 4 --base "binarytrees --size 21 --heap 1GiB --mode minor" \\
         --variant "default=" --variant "on=--inplace-prefix on" --variant "gen=--generational on"
 
+A variant's ARGS may begin with @DIR: that variant runs from another
+checkout of artgc, built in place (its folder and its package), e.g. the
+build before a change against this one:
+
+    git clone -q . /tmp/base && (cd /tmp/base && git checkout -q OLD && python setup.py -q build_ext --inplace)
+    python benchmarks/interleave.py --base "binarytrees --size 21 --heap 1GiB --design art-2025" \
+        --variant "before=@/tmp/base" --variant "after="
+
 Prints each run as it ends and a table of medians (wall, worst pause,
-worst stall, MMU at 10 ms, peak PSS, flip_remap p90); --json FILE keeps
+worst stall, MMU at 10 ms, peak PSS, flip_remap p90, the flip pause's
+median, the cycles whose time-to-safepoint passed 1 ms); --json FILE keeps
 every run's summary.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import sys
@@ -27,10 +37,14 @@ from artgc.metrics import mmu_at
 def summary(d: dict[str, Any]) -> dict[str, Any]:
     pauses = d.get("pauses_ns") or [0]
     stalls = d.get("stalls_ns") or [0]
-    remap = [c.get("flip_remap_ns", 0) for c in d.get("cycles") or []] or [0]
+    cycles = d.get("cycles") or []
+    remap = [c.get("flip_remap_ns", 0) for c in cycles] or [0]
+    flips = [c.get("flip_pause_ns", 0) for c in cycles] or [0]
     return {"wall_s": d.get("wall_s"), "worst_pause_ms": max(pauses) / 1e6, "worst_stall_ms": max(stalls) / 1e6,
             "mmu_10ms": _mmu10(d), "peak_pss_mib": (d.get("peak_pss_bytes") or 0) / 2**20,
             "flip_remap_p90_ms": float(np.percentile(remap, 90)) / 1e6,
+            "flip_pause_p50_ms": float(np.median(flips)) / 1e6,
+            "ttsp_over_1ms": sum(1 for c in cycles if c.get("ttsp_max_ns", 0) > 1_000_000),
             "failed": bool(d.get("failed")), "busy": bool((d.get("machine") or {}).get("busy"))}
 
 
@@ -52,17 +66,22 @@ def main() -> int:
         name, sep, extra = v.partition("=")
         if not sep or not name:
             ap.error(f"--variant needs NAME=ARGS, got {v!r}")
-        variants.append((name, shlex.split(extra)))
+        args = shlex.split(extra)
+        checkout = args.pop(0)[1:] if args and args[0].startswith("@") else None
+        if checkout is not None and not os.path.isdir(os.path.join(checkout, "artgc")):
+            ap.error(f"--variant {name}: {checkout!r} is not a checkout of artgc")
+        variants.append((name, args, checkout))
     base = shlex.split(a.base)
-    runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _ in variants}
+    runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _, _ in variants}
     for r in range(a.rounds):
-        for name, extra in variants:
-            s = summary(run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600))
+        for name, extra, checkout in variants:
+            s = summary(run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600, checkout))
             runs[name].append(s)
             print(f"round {r + 1} {name}: wall {s['wall_s']:.2f} s, worst pause {s['worst_pause_ms']:.2f} ms, "
                   f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else "")
                   + (" FAILED" if s["failed"] else ""), flush=True)
-    keys = ["wall_s", "worst_pause_ms", "worst_stall_ms", "mmu_10ms", "peak_pss_mib", "flip_remap_p90_ms"]
+    keys = ["wall_s", "worst_pause_ms", "worst_stall_ms", "mmu_10ms", "peak_pss_mib", "flip_remap_p90_ms",
+            "flip_pause_p50_ms", "ttsp_over_1ms"]
     print("| variant | runs | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for name, rs in runs.items():
@@ -74,7 +93,8 @@ def main() -> int:
         print(f"| {name} | {len(ok)}/{len(rs)} | " + " | ".join(cells) + " |")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"base": a.base, "variants": dict(variants), "runs": runs}, f, indent=1)
+            json.dump({"base": a.base, "variants": {n: {"args": e, "checkout": c} for n, e, c in variants},
+                       "runs": runs}, f, indent=1)
     return 0
 
 
