@@ -45,6 +45,24 @@ def mode_params() -> list:
     return out
 
 
+# (mode, delivery, memory): every mode on each memory it runs on, with both
+# deliveries where the mode takes faults
+MODE_MEMORY_PARAMS = [pytest.param("stw", "sigbus", "anon", id="stw"),
+                      pytest.param("stw", "sigbus", "shmem", id="stw-shmem"),
+                      pytest.param("copy", "sigbus", "anon", id="copy-sigbus"),
+                      pytest.param("copy", "thread", "anon", id="copy-thread"),
+                      pytest.param("copy", "sigbus", "shmem", id="copy-shmem"),
+                      pytest.param("move", "sigbus", "anon", id="move-sigbus"),
+                      pytest.param("move", "thread", "anon", id="move-thread"),
+                      pytest.param("minor", "sigbus", "shmem", id="minor-sigbus"),
+                      pytest.param("minor", "thread", "shmem", id="minor-thread")]
+
+
+def skip_unless_supported(mode: str, delivery: str = "sigbus") -> None:
+    if not mode_supported(mode, delivery):
+        pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
+
+
 @pytest.fixture
 def require_mode():
     def check(mode: str, delivery: str = "sigbus") -> None:

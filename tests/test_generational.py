@@ -14,23 +14,14 @@ from hypothesis import strategies as st
 import artgc
 from artgc.heap import Heap
 
-from conftest import mode_supported
+from conftest import MODE_MEMORY_PARAMS, mode_supported, skip_unless_supported
 from test_heap_model import MUTATIONS, run_ops
 
-GEN_MODES = [pytest.param("stw", "sigbus", "anon", id="stw"),
-             pytest.param("stw", "sigbus", "shmem", id="stw-shmem"),
-             pytest.param("copy", "sigbus", "anon", id="copy-sigbus"),
-             pytest.param("copy", "thread", "anon", id="copy-thread"),
-             pytest.param("copy", "sigbus", "shmem", id="copy-shmem"),
-             pytest.param("move", "sigbus", "anon", id="move-sigbus"),
-             pytest.param("move", "thread", "anon", id="move-thread"),
-             pytest.param("minor", "sigbus", "shmem", id="minor-sigbus"),
-             pytest.param("minor", "thread", "shmem", id="minor-thread")]
+GEN_MODES = MODE_MEMORY_PARAMS
 
 
 def gen_heap(mode: str, delivery: str, memory: str = "anon", size: str = "8MiB") -> Heap:
-    if not mode_supported(mode, delivery):
-        pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
+    skip_unless_supported(mode, delivery)
     kw = {} if mode == "stw" else {"delivery": delivery}
     return Heap(size, mode=mode, memory=memory, generational="on", verify=True, **kw)
 

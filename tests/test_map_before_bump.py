@@ -11,27 +11,15 @@ import pytest
 
 import artgc
 
-from conftest import mode_supported
+from conftest import MODE_MEMORY_PARAMS, skip_unless_supported
 
-CASES = [
-    pytest.param("copy", "anon", "sigbus", id="copy-anon-sigbus"),
-    pytest.param("copy", "anon", "thread", id="copy-anon-thread"),
-    pytest.param("move", "anon", "sigbus", id="move-anon-sigbus"),
-    pytest.param("move", "anon", "thread", id="move-anon-thread"),
-    pytest.param("minor", "shmem", "sigbus", id="minor-shmem-sigbus"),
-    pytest.param("minor", "shmem", "thread", id="minor-shmem-thread"),
-    pytest.param("copy", "shmem", "sigbus", id="copy-shmem-sigbus"),
-]
+# the modes that take faults, on every memory they run on, both deliveries
+CASES = [p for p in MODE_MEMORY_PARAMS if p.values[0] != "stw"]
 
 
-def _need(mode: str, delivery: str) -> None:
-    if not mode_supported(mode, delivery):
-        pytest.skip(f"kernel cannot run mode {mode} with delivery {delivery}")
-
-
-@pytest.mark.parametrize("mode,memory,delivery", CASES)
-def test_mutators_map_ahead_and_the_graph_is_intact(mode: str, memory: str, delivery: str) -> None:
-    _need(mode, delivery)
+@pytest.mark.parametrize("mode,delivery,memory", CASES)
+def test_mutators_map_ahead_and_the_graph_is_intact(mode: str, delivery: str, memory: str) -> None:
+    skip_unless_supported(mode, delivery)
     ref = artgc.run("binarytrees", size=17, heap="32MiB", mode="stw", pretouch=False)
     r = artgc.run("binarytrees", size=17, heap="32MiB", mode=mode, memory=memory, delivery=delivery,
                   mutators=2, verify=True, check=True)
@@ -54,7 +42,7 @@ def test_stw_maps_ahead_too() -> None:
 
 @pytest.mark.parametrize("mode", ["stw", "copy"])
 def test_without_pretouch_mutators_map_nothing(mode: str) -> None:
-    _need(mode, "sigbus")
+    skip_unless_supported(mode, "sigbus")
     r = artgc.run("binarytrees", size=16, heap="16MiB", mode=mode, pretouch=False, verify=True, check=True)
     assert r.verified is True and len(r.cycles) >= 3
     assert all(c["mutator_maps"] == 0 and c["mutator_map_ns"] == 0 for c in r.cycles)
