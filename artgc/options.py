@@ -226,8 +226,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("verify", "bool", False, "verify heap integrity after every cycle", c_field="verify"),
     Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),
     Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation, and "
-           "a mutator maps the block it is about to allocate into out of the world's way (a pause does not "
-           "wait for its fresh pages' fault)",
+           "a mutator maps what it is about to allocate into out of the world's way (the rest of its 2 MiB block on anonymous memory with huge pages, 128 KiB elsewhere), so a pause "
+           "does not wait for its fresh pages' faults",
            c_field="pretouch"),
     Option("pretouch_window", "bytes", "auto", "with --pretouch: how far ahead of allocation free space "
            "is mapped (auto: a 16th of the heap, at least 16MiB; 0: all of it at once, the memory of the "

@@ -16,7 +16,7 @@ build before a change against this one:
 Prints each run as it ends and a table of medians (wall, worst pause,
 worst stall, MMU at 10 ms, peak PSS, flip_remap p90, the flip pause's
 median, the cycles whose time-to-safepoint passed 1 ms); --json FILE keeps
-every run's summary.
+every run's summary, --keep DIR every run's whole result.
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def main() -> int:
                     help="a variant's name and its extra arguments (repeat)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write every run's summary here")
+    ap.add_argument("--keep", metavar="DIR", help="write every run's whole result here, as NAME-ROUND.json")
     a = ap.parse_args()
     variants = []
     for v in a.variant:
@@ -75,7 +76,12 @@ def main() -> int:
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _, _ in variants}
     for r in range(a.rounds):
         for name, extra, checkout in variants:
-            s = summary(run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600, checkout))
+            d = run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600, checkout)
+            if a.keep:
+                os.makedirs(a.keep, exist_ok=True)
+                with open(os.path.join(a.keep, f"{name}-{r + 1}.json"), "w") as f:
+                    json.dump(d, f)
+            s = summary(d)
             runs[name].append(s)
             print(f"round {r + 1} {name}: wall {s['wall_s']:.2f} s, worst pause {s['worst_pause_ms']:.2f} ms, "
                   f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else "")
