@@ -225,13 +225,15 @@ OPTIONS: tuple[Option, ...] = (
            c_field="trigger", metavar="F"),
     Option("verify", "bool", False, "verify heap integrity after every cycle", c_field="verify"),
     Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),
-    Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation, and "
-           "a mutator maps what it is about to allocate into out of the world's way (the rest of its 2 MiB block on anonymous memory with huge pages, 128 KiB elsewhere), so a pause "
-           "does not wait for its fresh pages' faults",
+    Option("pretouch", "bool", True, "between cycles the GC thread maps free space ahead of allocation "
+           "(--pretouch-window), and a mutator maps what it is about to allocate into out of the world's "
+           "way (the rest of its 2 MiB block on anonymous memory with huge pages, 128 KiB elsewhere), so "
+           "a pause does not wait for its fresh pages' faults",
            c_field="pretouch"),
     Option("pretouch_window", "bytes", "auto", "with --pretouch: how far ahead of allocation free space "
-           "is mapped (auto: a 16th of the heap, at least 16MiB; 0: all of it at once, the memory of the "
-           "whole capacity)", lo=0, hi=MAX_HEAP, c_field="pretouch_window", metavar="SIZE|auto", auto=True),
+           "is mapped (auto: a 16th of the heap, at least 16MiB, but never more than 16MiB past where the "
+           "next cycle starts; a size: that far, whole; 0: all of it at once, the memory of the whole "
+           "capacity)", lo=0, hi=MAX_HEAP, c_field="pretouch_window", metavar="SIZE|auto", auto=True),
     Option("memory", "choice", "auto", "the heap's memory: private anonymous (as ART) or a memfd mapped "
            "twice (the seed's plan; minor needs it); auto: minor shmem, stw, copy and move anon",
            choices={m: f"{_C}MEMORY_{m.upper()}" for m in MEMORIES}, c_field="memory"),

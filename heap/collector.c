@@ -124,6 +124,41 @@ void agc_layout_changed(agc_heap *h)
     AGC_STORE(h->gc.mapped_to, 0);
 }
 
+/* Where allocation starts the next cycle: the trigger fraction of the free
+ * space after the last cycle, or earlier (adaptive, as Shenandoah's
+ * heuristic) so that the free space lasts through a cycle at the recent
+ * allocation rate. */
+static uint64_t trigger_point(const agc_heap *h)
+{
+    uint64_t base = AGC_LOAD(h->gc.gc_baseline);
+    uint64_t thr = base + (uint64_t)((double)(h->mem.cap - base) * h->opt.trigger);
+    uint64_t reserve = AGC_LOAD(h->gc.trigger_reserve);
+    if (reserve && reserve < h->mem.cap && h->mem.cap - reserve < thr)
+        thr = h->mem.cap - reserve;
+    return thr;
+}
+
+/* How far the pretouch maps: the window ahead of `top` (all the free space
+ * with a window of 0); with the auto window never more than
+ * AGC_PRETOUCH_PAST_TRIGGER past the point where the next cycle starts, so
+ * that a cycle does not begin with a window of free space mapped and unused
+ * (issue #13: memory beyond the used bytes during a cycle, 64 MiB of window
+ * at 1 GiB). During the cycle the mutators map what they allocate into
+ * themselves (map_before_bump), which costs them the fresh pages' faults.
+ * A window given in bytes is mapped whole. */
+#define AGC_PRETOUCH_PAST_TRIGGER (16ull << 20)
+static uint64_t pretouch_end(const agc_heap *h, uint64_t top)
+{
+    uint64_t win = pretouch_window(h);
+    if (!win || win >= h->mem.cap - top)
+        return h->mem.cap;
+    uint64_t end = top + win;
+    uint64_t lim = trigger_point(h) + AGC_PRETOUCH_PAST_TRIGGER;
+    if (h->opt.pretouch_window == AGC_PRETOUCH_AUTO && end > lim)
+        end = lim > top ? (lim + (2ull << 20) - 1) & ~((2ull << 20) - 1) : top;   /* a whole huge page */
+    return end > h->mem.cap ? h->mem.cap : end;
+}
+
 /* Between cycles, the GC thread maps the free space ahead of the
  * allocation pointer (MADV_POPULATE_WRITE), so mutators do not take a page
  * fault per fresh page after every flip: pretouch_window bytes ahead, topped
@@ -137,10 +172,7 @@ static void pretouch_free_space(agc_heap *h)
     const uint64_t step = 16ull << 20;
     uint64_t top = (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     uint64_t from = top > AGC_LOAD(h->gc.pretouched_upto) ? top : AGC_LOAD(h->gc.pretouched_upto);
-    uint64_t win = pretouch_window(h);
-    uint64_t end = win && win < h->mem.cap - top ? top + win : h->mem.cap;
-    if (end > h->mem.cap)
-        end = h->mem.cap;
+    uint64_t end = pretouch_end(h, top);
     while (from < end) {
         pthread_mutex_lock(&h->gc.gc_lock);
         int stop = h->gc.gc_request || h->gc.gc_shutdown;
@@ -315,7 +347,7 @@ static void pretouch_kick(agc_heap *h, uint64_t top)
     uint64_t w = pretouch_window(h);
     if (!h->opt.pretouch || !w || AGC_LOAD(h->gc.pretouch_unsupported) ||
         top + w / 2 < AGC_LOAD(h->gc.pretouched_upto) ||
-        AGC_LOAD(h->gc.pretouch_wanted) || AGC_LOAD(h->gc.pretouched_upto) >= h->mem.cap)
+        AGC_LOAD(h->gc.pretouch_wanted) || AGC_LOAD(h->gc.pretouched_upto) >= pretouch_end(h, top))
         return;
     if (pthread_mutex_trylock(&h->gc.gc_lock) != 0)
         return;             /* never block a mutator on the GC's lock */
@@ -327,13 +359,7 @@ static void pretouch_kick(agc_heap *h, uint64_t top)
 void agc_maybe_trigger(agc_heap *h)
 {
     uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED);
-    uint64_t base = AGC_LOAD(h->gc.gc_baseline);
-    uint64_t thr = base + (uint64_t)((double)(h->mem.cap - base) * h->opt.trigger);
-    /* adaptive, as Shenandoah's heuristic: start early enough that the
-     * free space lasts through a cycle at the recent allocation rate */
-    uint64_t reserve = AGC_LOAD(h->gc.trigger_reserve);
-    if (reserve && h->mem.cap - top < reserve && thr > top)
-        thr = top;
+    uint64_t thr = trigger_point(h);
     if (top < thr || __atomic_load_n(&h->gc.gc_busy, __ATOMIC_RELAXED) ||
         __atomic_load_n(&h->gc.gc_request, __ATOMIC_RELAXED)) {
         pretouch_kick(h, top);
