@@ -45,7 +45,8 @@ def summary(d: dict[str, Any]) -> dict[str, Any]:
             "flip_remap_p90_ms": float(np.percentile(remap, 90)) / 1e6,
             "flip_pause_p50_ms": float(np.median(flips)) / 1e6,
             "ttsp_over_1ms": sum(1 for c in cycles if c.get("ttsp_max_ns", 0) > 1_000_000),
-            "failed": bool(d.get("failed")), "busy": bool((d.get("machine") or {}).get("busy"))}
+            "failed": bool(d.get("failed")) or d.get("wall_s") is None, "error": d.get("error"),
+            "busy": bool((d.get("machine") or {}).get("busy"))}
 
 
 def _mmu10(d: dict[str, Any]) -> float | None:
@@ -83,9 +84,11 @@ def main() -> int:
                     json.dump(d, f)
             s = summary(d)
             runs[name].append(s)
+            if s["failed"]:
+                print(f"round {r + 1} {name}: FAILED: {s['error'] or 'no result'}", flush=True)
+                continue
             print(f"round {r + 1} {name}: wall {s['wall_s']:.2f} s, worst pause {s['worst_pause_ms']:.2f} ms, "
-                  f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else "")
-                  + (" FAILED" if s["failed"] else ""), flush=True)
+                  f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else ""), flush=True)
     keys = ["wall_s", "worst_pause_ms", "worst_stall_ms", "mmu_10ms", "peak_pss_mib", "flip_remap_p90_ms",
             "flip_pause_p50_ms", "ttsp_over_1ms"]
     print("| variant | runs | " + " | ".join(keys) + " |")

@@ -87,7 +87,7 @@ def plot_memory_cycle(doc: Mapping[str, Any], notes: list[str] | None = None) ->
         ax.set_title(f"{lab}, {r['workload']} heap {format_size(int(r['heap_bytes']))}: "
                      f"beyond used at most {peak / 2**20:.0f} MiB (metadata {meta / 2**20:.0f})", fontsize=9)
         ax.grid(True, alpha=0.3)
-    legend_below(fig, axes, ncol=7)
+    legend_below(fig, axes, ncol=4)
     note(fig, ["heap's memory = process PSS - PSS before the heap was made (the sampler's counters); "
                "beyond used = heap's memory - used bytes",
                "samples every 15 ms or more: a shorter peak between two samples is not seen"])
