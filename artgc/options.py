@@ -221,7 +221,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("order", "choice", "ascending", "order GC threads build pages",
            choices={o: f"{_C}ORDER_{o.upper()}" for o in ORDERS}, c_field="order"),
     Option("trigger", "float", 0.75, "start a cycle when this fraction of the space free after the last "
-           "cycle is used, or earlier if the allocation rate needs it", lo=0.0, hi=1.0, lo_open=True,
+           "cycle is used, or earlier if the allocation rate needs it (the first cycle at half the heap "
+           "at the latest: the rate is not known yet); 1: only when the heap is full", lo=0.0, hi=1.0, lo_open=True,
            c_field="trigger", metavar="F"),
     Option("verify", "bool", False, "verify heap integrity after every cycle", c_field="verify"),
     Option("seed", "int", 0, "random seed", lo=0, hi=U64_MAX, c_field="seed", metavar="N"),

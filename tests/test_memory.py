@@ -211,7 +211,8 @@ def _watch_cycle(eager: bool) -> tuple[int, int, int, dict[str, Any]]:
 
     import artgc
     mib = 1 << 20
-    with artgc.Heap("128MiB", mode="minor", eager_release=eager, dense_prefix=0,
+    # trigger 1: no cycle but the one asked for
+    with artgc.Heap("128MiB", mode="minor", eager_release=eager, dense_prefix=0, trigger=1.0,
                     pretouch_window="64KiB", generational="off") as h:
         C = h.define_class("C", refs=0, data_bytes=4080)      # a page each
         junk = [h.new(C) for _ in range(16 * mib // 4096)]    # garbage in front: everything moves
@@ -229,6 +230,7 @@ def _watch_cycle(eager: bool) -> tuple[int, int, int, dict[str, Any]]:
             peak = max(peak, memory.fd_populated_bytes(h.memfd))
             n += 1
         t.join()
+        assert len(h.cycles()) == 1                          # the watched one, no other
         assert h.verify() == d0
         for i in range(0, len(keep), 97):
             assert int.from_bytes(h.read_data(keep[i], 0, 8), "little") == i
