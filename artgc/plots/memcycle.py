@@ -75,7 +75,11 @@ def plot_memory_cycle(doc: Mapping[str, Any], notes: list[str] | None = None) ->
         for name, ka, kb, col in _PHASES:
             if c.get(ka) and c.get(kb) and int(c[kb]) > int(c[ka]):
                 ax.axvspan((int(c[ka]) - t0 - a) / 1e6, (int(c[kb]) - t0 - a) / 1e6, color=col, label=name)
-        ax.plot(x, used + beyond[m], color="#1f77b4", linewidth=1.4, marker=".", label="heap's memory")
+        # the heap's memory itself, not used + beyond (beyond is clamped at 0:
+        # where from-space charged as used is partly given back already,
+        # the used bytes exceed what the heap holds)
+        held = np.asarray(tl["pss_bytes"], dtype=np.float64)[m] - float(r.get("base_pss_bytes") or 0)
+        ax.plot(x, held, color="#1f77b4", linewidth=1.4, marker=".", label="heap's memory")
         ax.plot(x, used, color="#555555", linewidth=1.2, linestyle="--", label="used bytes")
         ax.plot(x, beyond[m], color="#d62728", linewidth=1.4, marker=".", label="beyond used")
         ax.axhline(TARGET_BYTES + meta, color="#d62728", linestyle=":", linewidth=1,
@@ -89,6 +93,6 @@ def plot_memory_cycle(doc: Mapping[str, Any], notes: list[str] | None = None) ->
         ax.grid(True, alpha=0.3)
     legend_below(fig, axes, ncol=4)
     note(fig, ["heap's memory = process PSS - PSS before the heap was made (the sampler's counters); "
-               "beyond used = heap's memory - used bytes",
+               "beyond used = heap's memory - used bytes, at least 0",
                "samples every 15 ms or more: a shorter peak between two samples is not seen"])
     return fig
