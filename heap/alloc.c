@@ -8,9 +8,19 @@
 #include <time.h>
 #include "internal.h"
 
-uint64_t agc_alloc_limit(agc_heap *h)
+/* What the heap holds beyond its bump pointer while compaction runs:
+ * from-space not given back, less the to-space below the pointer whose
+ * pages are not built yet (counted in top, held by no memory yet) */
+uint64_t agc_charge_now(agc_heap *h)
 {
     uint64_t c = atomic_load_explicit(&h->alloc.charge, memory_order_acquire);
+    uint64_t u = atomic_load_explicit(&h->alloc.unbuilt, memory_order_acquire);
+    return c > u ? c - u : 0;
+}
+
+uint64_t agc_alloc_limit(agc_heap *h)
+{
+    uint64_t c = agc_charge_now(h);
     return h->alloc.limit > c ? h->alloc.limit - c : 0;
 }
 
@@ -141,8 +151,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
  * charged against it (charge_fromspace). */
 static int charge_limited(agc_heap *h, uint64_t bytes)
 {
-    return atomic_load_explicit(&h->alloc.charge, memory_order_acquire) &&
-           __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + bytes <= h->alloc.limit;
+    return agc_charge_now(h) && __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + bytes <= h->alloc.limit;
 }
 
 /* Wait, out of the world's way, while GC threads give from-space back

@@ -15,13 +15,17 @@ typedef struct agc_alloc_state {
     uint64_t top;               /* bump pointer (offset) */
     uint64_t limit;             /* allocation limit (cap) */
     /* charge_fromspace: from-space not given back yet, counted as used
-     * while compaction runs (release.c lowers it chunk by chunk); the
-     * mutators allocate up to limit - charge */
+     * while compaction runs (release.c lowers it chunk by chunk), less the
+     * to-space below top not built yet (unbuilt: no memory holds it yet;
+     * it falls a page per page built); the mutators allocate up to
+     * limit - (charge - unbuilt) */
     _Atomic uint64_t charge;
+    _Atomic uint64_t unbuilt;
 } agc_alloc_state;
 
 /* alloc.c */
 void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
 uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
 uint64_t agc_alloc_limit(agc_heap *h);     /* limit less the charge */
+uint64_t agc_charge_now(agc_heap *h);      /* the charge less the unbuilt to-space (0 when none) */
 #endif

@@ -312,9 +312,9 @@ void agc_heap_destroy(agc_heap *h)
  * the from-space charged as used (charge_fromspace) */
 uint64_t agc_heap_used(agc_heap *h)
 {
-    return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + atomic_load_explicit(&h->alloc.charge, memory_order_relaxed);
+    return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + agc_charge_now(h);
 }
-uint64_t agc_heap_charged(agc_heap *h) { return atomic_load_explicit(&h->alloc.charge, memory_order_relaxed); }
+uint64_t agc_heap_charged(agc_heap *h) { return agc_charge_now(h); }
 uint64_t agc_heap_capacity(agc_heap *h) { return h->mem.cap; }
 uintptr_t agc_heap_primary(agc_heap *h) { return (uintptr_t)h->mem.primary; }
 uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }
