@@ -203,7 +203,7 @@ void agc_charge_fromspace(agc_heap *h)
      * would count twice, and mutators wait for room the heap has (binarytrees
      * 21 at --heap 3x, minor: one wait of 10-13 ms in every cycle) */
     uint64_t lp = lo / AGC_PAGE;
-    h->rel.unbuilt_lo = lp;
+    atomic_store_explicit(&h->rel.unbuilt_lo, lp, memory_order_relaxed);
     atomic_store_explicit(&h->alloc.unbuilt, h->plan.npages > lp ? (h->plan.npages - lp) * AGC_PAGE : 0,
                           memory_order_relaxed);
     atomic_store_explicit(&h->alloc.charge, hi - lo, memory_order_release);
@@ -235,7 +235,8 @@ void agc_release_page_built(agc_heap *h, uint64_t p)
 {
     /* charged: one page less of to-space held by no memory (each page is
      * built once; never below 0 all the same) */
-    if (p >= h->rel.unbuilt_lo && atomic_load_explicit(&h->alloc.unbuilt, memory_order_relaxed)) {
+    if (atomic_load_explicit(&h->alloc.unbuilt, memory_order_relaxed) &&
+        p >= atomic_load_explicit(&h->rel.unbuilt_lo, memory_order_relaxed)) {
         uint64_t u = atomic_load_explicit(&h->alloc.unbuilt, memory_order_relaxed);
         while (u && !atomic_compare_exchange_weak_explicit(&h->alloc.unbuilt, &u, u > AGC_PAGE ? u - AGC_PAGE : 0,
                                                            memory_order_release, memory_order_relaxed))

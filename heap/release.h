@@ -26,7 +26,8 @@ typedef struct agc_release_state {
     _Atomic uint64_t released_bytes;
     uint64_t charge_lo, charge_hi;   /* charge_fromspace: the from-space range charged as used */
     uint64_t charged_bytes;          /* at the flip */
-    uint64_t unbuilt_lo;             /* charge_fromspace: the first to-space page the charge leaves out until built */
+    _Atomic uint64_t unbuilt_lo;     /* charge_fromspace: the first to-space page the charge leaves out until
+                                      * built (read by any thread that builds a page) */
     _Atomic uint64_t charge_waits;
 } agc_release_state;
 
