@@ -282,13 +282,21 @@ def test_close_releases_everything(mode, delivery, require_mode):
             h.verify()
     once()   # warm up (lazy per-process state)
     gc.collect()
-    fds, maps, threads = _fds(), _maps(), _threads()
+    fds, threads = _fds(), _threads()
     for _ in range(3):
         once()
     gc.collect()
     assert _fds() == fds
-    assert _maps() <= maps + 2
     assert _threads() == threads
+    # mappings: the allocator's own (ASan's, Python's arenas) may still grow
+    # after the warm-up; a heap that leaks its reservations adds several per
+    # heap, so three more heaps must not add more than the noise
+    maps = _maps()
+    for _ in range(3):
+        once()
+    gc.collect()
+    assert _maps() <= maps + 2
+    assert _fds() == fds and _threads() == threads
 
 
 def test_several_heaps_in_one_process(require_mode):
