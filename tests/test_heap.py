@@ -288,14 +288,16 @@ def test_close_releases_everything(mode, delivery, require_mode):
     gc.collect()
     assert _fds() == fds
     assert _threads() == threads
-    # mappings: the allocator's own (ASan's, Python's arenas) may still grow
-    # after the warm-up; a heap that leaks its reservations adds several per
-    # heap, so three more heaps must not add more than the noise
+    # mappings: the allocator's own (Python's arenas) may still grow after
+    # the warm-up; a heap that leaks its reservations adds several per heap,
+    # so three more heaps must not add more than the noise. Not under ASan:
+    # its quarantine keeps freed large blocks mapped, one more per heap
     maps = _maps()
     for _ in range(3):
         once()
     gc.collect()
-    assert _maps() <= maps + 2
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        assert _maps() <= maps + 2
     assert _fds() == fds and _threads() == threads
 
 
