@@ -30,6 +30,7 @@ Drawn when the results have the newer keys (skipped, with a note, otherwise):
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -105,11 +106,31 @@ def plot_results(results_or_path: Mapping[str, Any] | str | os.PathLike[str],
             continue
         if fig is None:
             continue
-        for ext in ("png", "svg"):
-            p = outdir / f"{name}.{ext}"
-            fig.savefig(p, dpi=110)
-            paths.append(str(p))
+        _linear_where_nothing_is_positive(fig)
+        try:
+            for ext in ("png", "svg"):
+                p = outdir / f"{name}.{ext}"
+                fig.savefig(p, dpi=110)
+                paths.append(str(p))
+        except Exception as exc:  # noqa: BLE001 - drawing happens here: the same rule as above
+            msg = f"plot {name} failed while drawing: {type(exc).__name__}: {exc}"
+            if errors is None:
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            else:
+                errors.append(msg)
     return paths
+
+
+def _linear_where_nothing_is_positive(fig: Any) -> None:
+    """A log axis whose data has no positive value (every pause of a tiny
+    run measured 0 ns, say) cannot get ticks: matplotlib raises while the
+    figure is drawn. Such an axis is made linear, where 0 shows."""
+    for ax in fig.axes:
+        for axis, setter in ((ax.xaxis, ax.set_xscale), (ax.yaxis, ax.set_yscale)):
+            if axis.get_scale() == "log":
+                pos = axis.get_minpos()
+                if not (pos > 0 and math.isfinite(pos)):
+                    setter("linear")
 
 
 __all__ = ["plot_results", "PLOTS", "NEW_PLOTS", "ALL_PLOTS", "reference_configs", "all_series",
