@@ -173,6 +173,10 @@ class Heap:
         move); "off": every cycle is full; "auto" (default): on where the
         memory is anonymous, off on shmem. Each cycle record says
         its ``kind`` ("young" / "full") and ``kind_reason``.
+    max_free
+        the free space allocation may use between two cycles, at most
+        (default "1GiB"; 0: no cap): a cycle starts by then even if the heap
+        has more room (ART's heapmaxfree).
     pretouch_window
         map free space this far ahead of allocation between cycles ("auto":
         a 16th of the heap, at least 16MiB; 0: all of it).
@@ -201,7 +205,8 @@ class Heap:
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool = "auto",
-                 pretouch_window: int | str | None = None, design: str | None = None) -> None:
+                 pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
+                 design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no
         # handle dropped later reaches freed memory
@@ -219,7 +224,7 @@ class Heap:
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                                      dense_prefix=dense_prefix, generational=generational,
-                                     pretouch_window=pretouch_window, design=design)
+                                     pretouch_window=pretouch_window, max_free=max_free, design=design)
         opts = hopts.to_c()
         mode, delivery = hopts["mode"], hopts["delivery"]
         out = ffi.new("agc_heap **")

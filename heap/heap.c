@@ -38,6 +38,7 @@ void agc_options_default(agc_options *o)
     o->charge_fromspace = 1;
     o->inplace_prefix = AGC_INPLACE_AUTO;
     o->recycle_fromspace = 0;
+    o->max_free = AGC_MAX_FREE_DEFAULT;
 }
 
 static uint64_t mem_total(void)
@@ -120,6 +121,12 @@ static int check_options(const agc_options *o)
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);
+    if (o->max_free > (1ull << 40))
+        return agc_fail(AGC_EINVAL, "max_free must be at most 1TiB (0: no cap), got %llu bytes",
+                        (unsigned long long)o->max_free);
+    if (o->max_free && o->max_free < AGC_PAGE)
+        return agc_fail(AGC_EINVAL, "max_free must be 0 (no cap) or at least a page (%u bytes), got %llu",
+                        (unsigned)AGC_PAGE, (unsigned long long)o->max_free);
     if (!(o->trigger > 0.0 && o->trigger <= 1.0))
         return agc_fail(AGC_EINVAL, "trigger must be a fraction in (0, 1], got %g", o->trigger);
     const agc_mode_ops *m = agc_mode_lookup(o->mode);

@@ -61,3 +61,45 @@ def test_trigger_one_waits_for_a_full_heap() -> None:
             h.new(C)
         c = _first_cycle(h)
         assert c["reason"] == "allocation-failure"
+
+
+def _fill(h: Any, mib: int) -> None:
+    C = h.define_class("C", refs=0, data_bytes=4000)
+    for _ in range(mib * MIB // 4096):
+        h.new(C)
+
+
+@needs_native
+@pytest.mark.parametrize("mode", ["stw", "copy"])
+def test_max_free_starts_cycles_before_the_heap_is_used(mode: str, require_mode: Any) -> None:
+    """max_free caps the free space allocation uses between two cycles: in a
+    256 MiB heap with 8 MiB of it, 60 MiB of garbage takes several cycles,
+    each begun within a few MiB of 8 past the last one's used bytes (the GC
+    thread may start a little late); without the cap, the first cycle waits
+    for half the heap."""
+    require_mode(mode)
+    with artgc.Heap("256MiB", mode=mode, max_free="8MiB") as h:
+        _fill(h, 60)
+        h.collect()
+        cs = h.cycles()
+        triggered = [c for c in cs if c["reason"] == "trigger"]
+        assert len(triggered) >= 4, [c["used_before"] >> 20 for c in cs]
+        prev_after = 0
+        for c in cs:
+            if c["reason"] == "trigger":
+                assert c["used_before"] - prev_after <= 16 * MIB, (c["used_before"] >> 20, prev_after >> 20)
+            prev_after = c["used_after"]
+    with artgc.Heap("256MiB", mode=mode, max_free=0) as h:
+        _fill(h, 60)
+        time.sleep(0.1)
+        assert not [c for c in h.cycles() if c["reason"] == "trigger"]   # half the heap is 128 MiB
+
+
+@needs_native
+def test_max_free_is_reported_and_checked() -> None:
+    r = artgc.run("binarytrees", size=6, heap="16MiB", mode="stw", max_free="4MiB")
+    assert not r.failed and r.options["max_free"] == 4 * MIB
+    for bad, err in (("-1MiB", ValueError), ("2TiB", ValueError), (1000, ValueError), ("lots", ValueError),
+                     (True, TypeError)):
+        with pytest.raises(err, match="max_free"):
+            artgc.Heap("16MiB", mode="stw", max_free=bad)

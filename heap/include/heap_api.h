@@ -18,6 +18,8 @@ enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 }
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 /* pretouch_window: scaled with the capacity */
 #define AGC_PRETOUCH_AUTO 0xffffffffffffffffull
+/* max_free's default: 1 GiB (see collector.c trigger_point) */
+#define AGC_MAX_FREE_DEFAULT (1ull << 30)
 /* Generational cycles (young and full) or every cycle full. */
 enum { AGC_GEN_OFF = 0, AGC_GEN_ON = 1 };
 enum { AGC_INPLACE_OFF = 0, AGC_INPLACE_ON = 1, AGC_INPLACE_AUTO = 2 };
@@ -65,6 +67,9 @@ typedef struct agc_options {
                              * copying them to the memfd's other half (auto: only the part
                              * below a 1 GiB boundary, where the flip's moves stay whole
                              * top-level page-table entries) */
+    uint64_t max_free;      /* the free space allocation may use between two cycles, at most
+                             * (ART's heapmaxfree): a cycle starts by then even in a heap with
+                             * more room; 0: no cap (the trigger's fraction of all of it) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
