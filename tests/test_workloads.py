@@ -265,9 +265,12 @@ def test_lru_live_sets_the_cache_size():
 def test_lru_live_measured_after_a_stw_cycle():
     import artgc
     r = artgc.run("lru", size=80, heap="32MiB", mode="stw", live="16MiB", check=True)
-    assert r.cycles, "no cycle ran"
+    full = [c for c in r.cycles if c["kind"] == "full"]
+    assert full, "no full cycle ran"
     # the cache was full before the cycle: the marked live data is the cache's
-    assert 15 * MiB <= r.cycles[-1]["live_bytes"] <= 17 * MiB
+    # (a full cycle's: a young one counts the old generation as live unmarked,
+    # and the run may end on one: a local CI run did, and 1 of 6 runs after)
+    assert 15 * MiB <= full[-1]["live_bytes"] <= 17 * MiB
 
 
 @pytest.mark.parametrize("workload,live,msg", [("gcbench", "1MiB", "--live applies to lru only"),
