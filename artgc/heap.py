@@ -148,7 +148,9 @@ class Heap:
     release_gaps
         before the flip, give back every dead gap of 64 KiB or more (default False).
     huge_pages
-        anonymous memory: ask for transparent huge pages (default True).
+        huge pages for the heap's memory (default True): anonymous memory
+        asks for transparent huge pages; shmem puts the heap's file in a
+        tmpfs of its own mounted huge=always (see ``shmem_huge``).
     build_ahead
         GC threads build the pages around a mutator's last fault first (default False).
     charge_fromspace
@@ -177,6 +179,10 @@ class Heap:
         the free space allocation may use between two cycles, at most
         (default "1GiB"; 0: no cap): a cycle starts by then even if the heap
         has more room (ART's heapmaxfree).
+    pretouch
+        map free space ahead of allocation (the GC thread between cycles, a
+        mutator before the block it allocates into), so no pause waits for
+        a fresh page's fault (default True).
     pretouch_window
         map free space this far ahead of allocation between cycles ("auto":
         a 16th of the heap, at least 16MiB; 0: all of it).
@@ -205,7 +211,7 @@ class Heap:
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool = "auto",
-                 pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
+                 pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
                  design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no
@@ -224,7 +230,8 @@ class Heap:
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                                      dense_prefix=dense_prefix, generational=generational,
-                                     pretouch_window=pretouch_window, max_free=max_free, design=design)
+                                     pretouch=pretouch, pretouch_window=pretouch_window, max_free=max_free,
+                                     design=design)
         opts = hopts.to_c()
         mode, delivery = hopts["mode"], hopts["delivery"]
         out = ffi.new("agc_heap **")
@@ -547,6 +554,13 @@ class Heap:
     @property
     def memfd(self) -> int:
         return int(self._native(lib.agc_heap_memfd))
+
+    @property
+    def shmem_huge(self) -> str:
+        """How a shmem heap's pages are huge: "tmpfs" (its file in a tmpfs of
+        its own mounted huge=always), "madvise" (a memfd the kernel's
+        shmem_enabled gives huge pages) or "none" (small pages; anon heaps)."""
+        return ffi.string(self._native(lib.agc_heap_shmem_huge)).decode()
 
     @property
     def live_half(self) -> int:

@@ -102,9 +102,16 @@ def read_status(pid: int | str = "self") -> dict[str, int] | None:
     return _read_kib_fields(f"/proc/{pid}/status", _STATUS_FIELDS)
 
 
+def is_heap_file(link: str) -> bool:
+    """Whether an fd's link names shared memory a heap is made of: a memfd,
+    or artgc's file in a tmpfs of its own (huge shmem: heap/space/shmemfile.c)."""
+    return link.startswith("/memfd:") or link.startswith("/artgc-heap")
+
+
 def memfds_populated_bytes(pid: int | str = "self") -> int | None:
-    """Populated bytes of every memfd the process holds open, each file once
-    (however many fds or mappings it has); None when it holds none."""
+    """Populated bytes of every memfd (or artgc heap file) the process holds
+    open, each file once (however many fds or mappings it has); None when it
+    holds none."""
     base = f"/proc/{pid}/fd"
     try:
         names = os.listdir(base)
@@ -114,7 +121,7 @@ def memfds_populated_bytes(pid: int | str = "self") -> int | None:
     total = 0
     for n in names:
         try:
-            if not os.readlink(f"{base}/{n}").startswith("/memfd:"):
+            if not is_heap_file(os.readlink(f"{base}/{n}")):
                 continue
             st = os.stat(f"{base}/{n}")
         except OSError:

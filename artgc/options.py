@@ -249,9 +249,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("release_gaps", "bool", False, "with eager_release: before the flip, give back every dead gap "
            "of 64 KiB or more (less memory beyond the used bytes during a cycle; the flip waits for it, "
            "which costs allocation waits when the heap is nearly full)", c_field="release_gaps"),
-    Option("huge_pages", "bool", True, "anonymous memory: ask the kernel for transparent huge pages "
-           "(MADV_HUGEPAGE), so a fresh page costs the mutator less per byte; no effect on shmem or where "
-           "the kernel's THP setting is never", c_field="huge_pages"),
+    Option("huge_pages", "bool", True, "huge pages for the heap's memory, so a fresh page costs less per "
+           "byte: anonymous memory asks for transparent huge pages (MADV_HUGEPAGE; no effect where the "
+           "kernel's THP setting is never); shmem puts the heap's file in a tmpfs of its own mounted "
+           "huge=always (needs CAP_SYS_ADMIN; else a memfd with MADV_HUGEPAGE, huge only where "
+           "shmem_enabled allows it; the result's options say which: shmem_huge)", c_field="huge_pages"),
     Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
            "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
            c_field="build_ahead"),

@@ -542,6 +542,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     if code != lib.AGC_OK:
         _raise(code, last_error())
     h = hp[0]
+    options_rec["shmem_huge"] = ffi.string(lib.agc_heap_shmem_huge(h)).decode()
     name = ffi.new("char[]", a["workload"].encode())
     params = ffi.new("agc_wl_params *")
     params.name = name

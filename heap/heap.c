@@ -328,6 +328,10 @@ uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }
 int agc_heap_memfd(agc_heap *h) { return h->mem.memfd; }
 int agc_heap_live_half(agc_heap *h) { return agc_halves_at(&h->mem.live, 0); }
 int agc_heap_memory(agc_heap *h) { return h->space->id; }
+const char *agc_heap_shmem_huge(agc_heap *h)
+{
+    return agc_shmem_huge_name(h->space->id == AGC_MEMORY_SHMEM ? h->mem.shmem_huge : AGC_SHMEM_SMALL);
+}
 uint64_t agc_heap_held_bytes(agc_heap *h) { return h->space->held_bytes(h); }
 
 /* artgc's own metadata: the side tables (counted as mapped, an upper bound:

@@ -1,6 +1,7 @@
 """huge_pages: anonymous heap memory asks for transparent huge pages
-(MADV_HUGEPAGE, "hg" in the mapping's VmFlags) unless told not to; shmem is
-left alone. The graph survives cycles either way. Whether huge pages are
+(MADV_HUGEPAGE, "hg" in the mapping's VmFlags) unless told not to; a shmem
+heap's file lives in a tmpfs of its own mounted huge=always (or a memfd
+advised for huge pages). The graph survives cycles either way. Whether huge pages are
 faster is a benchmark's question (artgc probe --fastpath), not a test's."""
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ def _vmflags(addr: int) -> list[str]:
     raise AssertionError(f"no mapping holds {addr:#x}")
 
 
-def _thp_mode() -> str:
+def _thp_choice(name: str) -> str:
+    """The bracketed choice of /sys/kernel/mm/transparent_hugepage/<name>."""
     try:
-        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        with open(f"/sys/kernel/mm/transparent_hugepage/{name}") as f:
             return f.read().split("[")[1].split("]")[0]
     except (OSError, IndexError):
         return "missing"
+
+
+def _thp_mode() -> str:
+    return _thp_choice("enabled")
 
 
 @pytest.mark.skipif(_thp_mode() in ("never", "missing"), reason="the kernel offers no transparent huge pages")
@@ -48,9 +54,53 @@ def test_anon_heap_asks_for_huge_pages_unless_told_not_to(huge: bool) -> None:
         assert ("hg" in _vmflags(h.primary_address)) is huge
 
 
-def test_shmem_heap_is_left_alone() -> None:
-    with artgc.Heap("64MiB", mode="stw", memory="shmem") as h:
-        assert "hg" not in _vmflags(h.primary_address)
+def _file_bytes(h: artgc.Heap) -> int:
+    import os
+    return os.fstat(h.memfd).st_blocks * 512
+
+
+@pytest.mark.parametrize("mode", ["stw", "minor"])
+def test_shmem_heap_file_has_huge_pages_unless_told_not_to(mode: str, require_mode) -> None:
+    """A shmem heap with huge_pages lives in a tmpfs of its own mounted
+    huge=always (or, where that mount is refused, a memfd advised for huge
+    pages): one small object populates a whole 2 MiB of the file. Without
+    huge_pages it is a memfd of small pages."""
+    require_mode(mode, "sigbus")
+    with artgc.Heap("64MiB", mode=mode, memory="shmem", huge_pages=False, pretouch=False) as h:
+        assert h.shmem_huge == "none"
+        h.new(h.define_class("C", refs=0, data_bytes=64))
+        assert 0 < _file_bytes(h) < 2 << 20
+    with artgc.Heap("64MiB", mode=mode, memory="shmem", pretouch=False) as h:
+        if h.shmem_huge == "none":
+            assert _thp_choice("shmem_enabled") not in ("always", "advise", "within_size", "force")
+            pytest.skip("no private tmpfs mount here (CAP_SYS_ADMIN) and shmem_enabled gives memfds no "
+                        "huge pages")
+        C = h.define_class("C", refs=1, data_bytes=64)
+        a = h.new(C)
+        n = _file_bytes(h)
+        assert n >= 2 << 20 and n % (2 << 20) == 0, n
+        assert h.shmem_huge in ("tmpfs", "madvise")
+        # the heap's file is what the memory sampler counts once (not the
+        # primary and alias mappings of it twice)
+        counted = artgc.memory.memfds_populated_bytes()
+        assert counted is not None and counted >= n
+        h.set_ref(a, 0, h.new(C))
+        h.collect()
+        digest = h.verify()
+        h.collect()
+        assert h.verify() == digest
+
+
+@pytest.mark.parametrize("delivery", ["sigbus", "thread"])
+def test_minor_keeps_the_graph_on_huge_and_small_shmem_pages(delivery: str, require_mode) -> None:
+    require_mode("minor", delivery)
+    runs = [artgc.run("graph", size=20, heap="8MiB", mode="minor", delivery=delivery, mutators=2,
+                      gc_threads=2, verify=True, seed=5, huge_pages=huge) for huge in (True, False)]
+    for r in runs:
+        assert r.ok and r.verified is True and len(r.cycles) >= 3, r.error
+    assert runs[0].output == runs[1].output
+    assert runs[1].options["shmem_huge"] == "none"
+    assert runs[0].options["shmem_huge"] in ("tmpfs", "madvise", "none")
 
 
 def test_option_in_result_and_checked() -> None:

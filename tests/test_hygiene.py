@@ -39,7 +39,7 @@ CHILD = textwrap.dedent(r'''
         memfds = 0
         for f in fds:
             try:
-                if os.readlink(f"/proc/self/fd/{f}").startswith("/memfd:artgc-heap"):
+                if os.readlink(f"/proc/self/fd/{f}").startswith(("/memfd:artgc-heap", "/artgc-heap")):
                     memfds += 1
             except OSError:
                 pass

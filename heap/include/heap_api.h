@@ -53,7 +53,9 @@ typedef struct agc_options {
                              * 0: off) */
     int release_gaps;       /* before the flip, give back every dead gap of 64 KiB or more
                              * (less memory during a cycle; the flip waits for it) */
-    int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE) */
+    int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE);
+                             * shmem: the heap's file in a huge tmpfs of its own, else a memfd
+                             * with MADV_HUGEPAGE (heap/space/shmemfile.c) */
     int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
     int huge_moves;         /* move: GC threads move whole 2 MiB blocks (one PMD) where no mutator faults */
     int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
@@ -151,6 +153,10 @@ const char *agc_skip_name(int skipped);
 uint64_t agc_heap_meta_bytes(agc_heap *h);
 uint64_t agc_heap_held_bytes(agc_heap *h);
 int agc_heap_memory(agc_heap *h);
+/* shmem: how the heap file's pages are huge ("tmpfs": a private tmpfs
+ * mounted huge=always; "madvise": a memfd with MADV_HUGEPAGE that the
+ * kernel's shmem_enabled honours; "none": small pages, or anon memory). */
+const char *agc_heap_shmem_huge(agc_heap *h);
 void agc_options_default(agc_options *o);
 
 int agc_heap_create(const agc_options *o, agc_heap **out);

@@ -44,12 +44,9 @@ static agc_halves other_halves(agc_heap *h)
 
 static int shmem_map(agc_heap *h)
 {
-    h->mem.memfd = memfd_create("artgc-heap", MFD_CLOEXEC);
-    if (h->mem.memfd < 0)
-        return agc_fail(AGC_ESYS, "memfd_create failed: %s", strerror(errno));
-    if (ftruncate(h->mem.memfd, (off_t)(2 * h->mem.cap)) != 0)
-        return agc_fail(AGC_ESYS, "cannot size the heap memfd to %llu bytes: %s",
-                        (unsigned long long)(2 * h->mem.cap), strerror(errno));
+    int rc = agc_shmem_file(h, 2 * h->mem.cap);
+    if (rc != AGC_OK)
+        return rc;
     h->mem.alias = mmap(NULL, 2 * h->mem.cap, PROT_READ | PROT_WRITE, MAP_SHARED, h->mem.memfd, 0);
     if (h->mem.alias == MAP_FAILED) {
         h->mem.alias = NULL;
@@ -58,6 +55,8 @@ static int shmem_map(agc_heap *h)
     if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
              h->mem.memfd, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
+    agc_shmem_advise(h, h->mem.alias, 2 * h->mem.cap);
+    agc_shmem_advise(h, h->mem.primary, h->mem.span);
     memset(&h->mem.live, 0, sizeof h->mem.live);
     h->mem.keep = 0;
     return AGC_OK;
@@ -116,6 +115,7 @@ static int map_halves(agc_heap *h, uint8_t *at, const agc_halves *l, uint64_t lo
         if (mmap(at + a, e - a, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, h->mem.memfd,
                  half_off(h, agc_halves_at(l, a)) + (off_t)a) == MAP_FAILED)
             return -1;
+        agc_shmem_advise(h, at + a, e - a);
     }
     return 0;
 }
@@ -173,6 +173,7 @@ static int standby_prepare(agc_heap *h, uint64_t zap_len)
             agc_reserve_again(h->mem.standby, h->mem.span);
             return agc_fail(AGC_ESYS, "mapping the next to-space failed: %s", strerror(errno));
         }
+        agc_shmem_advise(h, h->mem.standby + a, e - a);
         fresh += b - a;
     }
     h->mem.standby_valid = 1;

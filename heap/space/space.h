@@ -32,7 +32,9 @@ typedef struct agc_mem {
                                  * AGC_ALIGN_RESERVE, so the flip moves whole 1 GiB
                                  * page-table entries (one TLB flush) */
     uint64_t nwords;            /* cap / 8 */
-    int memfd;                  /* shmem: the heap's memfd; -1 for anonymous memory */
+    int memfd;                  /* shmem: the heap's file (a memfd, or a file of a private
+                                 * huge tmpfs: heap/space/shmemfile.c); -1 for anonymous memory */
+    int shmem_huge;             /* shmem: AGC_SHMEM_* (how the file's pages are huge) */
     uint8_t *primary;           /* P: mutators' view */
     uint8_t *fromspace;         /* F: where the primary goes at the flip */
     uint8_t *alias;             /* shmem: the whole memfd, for GC writes */
@@ -100,6 +102,13 @@ typedef struct agc_space_ops {
 extern const agc_space_ops agc_space_shmem, agc_space_anon;
 const agc_space_ops *agc_space_lookup(int memory);
 const char *agc_memory_name(int memory);
+
+/* The shmem heap's file (heap/space/shmemfile.c): small pages, huge pages
+ * from a tmpfs instance of its own, or a memfd advised for huge pages. */
+enum { AGC_SHMEM_SMALL = 0, AGC_SHMEM_HUGE_TMPFS = 1, AGC_SHMEM_HUGE_ADVISE = 2 };
+int agc_shmem_file(agc_heap *h, uint64_t size);
+void agc_shmem_advise(agc_heap *h, void *at, uint64_t len);
+const char *agc_shmem_huge_name(int how);
 
 /* Shared helpers (heap/space/common.c). */
 uint8_t *agc_reserve_aligned(uint64_t len, void **res, uint64_t *res_len);
