@@ -199,7 +199,7 @@ static int build_and_install(agc_heap *h, uint64_t p, int by_gc, int install)
 {
     uint8_t *buf = NULL, *dst;
     if (h->mode->build_in_place) {
-        dst = agc_to_page(h, p);
+        dst = by_gc ? agc_to_page(h, p) : agc_to_page_in_fault(h, p);
     } else {
         buf = dst = thread_buffer(&page_buf, 1);
         if (!buf)

@@ -88,6 +88,14 @@ static inline uint8_t *agc_to_page(agc_heap *h, uint64_t p)
         return h->plan.to_base + off;
     return h->mem.alias + (uint64_t)agc_halves_at(h->plan.to_halves, off) * h->mem.cap + off;
 }
+/* The same page as a faulting mutator writes it: through the alias of
+ * small pages when the heap's file has huge ones (a page not there yet is
+ * then a 4 KiB allocation in the fault, not a fresh 2 MiB one). */
+static inline uint8_t *agc_to_page_in_fault(agc_heap *h, uint64_t p)
+{
+    uint8_t *a = agc_to_page(h, p);
+    return h->plan.to_halves && h->mem.alias_small ? h->mem.alias_small + (a - h->mem.alias) : a;
+}
 /* How many reference slots an object has, and the word they start at
  * (inline: the page builder and the marker call it for every object). */
 static inline uint64_t agc_obj_refs(const agc_heap *h, const agc_header *o, uint64_t *first_word)

@@ -57,6 +57,15 @@ static int shmem_map(agc_heap *h)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
     agc_shmem_advise(h, h->mem.alias, 2 * h->mem.cap);
     agc_shmem_advise(h, h->mem.primary, h->mem.span);
+    if (h->mem.shmem_huge != AGC_SHMEM_SMALL) {
+        /* a mutator that builds a page nobody made yet allocates it small:
+         * a fresh 2 MiB folio in a fault took 5-7 ms on this VM */
+        void *a = mmap(NULL, 2 * h->mem.cap, PROT_READ | PROT_WRITE, MAP_SHARED, h->mem.memfd, 0);
+        if (a == MAP_FAILED)
+            return agc_fail(AGC_ESYS, "cannot map the heap alias: %s", strerror(errno));
+        h->mem.alias_small = a;
+        madvise(a, 2 * h->mem.cap, MADV_NOHUGEPAGE);
+    }
     memset(&h->mem.live, 0, sizeof h->mem.live);
     h->mem.keep = 0;
     return AGC_OK;
@@ -66,6 +75,9 @@ static void shmem_unmap(agc_heap *h)
 {
     if (h->mem.alias)
         munmap(h->mem.alias, 2 * h->mem.cap);
+    if (h->mem.alias_small)
+        munmap(h->mem.alias_small, 2 * h->mem.cap);
+    h->mem.alias_small = NULL;
     if (h->mem.memfd >= 0)
         close(h->mem.memfd);
     h->mem.alias = NULL;

@@ -38,6 +38,8 @@ typedef struct agc_mem {
     uint8_t *primary;           /* P: mutators' view */
     uint8_t *fromspace;         /* F: where the primary goes at the flip */
     uint8_t *alias;             /* shmem: the whole memfd, for GC writes */
+    uint8_t *alias_small;       /* shmem with huge pages: the whole file again, MADV_NOHUGEPAGE,
+                                 * for the pages a faulting mutator builds (NULL otherwise) */
     uint8_t *standby;           /* S: the next to-space half, mapped ahead with its page tables */
     int standby_valid;
     agc_halves sb;              /* shmem: what the standby maps, from sb_lo up */
