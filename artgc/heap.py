@@ -171,9 +171,10 @@ class Heap:
     dense_prefix
         leading pages at least this live are not moved (0.95; 0: off).
     generational
-        "on": young cycles between full ones (anonymous memory: stw, copy,
-        move); "off": every cycle is full; "auto" (default): on where the
-        memory is anonymous, off on shmem. Each cycle record says
+        "on": young cycles between full ones (every mode and memory);
+        "off": every cycle is full; "auto" (default): on where the memory
+        is anonymous or shmem with huge pages, off on shmem of small pages
+        (``generational`` says which). Each cycle record says
         its ``kind`` ("young" / "full") and ``kind_reason``.
     max_free
         the free space allocation may use between two cycles, at most
@@ -207,10 +208,10 @@ class Heap:
                  gc_threads: int = 1, marking: str = "concurrent", gc_install: bool = True,
                  reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
                  verify: bool = False, seed: int = 0, memory: str | None = None,
-                 eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool = True,
+                 eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool | None = None,
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
-                 recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool = "auto",
+                 recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool | None = None,
                  pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
                  design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
@@ -554,6 +555,11 @@ class Heap:
     @property
     def memfd(self) -> int:
         return int(self._native(lib.agc_heap_memfd))
+
+    @property
+    def generational(self) -> bool:
+        """Whether cycles are generational (young or full), "auto" resolved."""
+        return int(self._native(lib.agc_heap_generational)) == int(lib.AGC_GEN_ON)
 
     @property
     def shmem_huge(self) -> str:

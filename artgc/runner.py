@@ -442,10 +442,10 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         verify: bool = False, marking: str = "concurrent", gc_install: bool = True,
         reuse_tospace: bool | None = None, order: str | None = None, trigger: float = 0.75,
         pretouch: bool = True, memory: str | None = None, eager_release: bool | None = None,
-        release_gaps: bool = False, huge_pages: bool = True, build_ahead: bool = False,
+        release_gaps: bool = False, huge_pages: bool | None = None, build_ahead: bool = False,
         huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
         recycle_fromspace: bool = False,
-        dense_prefix: float | None = None, generational: str | bool = "auto",
+        dense_prefix: float | None = None, generational: str | bool | None = None,
         pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
@@ -543,6 +543,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         _raise(code, last_error())
     h = hp[0]
     options_rec["shmem_huge"] = ffi.string(lib.agc_heap_shmem_huge(h)).decode()
+    options_rec["generational"] = "on" if lib.agc_heap_generational(h) == lib.AGC_GEN_ON else "off"
     name = ffi.new("char[]", a["workload"].encode())
     params = ffi.new("agc_wl_params *")
     params.name = name

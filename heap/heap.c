@@ -115,9 +115,9 @@ static int check_options(const agc_options *o)
         o->inplace_prefix != AGC_INPLACE_AUTO)
         return agc_fail(AGC_EINVAL, "inplace_prefix must be AGC_INPLACE_OFF, _ON or _AUTO, got %d",
                         o->inplace_prefix);
-    if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON)
-        return agc_fail(AGC_EINVAL, "generational must be off (%d) or on (%d), got %d", AGC_GEN_OFF, AGC_GEN_ON,
-                        o->generational);
+    if (o->generational != AGC_GEN_OFF && o->generational != AGC_GEN_ON && o->generational != AGC_GEN_AUTO)
+        return agc_fail(AGC_EINVAL, "generational must be off (%d), on (%d) or auto (%d), got %d", AGC_GEN_OFF,
+                        AGC_GEN_ON, AGC_GEN_AUTO, o->generational);
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);
@@ -250,6 +250,9 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
     rc = h->space->map(h);
     if (rc)
         goto fail;
+    if (h->opt.generational == AGC_GEN_AUTO)
+        h->opt.generational = h->space->id == AGC_MEMORY_ANON || h->mem.shmem_huge != AGC_SHMEM_SMALL
+                              ? AGC_GEN_ON : AGC_GEN_OFF;
     h->mk.nbitwords = (h->mem.nwords + 63) / 64;
     h->plan.nchunks = h->mk.nbitwords;
     uint64_t maxpages = h->mem.cap / AGC_PAGE + 1;
@@ -328,6 +331,7 @@ uintptr_t agc_heap_alias(agc_heap *h) { return (uintptr_t)h->mem.alias; }
 int agc_heap_memfd(agc_heap *h) { return h->mem.memfd; }
 int agc_heap_live_half(agc_heap *h) { return agc_halves_at(&h->mem.live, 0); }
 int agc_heap_memory(agc_heap *h) { return h->space->id; }
+int agc_heap_generational(agc_heap *h) { return h->opt.generational; }
 const char *agc_heap_shmem_huge(agc_heap *h)
 {
     return agc_shmem_huge_name(h->space->id == AGC_MEMORY_SHMEM ? h->mem.shmem_huge : AGC_SHMEM_SMALL);

@@ -198,18 +198,34 @@ def test_generational_default_and_choices():
         Heap("8MiB", mode="stw", generational="sometimes")
     with Heap("8MiB", mode="stw", generational=True) as h:   # a bool is accepted too
         h.collect()
-    # the default: on where the memory is anonymous, off on shmem
+    # the default: on where the memory is anonymous or shmem with huge
+    # pages, off on shmem of small pages
     with Heap("8MiB", mode="copy") as h:
+        assert h.generational
         h.collect()
         assert h.collect("young")["kind_reason"] == "no old generation yet"
-    with Heap("8MiB", mode="stw", memory="shmem") as h:
+    with Heap("8MiB", mode="stw", memory="shmem", huge_pages=False) as h:
+        assert not h.generational
         with pytest.raises(ValueError, match="needs a generational heap"):
             h.collect("young")
+    with Heap("8MiB", mode="stw", memory="shmem") as h:
+        assert h.generational is (h.shmem_huge != "none")
     if not mode_supported("minor"):
         return
-    with Heap("8MiB", mode="minor") as h:
-        with pytest.raises(ValueError, match="needs a generational heap"):
-            h.collect("young")
+    for huge in (False, True):
+        with Heap("8MiB", mode="minor", huge_pages=huge) as h:
+            if h.generational:
+                assert huge and h.shmem_huge != "none"
+                h.collect()
+                assert h.collect("young")["kind_reason"] == "no old generation yet"
+            else:
+                assert not huge or h.shmem_huge == "none"
+                with pytest.raises(ValueError, match="needs a generational heap"):
+                    h.collect("young")
+    r = artgc.run("binarytrees", size=10, heap="4MiB", mode="minor", huge_pages=False)
+    assert r.options["generational"] == "off"
+    r = artgc.run("binarytrees", size=10, heap="4MiB", design="seed", huge_pages=True)
+    assert r.options["generational"] == "off"        # the design's
 
 
 SHMEM_GEN = [pytest.param("stw", "sigbus", id="stw"), pytest.param("copy", "sigbus", id="copy"),

@@ -21,7 +21,10 @@ enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 /* max_free's default: 1 GiB (see collector.c trigger_point) */
 #define AGC_MAX_FREE_DEFAULT (1ull << 30)
 /* Generational cycles (young and full) or every cycle full. */
-enum { AGC_GEN_OFF = 0, AGC_GEN_ON = 1 };
+/* auto: resolved when the heap's memory exists: on for anonymous memory and
+ * for shmem with huge pages, off for shmem of small pages (whose young flips
+ * cost more than they save: benchmarks) */
+enum { AGC_GEN_OFF = 0, AGC_GEN_ON = 1, AGC_GEN_AUTO = 2 };
 enum { AGC_INPLACE_OFF = 0, AGC_INPLACE_ON = 1, AGC_INPLACE_AUTO = 2 };
 /* Why a cycle did not compact. */
 enum { AGC_SKIP_NONE = 0, AGC_SKIP_DENSE = 1 };
@@ -157,6 +160,7 @@ int agc_heap_memory(agc_heap *h);
  * mounted huge=always; "madvise": a memfd with MADV_HUGEPAGE that the
  * kernel's shmem_enabled honours; "none": small pages, or anon memory). */
 const char *agc_heap_shmem_huge(agc_heap *h);
+int agc_heap_generational(agc_heap *h);   /* AGC_GEN_OFF or _ON (auto resolved) */
 void agc_options_default(agc_options *o);
 
 int agc_heap_create(const agc_options *o, agc_heap **out);
