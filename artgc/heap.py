@@ -178,7 +178,7 @@ class Heap:
         its ``kind`` ("young" / "full") and ``kind_reason``.
     max_free
         the free space allocation may use between two cycles, at most
-        (default "1GiB"; 0: no cap): a cycle starts by then even if the heap
+        (default "512MiB"; 0: no cap): a cycle starts by then even if the heap
         has more room (ART's heapmaxfree).
     pretouch
         map free space ahead of allocation (the GC thread between cycles, a
@@ -212,7 +212,7 @@ class Heap:
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool | None = None,
-                 pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
+                 pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
                  design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no

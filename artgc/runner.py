@@ -446,7 +446,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
         recycle_fromspace: bool = False,
         dense_prefix: float | None = None, generational: str | bool | None = None,
-        pretouch_window: int | str | None = None, max_free: int | str = "1GiB",
+        pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
         design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
         progress: Callable[[str], None] | None = None) -> RunResult:

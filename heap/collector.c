@@ -138,8 +138,13 @@ void agc_layout_changed(agc_heap *h)
  * page the host must back anew costs more than the cycles it saves.
  * binarytrees 20 at 4 GiB (2026-12-04, 2 rounds): stw 5.62 / 4.86 s with all
  * the free space, 2.37 / 2.31 s with 1 GiB of it, 3.55 / 3.18 s at a 1 GiB
- * heap; minor 18.0 / 15.6, 9.62 / 9.64 and 8.26 / 9.40 s. A heap of up to
- * 1.33 GiB is not affected at the default trigger. The mutators may still
+ * heap; minor 18.0 / 15.6, 9.62 / 9.64 and 8.26 / 9.40 s. With huge pages
+ * on shmem too (2026-12-06) the default went from 1 GiB to 512 MiB:
+ * binarytrees 20, 3 interleaved rounds, 512 MiB against 1 GiB at a 1 GiB
+ * heap: stw 3.42 / 3.81 s, copy 3.05 / 3.21, move 3.10 / 3.17, minor
+ * 3.29 / 3.61; at 4 GiB 3.32 / 3.98, 3.06 / 3.89, 3.05 / 3.59, 3.13 / 4.24;
+ * peak PSS 170-450 MiB lower. A heap of up to 0.67 GiB is not affected at
+ * the default trigger. The mutators may still
  * allocate into the rest of the capacity while a cycle runs: the cap moves
  * the cycle's start, not the budget. */
 static uint64_t trigger_point(const agc_heap *h)

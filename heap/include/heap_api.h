@@ -18,8 +18,8 @@ enum { AGC_ORDER_ASCENDING = 0, AGC_ORDER_DESCENDING = 1, AGC_ORDER_RANDOM = 2 }
 enum { AGC_MEMORY_AUTO = 0, AGC_MEMORY_SHMEM = 1, AGC_MEMORY_ANON = 2 };
 /* pretouch_window: scaled with the capacity */
 #define AGC_PRETOUCH_AUTO 0xffffffffffffffffull
-/* max_free's default: 1 GiB (see collector.c trigger_point) */
-#define AGC_MAX_FREE_DEFAULT (1ull << 30)
+/* max_free's default: 512 MiB (see collector.c trigger_point) */
+#define AGC_MAX_FREE_DEFAULT (512ull << 20)
 /* Generational cycles (young and full) or every cycle full. */
 /* auto: resolved when the heap's memory exists: on for anonymous memory and
  * for shmem with huge pages, off for shmem of small pages (whose young flips
