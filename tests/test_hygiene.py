@@ -51,8 +51,22 @@ CHILD = textwrap.dedent(r'''
                 if len(x) == 5 and x[1] == "rw-p":       # anonymous, private, read-write
                     a, b = (int(v, 16) for v in x[0].split("-"))
                     anon_kib += (b - a) >> 10
-        return {"fds": len(fds), "maps": maps, "anon_kib": anon_kib, "tasks": len(os.listdir("/proc/self/task")),
+        return {"fds": len(fds), "maps": maps, "anon_kib": anon_kib, "tasks": settled_tasks(),
                 "memfds": memfds}
+
+    def settled_tasks():
+        # a joined thread leaves /proc/self/task only when the kernel reaps
+        # it, a moment after pthread_join returned (its exit wakes the
+        # joiner first): count once the number has stopped falling for
+        # 50 ms (a thread that really survived never leaves)
+        import time
+        n, same, deadline = len(os.listdir("/proc/self/task")), 0, time.monotonic() + 2.0
+        while same < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+            m = len(os.listdir("/proc/self/task"))
+            same = same + 1 if m == n else 0
+            n = m
+        return n
 
     WORKLOADS = [("binarytrees", 12, 1, "2MiB"), ("gcbench", 10, 1, "2MiB"), ("lru", 5, 2, "4MiB"),
                  ("graph", 10, 2, "4MiB")]
