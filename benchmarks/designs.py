@@ -16,7 +16,7 @@ Sections (each point a separate `python -m artgc run ... --json` process):
            blocks moved, the rest copied): compaction CPU per moved byte, per built page, and
            in the install ioctls
   generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025, seed,
-           each with --generational off and on (young cycles against full ones)
+           minor, each with --generational off and on (young cycles against full ones)
   inplace  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB, minor: the dense prefix updated in
            place (--inplace-prefix on) against copied to the other memfd half (auto, the default,
            at these heaps), --recycle-fromspace (from-space kept as the next free space), and
@@ -282,13 +282,14 @@ def section_lru(n: int) -> list[dict[str, Any]]:
 
 def section_generational(n: int) -> list[dict[str, Any]]:
     """Young cycles against full ones, same run of the script: binarytrees 21
-    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023, art-2025 and the seed
-    (minor on shmem: young cycles flip only what lies above the old
-    generation)."""
+    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023, art-2025, the seed
+    (minor on a memfd of small pages: young cycles flip only what lies above
+    the old generation) and minor with its defaults (huge pages on shmem)."""
     rows = []
     for wl, size, heap in (("binarytrees", 21, "1GiB"), ("gcbench", 18, "256MiB")):
         for label, extra in (("stw", ["--mode", "stw"]), ("art-2023", ["--design", "art-2023"]),
-                             ("art-2025", ["--design", "art-2025"]), ("seed", ["--design", "seed"])):
+                             ("art-2025", ["--design", "art-2025"]), ("seed", ["--design", "seed"]),
+                             ("minor", ["--mode", "minor"])):
             for gen in ("off", "on"):
                 rows += repeat(wl, ["--size", str(size), "--heap", heap, *extra, "--generational", gen], n,
                                f"{wl} {label} generational {gen}")
