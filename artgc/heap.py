@@ -148,9 +148,10 @@ class Heap:
     release_gaps
         before the flip, give back every dead gap of 64 KiB or more (default False).
     huge_pages
-        huge pages for the heap's memory (default True): anonymous memory
-        asks for transparent huge pages; shmem puts the heap's file in a
-        tmpfs of its own mounted huge=always (see ``shmem_huge``).
+        huge pages for the heap's memory (default: on for anonymous memory,
+        off for shmem): anonymous memory asks for transparent huge pages;
+        shmem puts the heap's file in a tmpfs of its own mounted
+        huge=always (see ``shmem_huge``; faster, worse tail latency).
     build_ahead
         GC threads build the pages around a mutator's last fault first (default False).
     charge_fromspace

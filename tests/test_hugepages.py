@@ -64,13 +64,15 @@ def test_shmem_heap_file_has_huge_pages_unless_told_not_to(mode: str, require_mo
     """A shmem heap with huge_pages lives in a tmpfs of its own mounted
     huge=always (or, where that mount is refused, a memfd advised for huge
     pages): one small object populates a whole 2 MiB of the file. Without
-    huge_pages it is a memfd of small pages."""
+    huge_pages, the default on shmem, it is a memfd of small pages."""
     require_mode(mode, "sigbus")
     with artgc.Heap("64MiB", mode=mode, memory="shmem", huge_pages=False, pretouch=False) as h:
         assert h.shmem_huge == "none"
         h.new(h.define_class("C", refs=0, data_bytes=64))
         assert 0 < _file_bytes(h) < 2 << 20
     with artgc.Heap("64MiB", mode=mode, memory="shmem", pretouch=False) as h:
+        assert h.shmem_huge == "none"           # the default on shmem: small pages
+    with artgc.Heap("64MiB", mode=mode, memory="shmem", huge_pages=True, pretouch=False) as h:
         if h.shmem_huge == "none":
             assert _thp_choice("shmem_enabled") not in ("always", "advise", "within_size", "force")
             pytest.skip("no private tmpfs mount here (CAP_SYS_ADMIN) and shmem_enabled gives memfds no "
@@ -106,6 +108,11 @@ def test_minor_keeps_the_graph_on_huge_and_small_shmem_pages(delivery: str, requ
 def test_option_in_result_and_checked() -> None:
     r = artgc.run("binarytrees", size=10, heap="8MiB", mode="stw", memory="anon", huge_pages=False)
     assert r.ok and r.options["huge_pages"] is False
+    # not given: on for anonymous memory, off for shmem (a trade on shmem:
+    # throughput against tail latency, see the option's help)
+    assert artgc.run("binarytrees", size=10, heap="8MiB", mode="stw").options["huge_pages"] is True
+    r = artgc.run("binarytrees", size=10, heap="8MiB", mode="stw", memory="shmem")
+    assert r.options["huge_pages"] is False and r.options["shmem_huge"] == "none"
     o = ffi.new("agc_options *")
     lib.agc_options_default(o)
     assert o.huge_pages == 1     # the C core's own check: tests/test_options.py
@@ -172,7 +179,7 @@ def test_a_faulting_mutator_builds_into_a_small_page(delivery: str, require_mode
     GC thread made it is allocated small (through the alias without huge
     pages): the fault does not pay for a fresh 2 MiB (5-7 ms on this VM)."""
     require_mode("minor", delivery)
-    with artgc.Heap("64MiB", mode="minor", delivery=delivery, pretouch=False) as h:
+    with artgc.Heap("64MiB", mode="minor", delivery=delivery, huge_pages=True, pretouch=False) as h:
         if h.shmem_huge == "none":
             pytest.skip("the heap's file has no huge pages here")
         C = h.define_class("C", refs=1, data_bytes=4000)

@@ -58,7 +58,8 @@ typedef struct agc_options {
                              * (less memory during a cycle; the flip waits for it) */
     int huge_pages;         /* anonymous memory: ask for transparent huge pages (MADV_HUGEPAGE);
                              * shmem: the heap's file in a huge tmpfs of its own, else a memfd
-                             * with MADV_HUGEPAGE (heap/space/shmemfile.c) */
+                             * with MADV_HUGEPAGE (heap/space/shmemfile.c). 1 here; Python's
+                             * default is on for anon, off for shmem (artgc/options.py) */
     int build_ahead;        /* GC threads build the pages around a mutator's last fault first */
     int huge_moves;         /* move: GC threads move whole 2 MiB blocks (one PMD) where no mutator faults */
     int generational;       /* AGC_GEN_*: young cycles between full ones (anonymous memory) */
