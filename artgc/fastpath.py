@@ -23,22 +23,32 @@ FASTPATH_OPS: dict[str, tuple[str, str | None]] = {
     "load_ns": ("agc_load_ref", None),
     "push_pop_ns": ("agc_push + agc_pop (shadow stack)", None),
     "poll_ns": ("agc_poll, no stop requested", None),
+    "alloc_marking_ns": ("agc_alloc while marking (black allocation)", "bump_ns"),
+    "tree_build_ns": ("tree build per node (wl_make_tree)", "plain_build_ns"),
+    "tree_count_ns": ("tree count per node (wl_tree_count)", "plain_count_ns"),
     "bump_ns": ("plain bump allocator, pages mapped ahead", None),
     "bump_fresh_ns": ("plain bump onto fresh anonymous pages (anon: same page size)", None),
     "plain_store_ns": ("plain pointer store", None),
+    "plain_build_ns": ("plain tree build per node (bump, C stack)", None),
+    "plain_count_ns": ("plain tree count per node", None),
 }
 
-# name -> (memory kind, huge_pages): "anon" is the default anonymous heap
-# (transparent huge pages asked for), "anon-small" the same with 4 KiB pages
-_MEMORY = {"shmem": (lib.AGC_MEMORY_SHMEM, 1), "anon": (lib.AGC_MEMORY_ANON, 1),
-           "anon-small": (lib.AGC_MEMORY_ANON, 0)}
+# name -> (memory kind, huge_pages), each heap memory as `run` makes it:
+# "shmem" the default shmem heap (4 KiB pages), "shmem-huge" with
+# --huge-pages (a huge=always tmpfs of its own), "anon" the default anonymous
+# heap (transparent huge pages asked for), "anon-small" with 4 KiB pages
+_MEMORY = {"shmem": (lib.AGC_MEMORY_SHMEM, 0), "shmem-huge": (lib.AGC_MEMORY_SHMEM, 1),
+           "anon": (lib.AGC_MEMORY_ANON, 1), "anon-small": (lib.AGC_MEMORY_ANON, 0)}
 
 
 def fastpath(memory: str = "all", *, ops: int = 0, reps: int = 0) -> dict[str, Any]:
     """ns per operation of each fast path, medians over `reps` repetitions of
-    `ops` operations (0: 2,000,000 and 5), per heap memory: ``"shmem"``,
-    ``"anon"`` (huge pages asked for, the default), ``"anon-small"`` (4 KiB
-    pages: ``huge_pages=False``) or ``"all"``: ``{"shmem": {...}, ...}``."""
+    `ops` operations (0: 2,000,000 and 5), per heap memory: ``"shmem"`` (4 KiB
+    pages, the default), ``"shmem-huge"`` (``huge_pages=True``), ``"anon"``
+    (huge pages asked for, the default), ``"anon-small"`` (4 KiB pages:
+    ``huge_pages=False``) or ``"all"``: ``{"shmem": {...}, ...}``. The tree
+    rows time the workloads' own build and count per node, on a tree of at
+    most `ops` nodes."""
     if memory not in ("all", *_MEMORY):
         raise ValueError(f"memory must be one of all, {', '.join(_MEMORY)}; got {memory!r}")
     if not isinstance(ops, int) or isinstance(ops, bool) or ops < 0:
@@ -66,6 +76,7 @@ def format_fastpath(d: dict[str, Any]) -> str:
     first = d[kinds[0]]
     head = f"fast paths (ns per operation, medians of {first.get('reps')} x {first.get('ops'):,} operations)"
     lines = [head, f"  {'operation':<52}" + "".join(f"{k:>16}" for k in kinds)]
+    lines.append("  (in brackets: times the reference row's cost)")
     for key, (label, ref) in FASTPATH_OPS.items():
         cells = []
         for k in kinds:

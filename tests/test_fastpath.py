@@ -1,5 +1,5 @@
 """The fast-path microbenchmark (`artgc probe --fastpath`): every figure is
-measured on every heap memory (shmem, anon, anon with small pages), bad arguments are refused, and the CLI adds
+measured on every heap memory (shmem with small and with huge pages, anon, anon with small pages), bad arguments are refused, and the CLI adds
 the table and the JSON key. Speed itself is judged by benchmarks, not here."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def result() -> dict:
 
 
 def test_every_figure_measured_on_every_memory(result: dict) -> None:
-    assert set(result) == {"shmem", "anon", "anon-small"}
+    assert set(result) == {"shmem", "shmem-huge", "anon", "anon-small"}
     for kind, d in result.items():
         assert d["ops"] == 20_000 and d["reps"] == 1
         for key in FASTPATH_OPS:
@@ -37,12 +37,12 @@ def test_table_names_every_operation(result: dict) -> None:
     text = format_fastpath(result)
     for label, _ in FASTPATH_OPS.values():
         assert label in text
-    assert "shmem" in text and "anon" in text and "anon-small" in text
+    assert "shmem" in text and "shmem-huge" in text and "anon" in text and "anon-small" in text
     assert format_fastpath({}) == "fast paths: nothing measured"
 
 
 @pytest.mark.parametrize("kw,msg", [
-    ({"memory": "hugetlb"}, "memory must be one of all, shmem, anon, anon-small"),
+    ({"memory": "hugetlb"}, "memory must be one of all, shmem, shmem-huge, anon, anon-small"),
     ({"ops": -1}, "ops must be"),
     ({"ops": 10}, "ops must be 1,000 to"),
     ({"reps": 1000}, "reps must be 1 to 101"),
@@ -59,5 +59,5 @@ def test_cli_probe_fastpath_json() -> None:
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert "uffd" in d and "limits" in d
-    assert set(d["fastpath"]) == {"shmem", "anon", "anon-small"}
+    assert set(d["fastpath"]) == {"shmem", "shmem-huge", "anon", "anon-small"}
     assert d["fastpath"]["anon"]["alloc_ns"] > 0

@@ -8,7 +8,12 @@
  * bump allocator that zeroes in TLAB-sized chunks as artgc's does and writes
  * the same header, and plain loads and stores. The marking barrier is timed
  * with this heap's marking flag raised by hand (no marker runs), so it is
- * the mutator's side alone: the check and the logged old value. */
+ * the mutator's side alone: the check and the logged old value; black
+ * allocation (agc_alloc while marking) the same way. The workloads' own
+ * inner loops are timed per node on a heap of their own: wl_make_tree (the
+ * bottom-up build of binarytrees and gcbench, shadow stack included) and
+ * wl_tree_count, next to the same build and count over plain pointers with
+ * the plain bump allocator and the C stack only. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 #include <sys/mman.h>
 #include "internal.h"
 #include "fastpath.h"
+#include "../workloads/wl.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -23,6 +29,7 @@
 
 #define OBJ_BYTES 32u              /* header, two references, 8 bytes of data */
 #define SLOTS 1024u                /* reference slots stored into / loaded from */
+#define NV 15                      /* figures per repetition */
 
 static volatile uintptr_t sink;    /* keeps every loop's result alive */
 
@@ -154,13 +161,13 @@ static __attribute__((noinline)) double poll_loop(agc_mutator *m, uint64_t ops)
     return (double)(t1 - t0) / (double)ops;
 }
 
-/* One repetition on a heap of its own: every figure, in v[0..9]. */
-static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops, double v[10])
+/* A stw heap of `cap` bytes (rounded up to a MiB) that runs no cycle while
+ * measuring; pretouch off, so nothing maps pages ahead but the caller */
+static agc_heap *measuring_heap(agc_fastpath_result *out, int memory, int huge, uint64_t cap)
 {
     agc_options o;
     agc_options_default(&o);
-    uint64_t need = 2 * ops * OBJ_BYTES + 8 * AGC_TLAB + (1u << 20);
-    o.capacity = (need * 2 + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);   /* under half full */
+    o.capacity = (cap + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
     o.mode = AGC_MODE_STW;
     o.memory = memory;
     o.trigger = 0.95;
@@ -169,8 +176,170 @@ static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops,
     agc_heap *h;
     if (agc_heap_create(&o, &h) != AGC_OK) {
         fail(out, "creating the heap");
-        return -1;
+        return NULL;
     }
+    return h;
+}
+
+/* The plain bump allocator of bump_loop, for the plain tree */
+typedef struct pbump {
+    uint8_t *buf;
+    uint64_t len, cur, end;
+} pbump;
+
+static agc_word *pbump_node(pbump *b)
+{
+    if (__builtin_expect(b->cur + OBJ_BYTES > b->end, 0)) {
+        uint64_t chunk = b->len - b->end < AGC_TLAB ? b->len - b->end : AGC_TLAB;
+        if (chunk < OBJ_BYTES)
+            return NULL;
+        b->cur = b->end;
+        memset(b->buf + b->end, 0, chunk);
+        b->end += chunk;
+    }
+    agc_header *o = (agc_header *)(b->buf + b->cur);
+    b->cur += OBJ_BYTES;
+    o->cls = AGC_FIRST_USER_CLASS;
+    o->nwords = OBJ_BYTES / 8;
+    return (agc_word *)o;
+}
+
+static __attribute__((noinline)) agc_word *plain_make(pbump *b, int depth)
+{
+    agc_word *l = NULL, *r = NULL;
+    if (depth > 0) {
+        l = plain_make(b, depth - 1);
+        r = plain_make(b, depth - 1);
+        if (!l || !r)
+            return NULL;
+    }
+    agc_word *o = pbump_node(b);
+    if (o) {
+        o[1] = (agc_word)l;
+        o[2] = (agc_word)r;
+    }
+    return o;
+}
+
+static __attribute__((noinline)) uint64_t plain_count(agc_word *t, agc_word **st)
+{
+    uint64_t n = 0, count = 0;
+    st[n++] = t;
+    while (n) {
+        agc_word *o = st[--n];
+        count++;
+        agc_word *l = (agc_word *)o[1], *r = (agc_word *)o[2];
+        if (!l || !r)
+            continue;
+        st[n++] = r;
+        st[n++] = l;
+    }
+    return count;
+}
+
+/* The workloads' tree loops per node, and the plain ones, in v[0..3]: the
+ * biggest full tree of at most `ops` nodes, on a stw heap twice its size
+ * whose pages are mapped ahead (no cycle, no first touch). */
+static int tree_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops, double v[4])
+{
+    int depth = 1;
+    while ((4ull << depth) - 1 <= ops)
+        depth++;
+    uint64_t nodes = (2ull << depth) - 1, bytes = nodes * OBJ_BYTES;
+    uint64_t cap = 2 * (bytes + 4 * AGC_TLAB + (2u << 20));
+    agc_heap *h = measuring_heap(out, memory, huge, cap);
+    if (!h)
+        return -1;
+    int rc = -1;
+    wl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.h = h;
+    c.d = &wl_binarytrees;
+    pthread_mutex_init(&c.err_mu, NULL);
+    pthread_mutex_init(&c.bar.mu, NULL);
+    pthread_cond_init(&c.bar.cv, NULL);
+    agc_mutator *m = agc_attach(h);
+    if (!m) {
+        fail(out, "attaching");
+        goto done;
+    }
+    int cls;
+    if (agc_define_class(h, "Node", 2, OBJ_BYTES - 24, &cls) != AGC_OK) {
+        fail(out, "defining the class");
+        goto detach;
+    }
+    if (madvise(h->mem.primary, h->mem.cap, MADV_POPULATE_WRITE) != 0) {
+        snprintf(out->reason, sizeof out->reason, "MADV_POPULATE_WRITE on the heap failed (Linux >= 5.14)");
+        goto detach;
+    }
+    uint64_t t0 = agc_now_ns();
+    void *t = wl_make_tree(&c, m, cls, depth);
+    uint64_t t1 = agc_now_ns();
+    if (!t) {
+        snprintf(out->reason, sizeof out->reason, "building the tree: %.120s", c.err);
+        goto detach;
+    }
+    size_t slot = agc_push(m, t);
+    int bad = 0;
+    uint64_t t2 = agc_now_ns();
+    uint64_t n = wl_tree_count(m, agc_root(m, slot), &bad);
+    uint64_t t3 = agc_now_ns();
+    agc_pop(m, 1);
+    if (bad || n != nodes) {
+        snprintf(out->reason, sizeof out->reason, "the tree has %llu nodes, expected %llu",
+                 (unsigned long long)n, (unsigned long long)nodes);
+        goto detach;
+    }
+    v[0] = (double)(t1 - t0) / (double)nodes;
+    v[1] = (double)(t3 - t2) / (double)nodes;
+
+    pbump b = {0};
+    b.len = (bytes + AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
+    b.buf = mmap(NULL, b.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    agc_word **st = malloc(((size_t)depth + 2) * 2 * sizeof *st);
+    if (b.buf == MAP_FAILED || !st) {
+        if (b.buf != MAP_FAILED)
+            munmap(b.buf, b.len);
+        free(st);
+        snprintf(out->reason, sizeof out->reason, "out of memory for the plain tree");
+        goto detach;
+    }
+    if (huge && memory == AGC_MEMORY_ANON)
+        madvise(b.buf, b.len, MADV_HUGEPAGE);
+    if (madvise(b.buf, b.len, MADV_POPULATE_WRITE) != 0)
+        memset(b.buf, 0, b.len);
+    t0 = agc_now_ns();
+    agc_word *pt = plain_make(&b, depth);
+    t1 = agc_now_ns();
+    n = pt ? plain_count(pt, st) : 0;
+    t2 = agc_now_ns();
+    munmap(b.buf, b.len);
+    free(st);
+    if (n != nodes) {
+        snprintf(out->reason, sizeof out->reason, "the plain tree has %llu nodes, expected %llu",
+                 (unsigned long long)n, (unsigned long long)nodes);
+        goto detach;
+    }
+    v[2] = (double)(t1 - t0) / (double)nodes;
+    v[3] = (double)(t2 - t1) / (double)nodes;
+    rc = 0;
+detach:
+    agc_detach(m);
+done:
+    agc_heap_destroy(h);
+    pthread_mutex_destroy(&c.err_mu);
+    pthread_mutex_destroy(&c.bar.mu);
+    pthread_cond_destroy(&c.bar.cv);
+    return rc;
+}
+
+/* One repetition on a heap of its own: the figures of one_rep, in v[0..10]. */
+static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops, double v[NV])
+{
+    uint64_t need = 3 * ops * OBJ_BYTES + 8 * AGC_TLAB + (1u << 20);   /* three passes */
+    agc_heap *h = measuring_heap(out, memory, huge, need * 2);          /* under half full */
+    if (!h)
+        return -1;
     int rc = -1;
     agc_mutator *m = agc_attach(h);
     if (!m) {
@@ -222,6 +391,27 @@ static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops,
     v[8] = push_pop_loop(m, agc_root(m, slot), ops);
     v[9] = poll_loop(m, ops);
     agc_pop(m, 1);
+    /* black allocation: this heap's flag raised by hand, onto pages (and
+     * mark-bitmap pages) mapped ahead */
+    {
+        uint64_t a = m->hot.tlab_cur & ~(uint64_t)(AGC_PAGE - 1);
+        uint64_t e = (a + ops * OBJ_BYTES + 2 * AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
+        if (e > h->mem.cap)
+            e = h->mem.cap;
+        uint64_t ba = (a >> 9) * 8 & ~(uint64_t)(AGC_PAGE - 1), be = ((e >> 9) * 8 + AGC_PAGE) & ~(uint64_t)(AGC_PAGE - 1);
+        if (madvise(h->mem.primary + a, e - a, MADV_POPULATE_WRITE) != 0 ||
+            madvise((uint8_t *)h->mk.mark_bits + ba, be - ba, MADV_POPULATE_WRITE) != 0) {
+            snprintf(out->reason, sizeof out->reason, "MADV_POPULATE_WRITE before black allocation failed");
+            goto detach;
+        }
+        atomic_store(&h->mk.alloc_black, 1);
+        v[10] = alloc_loop(m, cls, ops);
+        atomic_store(&h->mk.alloc_black, 0);
+        if (v[10] < 0) {
+            fail(out, "allocating black");
+            goto detach;
+        }
+    }
     rc = 0;
 detach:
     agc_detach(m);
@@ -253,22 +443,23 @@ int agc_fastpath_measure(agc_fastpath_result *out, int memory, int huge_pages, u
     out->reps = reps;
     out->memory = memory;
     out->huge_pages = huge_pages;
-    double *all = calloc(10 * reps, sizeof *all);
+    double *all = calloc(NV * reps, sizeof *all);
     if (!all)
         return agc_fail(AGC_EOOM, "fastpath: out of memory");
     for (uint64_t r = 0; r < reps; r++) {
-        double v[10];
-        if (one_rep(out, memory, huge_pages, ops, v) != 0) {
+        double v[NV];
+        if (one_rep(out, memory, huge_pages, ops, v) != 0 || tree_rep(out, memory, huge_pages, ops, v + 11) != 0) {
             free(all);
             return agc_fail(AGC_ESYS, "fastpath: %s", out->reason);
         }
-        for (int k = 0; k < 10; k++)
+        for (int k = 0; k < NV; k++)
             all[(uint64_t)k * reps + r] = v[k];
     }
-    double *f[10] = {&out->alloc_ns, &out->alloc_fresh_ns, &out->bump_ns, &out->bump_fresh_ns,
+    double *f[NV] = {&out->alloc_ns, &out->alloc_fresh_ns, &out->bump_ns, &out->bump_fresh_ns,
                      &out->store_ns, &out->store_marking_ns, &out->plain_store_ns, &out->load_ns,
-                     &out->push_pop_ns, &out->poll_ns};
-    for (int k = 0; k < 10; k++)
+                     &out->push_pop_ns, &out->poll_ns, &out->alloc_marking_ns, &out->tree_build_ns,
+                     &out->tree_count_ns, &out->plain_build_ns, &out->plain_count_ns};
+    for (int k = 0; k < NV; k++)
         *f[k] = median(all + (uint64_t)k * reps, reps);
     free(all);
     return AGC_OK;

@@ -19,6 +19,11 @@ typedef struct agc_fastpath_result {
     double load_ns;           /* agc_load_ref */
     double push_pop_ns;       /* agc_push + agc_pop of one shadow-stack slot */
     double poll_ns;           /* agc_poll with no stop requested */
+    double alloc_marking_ns;  /* agc_alloc while marking (black allocation), pages mapped ahead */
+    double tree_build_ns;     /* per node: wl_make_tree, the workloads' bottom-up build */
+    double tree_count_ns;     /* per node: wl_tree_count, the workloads' depth-first count */
+    double plain_build_ns;    /* per node: the same build with a plain bump allocator, C stack only */
+    double plain_count_ns;    /* per node: the same count over plain pointers */
     uint64_t ops, reps;
     int memory;               /* AGC_MEMORY_* the heap ran on */
     int huge_pages;           /* the heap's huge_pages option (anon: transparent huge pages asked for) */
