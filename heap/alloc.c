@@ -118,6 +118,7 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         if (m->hot.tlab_end > m->hot.tlab_cur)
             agc_heap_fill(h, m->hot.tlab_cur, m->hot.tlab_end - m->hot.tlab_cur);
         m->hot.tlab_cur = m->hot.tlab_end = 0;
+        m->hot.own_n = 0;
         /* a TLAB, smaller when many threads share little free space */
         uint64_t want = AGC_TLAB;
         uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED), limit = agc_alloc_limit(h);
@@ -136,6 +137,9 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         m->bytes_allocated += got;
         m->hot.tlab_cur = off + bytes;
         m->hot.tlab_end = off + got;
+        /* the bitmap words wholly inside this TLAB (a word covers 512 bytes) */
+        m->hot.own_lo = (off + 511) >> 9;
+        m->hot.own_n = (off + got) >> 9 > m->hot.own_lo ? ((off + got) >> 9) - m->hot.own_lo : 0;
         return agc_obj_at(h, off);
     }
     uint64_t got;

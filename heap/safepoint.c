@@ -195,6 +195,7 @@ static void retire_tlab(agc_mutator *m)
     if (m->hot.tlab_end > m->hot.tlab_cur)
         agc_heap_fill(m->heap, m->hot.tlab_cur, m->hot.tlab_end - m->hot.tlab_cur);
     m->hot.tlab_cur = m->hot.tlab_end = 0;
+    m->hot.own_n = 0;
 }
 
 static void unlink_mutator(agc_heap *h, agc_mutator *m)

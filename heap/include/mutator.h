@@ -48,6 +48,10 @@ typedef struct agc_mutator_hot {
     uintptr_t card_bias;           /* the card table (a byte per 512 heap bytes) less the
                                     * primary's address >> 9: a slot's card is
                                     * card_bias + (address >> 9), as ART's biased table */
+    uint64_t own_lo, own_n;        /* the mark-bitmap words [own_lo, own_lo + own_n) that
+                                    * cover only this TLAB: no other thread writes them
+                                    * while it is this thread's, so black allocation sets
+                                    * their bits without a locked instruction */
 } agc_mutator_hot;
 #define AGC_CARD_SHIFT_PUB 9       /* heap/gen.h: AGC_CARD_SHIFT */
 
@@ -143,6 +147,31 @@ static inline void agc_init_ref(agc_mutator *m, void *obj, uint64_t slot, void *
     __atomic_store_n(&agc_ref_slots(m, obj)[slot], (agc_word)val, __ATOMIC_RELAXED);
 }
 
+/* Fields of an object of a fixed-size class (not an array): reference slot
+ * i is word 1 + i, so no header is read to find it. For callers that know
+ * the class (a workload's node class); arrays need agc_ref_slots. Same
+ * rules as agc_load_ref / agc_store_ref / agc_init_ref. */
+static inline agc_word *agc_fields(void *obj) { return (agc_word *)obj + 1; }
+static inline void *agc_load_field(void *obj, uint64_t slot)
+{
+    return (void *)__atomic_load_n(&agc_fields(obj)[slot], __ATOMIC_RELAXED);
+}
+static inline void agc_init_field(void *obj, uint64_t slot, void *val)
+{
+    __atomic_store_n(&agc_fields(obj)[slot], (agc_word)val, __ATOMIC_RELAXED);
+}
+static inline void agc_store_field(agc_mutator *m, void *obj, uint64_t slot, void *val)
+{
+    agc_mutator_hot *t = (agc_mutator_hot *)m;
+    agc_word *p = &agc_fields(obj)[slot];
+    if (__builtin_expect(__atomic_load_n(&agc_any_marking, __ATOMIC_RELAXED), 0)) {
+        agc_store_ref_slow(m, p, val);
+        return;
+    }
+    __atomic_store_n(p, (agc_word)val, __ATOMIC_RELAXED);
+    __atomic_store_n((uint8_t *)(t->card_bias + ((uintptr_t)p >> AGC_CARD_SHIFT_PUB)), 1, __ATOMIC_RELAXED);
+}
+
 /* Allocation fast path: bump in the TLAB (pre-zeroed); everything else
  * (refill, a cycle to wait for, arrays, errors) in agc_alloc_obj. */
 static inline void *agc_alloc(agc_mutator *m, int cls)
@@ -158,8 +187,13 @@ static inline void *agc_alloc(agc_mutator *m, int cls)
             agc_header *o = (agc_header *)(t->base + off);
             o->cls = (uint32_t)cls;
             o->nwords = (uint32_t)w;
-            if (__builtin_expect(__atomic_load_n(t->alloc_black, __ATOMIC_RELAXED), 0))
-                __atomic_fetch_or(&t->mark_bits[off >> 9], 1ull << ((off >> 3) & 63), __ATOMIC_RELAXED);
+            if (__builtin_expect(__atomic_load_n(t->alloc_black, __ATOMIC_RELAXED), 0)) {
+                uint64_t *word = &t->mark_bits[off >> 9], bit = 1ull << ((off >> 3) & 63);
+                if ((off >> 9) - t->own_lo < t->own_n)
+                    __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) | bit, __ATOMIC_RELAXED);
+                else
+                    __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+            }
             return o;
         }
     }

@@ -213,7 +213,11 @@ int wl_barrier_wait(wl_ctx *c, agc_mutator *m)
 
 /* Trees --------------------------------------------------------------------- */
 
-void *wl_make_tree(wl_ctx *c, agc_mutator *m, int cls, int depth)
+/* Level k of the recursion keeps its two subtrees in shadow-stack slots
+ * base + 2k and base + 2k + 1, reserved once for the whole tree: no push
+ * or pop per node. A slot left behind holds a node of the tree being
+ * built, reachable from its parent anyway. */
+static void *make_subtree(wl_ctx *c, agc_mutator *m, int cls, int depth, size_t slot)
 {
     if (depth <= 0) {
         void *n = agc_alloc(m, cls);
@@ -223,26 +227,31 @@ void *wl_make_tree(wl_ctx *c, agc_mutator *m, int cls, int depth)
     }
     if (depth >= 12 && wl_should_stop(c))
         return NULL;   /* interrupted, or failed elsewhere: unwind */
-    size_t base = agc_depth(m);
-    void *l = wl_make_tree(c, m, cls, depth - 1);
+    void *l = make_subtree(c, m, cls, depth - 1, slot + 2);
     if (!l)
         return NULL;
-    agc_push(m, l);
-    void *r = wl_make_tree(c, m, cls, depth - 1);
-    if (!r) {
-        agc_truncate(m, base);
+    agc_set_root(m, slot, l);
+    void *r = make_subtree(c, m, cls, depth - 1, slot + 2);
+    if (!r)
         return NULL;
-    }
-    agc_push(m, r);
+    agc_set_root(m, slot + 1, r);
     void *n = agc_alloc(m, cls);
     if (!n) {
         wl_fail_heap(c, AGC_EOOM, "allocating a tree node");
-        agc_truncate(m, base);
         return NULL;
     }
     /* n is fresh (no safepoint since): its null slots need no barrier */
-    agc_init_ref(m, n, 0, agc_root(m, base));
-    agc_init_ref(m, n, 1, agc_root(m, base + 1));
+    agc_init_field(n, 0, agc_root(m, slot));
+    agc_init_field(n, 1, agc_root(m, slot + 1));
+    return n;
+}
+
+void *wl_make_tree(wl_ctx *c, agc_mutator *m, int cls, int depth)
+{
+    size_t base = agc_depth(m);
+    for (int k = 0; k < 2 * depth; k++)
+        agc_push(m, NULL);
+    void *n = make_subtree(c, m, cls, depth, base);
     agc_truncate(m, base);
     return n;
 }
@@ -272,8 +281,8 @@ uint64_t wl_tree_count(agc_mutator *m, void *tree, int *bad)
         }
         void *o = st[--n];
         count++;
-        void *l = agc_load_ref(m, o, 0);
-        void *r = agc_load_ref(m, o, 1);
+        void *l = agc_load_field(o, 0);
+        void *r = agc_load_field(o, 1);
         if (!l != !r)
             *bad = 1;
         if (!l || !r)

@@ -120,7 +120,8 @@ static inline uint64_t wl_below(wl_rng *r, uint64_t n)
     return (uint64_t)(((unsigned __int128)wl_next(r) * n) >> 64);
 }
 
-/* Trees of a class whose slots 0 and 1 are left and right. */
+/* Trees of a fixed-size class whose slots 0 and 1 are left and right
+ * (agc_load_field / agc_init_field: no header read). */
 /* Bottom-up (children before parent). Returns the raw new root (valid until
  * this thread's next safepoint: push it at once) or NULL after wl_fail_heap
  * or when the run is stopping (wl_should_stop). */
