@@ -62,17 +62,17 @@ static int populate(wl_ctx *c, agc_mutator *m, int cls, int depth, size_t slot)
         wl_fail_heap(c, AGC_EOOM, "allocating a tree node");
         return -1;
     }
-    agc_store_ref(m, agc_root(m, slot), 0, l);
+    agc_store_field(m, agc_root(m, slot), 0, l);
     void *r = agc_alloc(m, cls);
     if (!r) {
         wl_fail_heap(c, AGC_EOOM, "allocating a tree node");
         return -1;
     }
-    agc_store_ref(m, agc_root(m, slot), 1, r);
-    size_t child = agc_push(m, agc_load_ref(m, agc_root(m, slot), 0));
+    agc_store_field(m, agc_root(m, slot), 1, r);
+    size_t child = agc_push(m, agc_load_field(agc_root(m, slot), 0));
     int rc = populate(c, m, cls, depth, child);
     if (!rc) {
-        agc_set_root(m, child, agc_load_ref(m, agc_root(m, slot), 1));
+        agc_set_root(m, child, agc_load_field(agc_root(m, slot), 1));
         rc = populate(c, m, cls, depth, child);
     }
     agc_pop(m, 1);

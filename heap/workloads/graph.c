@@ -115,7 +115,7 @@ static void graph_thread(wl_ctx *c, agc_mutator *m, int tid)
         void *tb = table(m, s);
         void *x = agc_load_ref(m, tb, (uint64_t)tid + k * M);
         for (int r = 0; r < GRAPH_REFS; r++)
-            agc_store_ref(m, x, (uint64_t)r, agc_load_ref(m, tb, wl_below(&rng, n)));
+            agc_store_field(m, x, (uint64_t)r, agc_load_ref(m, tb, wl_below(&rng, n)));
         writes += GRAPH_REFS;
     }
     if (wl_barrier_wait(c, m) < 0)
@@ -139,11 +139,11 @@ static void graph_thread(wl_ctx *c, agc_mutator *m, int tid)
             uint64_t slot = wl_below(&rng, GRAPH_REFS);
             uint64_t act = wl_below(&rng, 8);
             if (act == 0) {
-                agc_store_ref(m, agc_load_ref(m, table(m, s), i), slot, NULL);
+                agc_store_field(m, agc_load_ref(m, table(m, s), i), slot, NULL);
                 clears++;
             } else if (act < 4) {
                 void *tb = table(m, s);
-                agc_store_ref(m, agc_load_ref(m, tb, i), slot, agc_load_ref(m, tb, j));
+                agc_store_field(m, agc_load_ref(m, tb, i), slot, agc_load_ref(m, tb, j));
                 writes++;
             } else {
                 void *y = agc_alloc(m, s->cls);
@@ -155,7 +155,7 @@ static void graph_thread(wl_ctx *c, agc_mutator *m, int tid)
                 void *tb = table(m, s);
                 void *x = agc_load_ref(m, tb, i);
                 for (uint64_t r = 0; r < GRAPH_REFS; r++)
-                    agc_init_ref(m, y, r, r == slot ? agc_load_ref(m, tb, j) : agc_load_ref(m, x, r));
+                    agc_init_field(y, r, r == slot ? agc_load_ref(m, tb, j) : agc_load_field(x, r));
                 uint64_t d[2];
                 memcpy(d, agc_data(m, x), 16);
                 d[1]++;
@@ -187,7 +187,7 @@ static void graph_thread(wl_ctx *c, agc_mutator *m, int tid)
             void *old = agc_load_ref(m, tb, staged[k]);
             agc_store_ref(m, tb, staged[k], agc_root(m, base + k));
             for (uint64_t r = 0; r < GRAPH_REFS; r++)
-                agc_store_ref(m, old, r, NULL);
+                agc_store_field(m, old, r, NULL);
         }
         agc_truncate(m, base);
         if (wl_barrier_wait(c, m) < 0)

@@ -249,7 +249,7 @@ static void lru_thread(wl_ctx *c, agc_mutator *m, int tid)
                 wl_fail_heap(c, AGC_EOOM, "allocating a cache entry");
                 break;
             }
-            agc_init_ref(m, e, 0, agc_root(m, ps));
+            agc_init_field(e, 0, agc_root(m, ps));
             agc_set_root(m, ps, NULL);
             uint64_t kd[2] = {key, len};
             memcpy(agc_data(m, e), kd, 16);
