@@ -100,6 +100,10 @@ static inline void agc_pop(agc_mutator *m, size_t n)          /* pop n slots */
     t->nroots = n > t->nroots ? 0 : t->nroots - n;
 }
 static inline size_t agc_depth(agc_mutator *m) { return ((agc_mutator_hot *)m)->nroots; }
+/* The slots from idx up as an array, for a loop that reserved them with
+ * agc_push: valid until the next agc_push (which may move the stack); a
+ * safepoint updates what they hold, so read them again after one. */
+static inline agc_word *agc_root_slots(agc_mutator *m, size_t idx) { return &((agc_mutator_hot *)m)->roots[idx]; }
 static inline void agc_truncate(agc_mutator *m, size_t depth) /* pop back to depth */
 {
     agc_mutator_hot *t = (agc_mutator_hot *)m;

@@ -215,9 +215,12 @@ int wl_barrier_wait(wl_ctx *c, agc_mutator *m)
 
 /* Level k of the recursion keeps its two subtrees in shadow-stack slots
  * base + 2k and base + 2k + 1, reserved once for the whole tree: no push
- * or pop per node. A slot left behind holds a node of the tree being
- * built, reachable from its parent anyway. */
-static void *make_subtree(wl_ctx *c, agc_mutator *m, int cls, int depth, size_t slot)
+ * or pop per node (and no push at all below, so the stack's array stays
+ * where it is: `slots` is read once). A slot left behind holds a node of
+ * the tree being built, reachable from its parent anyway. A safepoint (in
+ * agc_alloc's slow path, a call) updates the slots: they are read again
+ * after each allocation. */
+static void *make_subtree(wl_ctx *c, agc_mutator *m, int cls, int depth, agc_word *slots)
 {
     if (depth <= 0) {
         void *n = agc_alloc(m, cls);
@@ -227,22 +230,22 @@ static void *make_subtree(wl_ctx *c, agc_mutator *m, int cls, int depth, size_t 
     }
     if (depth >= 12 && wl_should_stop(c))
         return NULL;   /* interrupted, or failed elsewhere: unwind */
-    void *l = make_subtree(c, m, cls, depth - 1, slot + 2);
+    void *l = make_subtree(c, m, cls, depth - 1, slots + 2);
     if (!l)
         return NULL;
-    agc_set_root(m, slot, l);
-    void *r = make_subtree(c, m, cls, depth - 1, slot + 2);
+    slots[0] = (agc_word)l;
+    void *r = make_subtree(c, m, cls, depth - 1, slots + 2);
     if (!r)
         return NULL;
-    agc_set_root(m, slot + 1, r);
+    slots[1] = (agc_word)r;
     void *n = agc_alloc(m, cls);
     if (!n) {
         wl_fail_heap(c, AGC_EOOM, "allocating a tree node");
         return NULL;
     }
     /* n is fresh (no safepoint since): its null slots need no barrier */
-    agc_init_field(n, 0, agc_root(m, slot));
-    agc_init_field(n, 1, agc_root(m, slot + 1));
+    agc_init_field(n, 0, (void *)slots[0]);
+    agc_init_field(n, 1, (void *)slots[1]);
     return n;
 }
 
@@ -251,7 +254,7 @@ void *wl_make_tree(wl_ctx *c, agc_mutator *m, int cls, int depth)
     size_t base = agc_depth(m);
     for (int k = 0; k < 2 * depth; k++)
         agc_push(m, NULL);
-    void *n = make_subtree(c, m, cls, depth, base);
+    void *n = make_subtree(c, m, cls, depth, agc_root_slots(m, base));
     agc_truncate(m, base);
     return n;
 }
