@@ -231,6 +231,10 @@ void agc_gen_plan(agc_heap *h)
     uint64_t x = agc_forward_off(h, g->mid_end);
     if (g->young && x < g->old_end)
         x = g->old_end;
+    /* a full cycle's dense prefix does not move: all of it is old (a
+     * boundary inside it may fall in its dead bytes) */
+    if (!g->young && x < h->plan.dense_end)
+        x = h->plan.dense_end;
     g->old_survived = g->young ? g->old_end : agc_forward_off(h, g->old_end);
     g->next_old = x;
     /* the cards of what moves: the builder sets those of the new old

@@ -127,6 +127,25 @@ void agc_plan_heap_maps(agc_heap *h)
  * addresses, their references are updated where they are). It ends at a
  * page boundary no live object crosses, so that no page after it reads
  * from it. */
+/* A page short of the threshold is still dense when it holds the tail of a
+ * live object of at least AGC_DENSE_TAIL_PAGES pages that began in the
+ * prefix: the dead bytes left in place are at most one page, a sixteenth
+ * of that object, where stopping before it would move the whole object
+ * (gcbench's long-lived array after its long-lived tree: a prefix of 16
+ * MiB instead of 31). */
+#define AGC_DENSE_TAIL_PAGES 16
+static int large_tail_page(agc_heap *h, uint64_t p)
+{
+    if (p == 0)
+        return 0;
+    uint64_t w = bm_prev(h->mk.mark_bits, p * AGC_PAGE / 8 - 1);
+    if (w == AGC_NONE)
+        return 0;
+    uint64_t start = w * 8;
+    uint64_t end = start + (uint64_t)((const agc_header *)(h->mem.primary + start))->nwords * 8;
+    return end > p * AGC_PAGE && end <= (p + 1) * AGC_PAGE && end - start >= AGC_DENSE_TAIL_PAGES * AGC_PAGE;
+}
+
 static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
 {
     double thr = h->opt.dense_prefix;
@@ -138,7 +157,7 @@ static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
         uint64_t live = 0;
         for (uint64_t c = p * cpp; c < (p + 1) * cpp; c++)
             live += h->plan.chunk_live[c];
-        if (live < need)
+        if (live < need && !large_tail_page(h, p))
             break;
     }
     uint64_t D = p * AGC_PAGE;

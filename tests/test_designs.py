@@ -101,6 +101,46 @@ def test_dense_prefix_at_the_thresholds_edge(mode, require_mode):
             [i for i in range(16 * 8) if i != 3 * 8 + 2][40:]
 
 
+@pytest.mark.parametrize("mode", ["stw", "copy", "minor", "move"])
+def test_dense_prefix_takes_a_large_objects_tail_page(mode, require_mode):
+    """A large live object (16 pages or more) whose end leaves its last page
+    short of the threshold is not moved: the prefix ends after that page; a
+    smaller one that crosses the edge is moved with what follows."""
+    require_mode(mode)
+    for pages, in_prefix in ((20, True), (6, False)):
+        with Heap("8MiB", mode=mode, dense_prefix=0.95, generational="off") as h:
+            objs = _pages_of_512(h, 8)                     # pages 0-7, dense: one whole TLAB
+            big = h.new_byte_array(pages * 4096 + 1000)    # ends 1016 bytes (with header, length) into a page
+            h.write_data(big, b"tail", pages * 4096 + 996)
+            Obj = h.define_class("Junk", data_bytes=504)
+            junk = [h.new(Obj) for _ in range(40)]
+            keep = junk[-8:]                               # live data after the dead part
+            del junk
+            d0 = h.verify()
+            stats = h.collect()
+            end = 8 * 4096 + pages * 4096 + 4096           # the page the array ends on, included
+            if in_prefix:
+                assert stats["dense_prefix_bytes"] == end
+            else:
+                assert stats["dense_prefix_bytes"] == 8 * 4096
+            assert h.verify() == d0
+            assert h.read_data(big, pages * 4096 + 996, 4) == b"tail"
+            assert len(keep) == 8 and len(objs) == 64
+
+
+def test_prefix_of_a_full_cycle_is_old_as_a_whole(require_mode):
+    """gcbench with generations: after a full cycle whose prefix ends on the
+    long-lived array's tail page, young cycles keep the heap intact (a young
+    cycle planned from a boundary in the prefix's dead tail corrupted it)."""
+    require_mode("copy")
+    r = artgc.run("gcbench", size=18, heap="256MiB", design="art-2023", generational="on", verify=True)
+    assert not r.failed, r.error
+    assert r.output.endswith("gcbench checks: ok\n")
+    kinds = [c["kind"] for c in r.cycles]
+    assert "young" in kinds and "full" in kinds
+    assert any(c["dense_prefix_bytes"] > 31 * 2**20 for c in r.cycles if c["kind"] == "full")
+
+
 def test_dense_prefix_off_moves_everything(require_mode):
     require_mode("copy")
     with Heap("8MiB", mode="copy", dense_prefix=0.0) as h:
