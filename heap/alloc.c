@@ -24,8 +24,10 @@ uint64_t agc_alloc_limit(agc_heap *h)
     return h->alloc.limit > c ? h->alloc.limit - c : 0;
 }
 
-/* Grab `need` bytes from the global bump pointer; returns offset or AGC_NONE. */
-static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
+/* Grab `need` bytes from the global bump pointer; returns offset or
+ * AGC_NONE. *zero: where the bytes known to be zero begin in them (the
+ * zero mark before this grab). */
+static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min, uint64_t *zero)
 {
     pthread_mutex_lock(&h->alloc.alloc_lock);
     uint64_t top = AGC_LOAD(h->alloc.top), limit = agc_alloc_limit(h);
@@ -37,6 +39,9 @@ static uint64_t bump(agc_heap *h, uint64_t need, uint64_t *got, uint64_t min)
     if (need > avail)
         need = avail & ~7ull;
     __atomic_store_n(&h->alloc.top, top + need, __ATOMIC_RELAXED);
+    *zero = h->alloc.zero_from;
+    if (h->alloc.zero_from < top + need)
+        h->alloc.zero_from = top + need;
     pthread_mutex_unlock(&h->alloc.alloc_lock);
     *got = need;
     return top;
@@ -53,8 +58,33 @@ uint64_t agc_align_top(agc_heap *h, uint64_t align)
     if (a > t)
         agc_heap_fill(h, t, a - t);
     AGC_STORE(h->alloc.top, a);
+    if (h->alloc.zero_from < a)
+        h->alloc.zero_from = a;
     pthread_mutex_unlock(&h->alloc.alloc_lock);
     return a;
+}
+
+/* World stopped, compaction set up: allocation goes on from `top`. On
+ * anonymous memory the flip (and the stw cycle) moved the primary's pages
+ * away from keep_end up and the builders write below top only (the last
+ * page's rest a filler; a whole 2 MiB block moved in ends below top
+ * rounded up to 2 MiB): above that the range is empty, zero when touched.
+ * A shmem heap's primary now shows the other half, whose bytes above top
+ * may be an older cycle's. */
+void agc_alloc_flipped(agc_heap *h, uint64_t top)
+{
+    pthread_mutex_lock(&h->alloc.alloc_lock);
+    AGC_STORE(h->alloc.top, top);
+    uint64_t z = (top + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+    h->alloc.zero_from = h->opt.memory == AGC_MEMORY_ANON && z < h->mem.cap ? z : h->mem.cap;
+    pthread_mutex_unlock(&h->alloc.alloc_lock);
+}
+
+/* Zero what of a fresh grab [off, off + len) is not known to be zero. */
+static void zero_grab(agc_heap *h, uint64_t off, uint64_t len, uint64_t zero)
+{
+    if (off < zero)
+        memset(agc_obj_at(h, off), 0, zero - off < len ? zero - off : len);
 }
 
 /* Before taking `bytes` at the bump pointer: memory not known to be mapped
@@ -129,11 +159,11 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         if (want < bytes)
             want = bytes;
         map_before_bump(m, want);
-        uint64_t got;
-        uint64_t off = bump(h, want, &got, bytes);
+        uint64_t got, zero;
+        uint64_t off = bump(h, want, &got, bytes, &zero);
         if (off == AGC_NONE)
             return NULL;
-        memset(agc_obj_at(h, off), 0, got);
+        zero_grab(h, off, got, zero);
         m->bytes_allocated += got;
         m->hot.tlab_cur = off + bytes;
         m->hot.tlab_end = off + got;
@@ -142,12 +172,12 @@ static void *try_alloc(agc_mutator *m, uint64_t bytes)
         m->hot.own_n = (off + got) >> 9 > m->hot.own_lo ? ((off + got) >> 9) - m->hot.own_lo : 0;
         return agc_obj_at(h, off);
     }
-    uint64_t got;
+    uint64_t got, zero;
     map_before_bump(m, bytes);
-    uint64_t off = bump(h, bytes, &got, bytes);
+    uint64_t off = bump(h, bytes, &got, bytes, &zero);
     if (off == AGC_NONE)
         return NULL;
-    memset(agc_obj_at(h, off), 0, bytes);
+    zero_grab(h, off, bytes, zero);
     return agc_obj_at(h, off);
 }
 

@@ -155,7 +155,7 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     if (!rc)
         rc = agc_compact_setup(h);
     if (!rc) {
-        AGC_STORE(h->alloc.top, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+        agc_alloc_flipped(h, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
         atomic_store(&h->cp.phase, PH_COMPACTING);
         agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
         agc_compact_plan_release(h);     /* after the flip's timing: not the remap's */
