@@ -122,11 +122,6 @@ void agc_plan_heap_maps(agc_heap *h)
     pthread_mutex_unlock(&h->st.stats_lock);
 }
 
-/* The black-dense prefix, as ART's: the leading pages whose live bytes are
- * at least dense_prefix of a page are not moved (their objects keep their
- * addresses, their references are updated where they are). It ends at a
- * page boundary no live object crosses, so that no page after it reads
- * from it. */
 /* A page short of the threshold is still dense when it holds the tail of a
  * live object of at least AGC_DENSE_TAIL_PAGES pages that began in the
  * prefix: the dead bytes left in place are at most one page, a sixteenth
@@ -146,6 +141,11 @@ static int large_tail_page(agc_heap *h, uint64_t p)
     return end > p * AGC_PAGE && end <= (p + 1) * AGC_PAGE && end - start >= AGC_DENSE_TAIL_PAGES * AGC_PAGE;
 }
 
+/* The black-dense prefix, as ART's: the leading pages whose live bytes are
+ * at least dense_prefix of a page are not moved (their objects keep their
+ * addresses, their references are updated where they are). It ends at a
+ * page boundary no live object crosses, so that no page after it reads
+ * from it. */
 static uint64_t dense_prefix_end(agc_heap *h, uint64_t S)
 {
     double thr = h->opt.dense_prefix;
