@@ -44,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pr.add_argument("--quick", action="store_true", help="fewer repetitions (faster, noisier)")
     pr.add_argument("--fastpath", action="store_true",
-                    help="also time the mutator's fast paths (allocation, barriers, shadow stack, poll) "
-                         "in ns per operation, next to a plain bump allocator and plain stores")
+                    help="also time the mutator's fast paths (allocation, black allocation, barriers, "
+                         "shadow stack, poll, the workloads' tree build and count) in ns per operation, "
+                         "next to a plain bump allocator, plain stores and plain-pointer trees, on each "
+                         "heap memory (shmem, shmem-huge, anon, anon-small)")
 
     r = sub.add_parser("run", help="one run of a workload on the GC'd heap")
     r.add_argument("workload", metavar="WORKLOAD", help=f"one of: {WORKLOADS}")
