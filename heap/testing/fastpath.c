@@ -181,6 +181,24 @@ static agc_heap *measuring_heap(agc_fastpath_result *out, int memory, int huge, 
     return h;
 }
 
+/* The calling thread attached to h, and the measured class (a header, two
+ * references, the rest data: OBJ_BYTES) defined; NULL after a failure (the
+ * thread is detached again) */
+static agc_mutator *attach_with_class(agc_fastpath_result *out, agc_heap *h, const char *name, int *cls)
+{
+    agc_mutator *m = agc_attach(h);
+    if (!m) {
+        fail(out, "attaching");
+        return NULL;
+    }
+    if (agc_define_class(h, name, 2, OBJ_BYTES - 24, cls) != AGC_OK) {
+        fail(out, "defining the class");
+        agc_detach(m);
+        return NULL;
+    }
+    return m;
+}
+
 /* The plain bump allocator of bump_loop, for the plain tree */
 typedef struct pbump {
     uint8_t *buf;
@@ -258,16 +276,10 @@ static int tree_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops
     pthread_mutex_init(&c.err_mu, NULL);
     pthread_mutex_init(&c.bar.mu, NULL);
     pthread_cond_init(&c.bar.cv, NULL);
-    agc_mutator *m = agc_attach(h);
-    if (!m) {
-        fail(out, "attaching");
-        goto done;
-    }
     int cls;
-    if (agc_define_class(h, "Node", 2, OBJ_BYTES - 24, &cls) != AGC_OK) {
-        fail(out, "defining the class");
-        goto detach;
-    }
+    agc_mutator *m = attach_with_class(out, h, "Node", &cls);
+    if (!m)
+        goto done;
     if (madvise(h->mem.primary, h->mem.cap, MADV_POPULATE_WRITE) != 0) {
         snprintf(out->reason, sizeof out->reason, "MADV_POPULATE_WRITE on the heap failed (Linux >= 5.14)");
         goto detach;
@@ -341,16 +353,10 @@ static int one_rep(agc_fastpath_result *out, int memory, int huge, uint64_t ops,
     if (!h)
         return -1;
     int rc = -1;
-    agc_mutator *m = agc_attach(h);
-    if (!m) {
-        fail(out, "attaching");
-        goto done;
-    }
     int cls;
-    if (agc_define_class(h, "P", 2, OBJ_BYTES - 24, &cls) != AGC_OK) {
-        fail(out, "defining the class");
-        goto detach;
-    }
+    agc_mutator *m = attach_with_class(out, h, "P", &cls);
+    if (!m)
+        goto done;
     /* the first `ops` objects' pages are mapped ahead; the next ones are fresh */
     uint64_t mapped = (ops * OBJ_BYTES + 2 * AGC_TLAB + AGC_PAGE - 1) & ~(uint64_t)(AGC_PAGE - 1);
     if (madvise(h->mem.primary, mapped, MADV_POPULATE_WRITE) != 0) {
