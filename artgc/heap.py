@@ -106,18 +106,20 @@ _heap_serial = itertools.count(1)
 
 
 class Heap:
-    """A GC'd heap in a memfd mapped twice. Use as a context manager.
+    """A GC'd heap: private anonymous memory, or a memfd mapped twice (mode
+    "minor", the seed's plan). Use as a context manager.
 
     Parameters (the same names, limits and defaults as ``artgc run``'s
     options; the table is :data:`artgc.options.OPTIONS`):
 
     size
         capacity of the live heap: bytes or a string such as "64MiB", "1GiB"
-        (1MiB .. 1TiB; the memfd holds twice this).
+        (1MiB .. 1TiB; on shmem the memfd holds twice this).
     mode
         "stw" (stop-the-world compaction), "copy" (UFFDIO_COPY into missing
         pages), "minor" (pages built in the alias, mapped by UFFDIO_CONTINUE)
-        or "move" (UFFDIO_MOVE). A mode the kernel lacks raises UnsupportedMode.
+        or "move" (UFFDIO_MOVE). Default "copy" (ART's mode since 2023). A
+        mode the kernel lacks raises UnsupportedMode.
     delivery
         how a mutator's fault reaches its resolver: "sigbus" (in the faulting
         thread) or "thread" (a handler thread). Not with mode "stw", which

@@ -16,7 +16,7 @@ void agc_options_default(agc_options *o)
 {
     memset(o, 0, sizeof *o);
     o->capacity = 64ull << 20;
-    o->mode = AGC_MODE_MINOR;
+    o->mode = AGC_MODE_COPY;   /* as artgc/options.py: ART's shipped mode */
     o->delivery = AGC_DELIVERY_SIGBUS;
     o->gc_threads = 1;
     o->marking = AGC_MARKING_CONCURRENT;
