@@ -127,9 +127,12 @@ static uint64_t anon_held(agc_heap *h)
     return resident(h->mem.primary, h->mem.cap) + resident(h->mem.fromspace, h->mem.cap);
 }
 
+/* mremap moves a whole 1 GiB entry at once only where the range [keep_end,
+ * cap) covers it: a young cycle's old end and a heap that is not a multiple
+ * of 1 GiB (the default 3x heaps) move 2 MiB entries one by one. */
 static int anon_flip_unaligned(agc_heap *h)
 {
-    return (h->plan.keep_end & (AGC_ALIGN_RESERVE - 1)) != 0;
+    return ((h->plan.keep_end | h->mem.cap) & (AGC_ALIGN_RESERVE - 1)) != 0;
 }
 
 const agc_space_ops agc_space_anon = {
