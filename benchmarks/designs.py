@@ -273,7 +273,7 @@ def section_lru(n: int) -> list[dict[str, Any]]:
     rows = []
     for label, extra in (("seed (minor)", ["--design", "seed"]), ("minor, defaults", ["--mode", "minor"]),
                          ("art-2023 (copy)", ["--design", "art-2023"]), ("art-2025 (move)", ["--design", "art-2025"]),
-                         ("jvm shenandoah", ["--jvm", "shenandoah"]), ("jvm g1", ["--jvm", "g1"]),
+                         ("default (copy)", []), ("jvm shenandoah", ["--jvm", "shenandoah"]), ("jvm g1", ["--jvm", "g1"]),
                          ("jvm zgc", ["--jvm", "zgc"]), ("jvm parallel", ["--jvm", "parallel"])):
         # 4 million requests: 8 artgc cycles at this size (the default 500,000 runs none)
         rows += repeat("lru", ["--live", "128MiB", "--heap", "512MiB", "--size", "4000", *extra], n, label)

@@ -43,13 +43,21 @@ typedef struct agc_gen {
     double full_tp_sum;
     uint64_t nfull;
     double young_tp;
+    double fwd_ns_per_card;     /* the last young flip's card forwarding, ns per card (0: none yet) */
     _Atomic int requested;      /* an explicit cycle's kind: AGC_COLLECT_* + 1, 0 none */
     int last_young;             /* the last cycle that compacted was young */
 } agc_gen;
 
 enum { AGC_GEN_WHY_OFF = 0, AGC_GEN_WHY_FIRST, AGC_GEN_WHY_EXPLICIT, AGC_GEN_WHY_ALLOC_FAILURE,
        AGC_GEN_WHY_THROUGHPUT, AGC_GEN_WHY_PRESSURE, AGC_GEN_WHY_YOUNG, AGC_GEN_WHY_ASKED,
-       AGC_GEN_WHY_N };
+       AGC_GEN_WHY_CARDS, AGC_GEN_WHY_N };
+
+/* A concurrent young cycle forwards its dirty cards in the flip pause: not
+ * when that would take longer than this (estimated from the last young
+ * flip's time per card, or the prior below, and the cards dirty at the cycle's start). */
+#define AGC_YOUNG_FLIP_CARDS_NS 1000000.0
+/* ns per card before a young flip has been timed (lru / 512 MiB: 1.0-2.5) */
+#define AGC_FWD_NS_PER_CARD_PRIOR 1000.0
 
 /* gen.c */
 int agc_gen_alloc(agc_heap *h);                /* the tables (at heap creation) */

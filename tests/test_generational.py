@@ -193,6 +193,35 @@ def test_kinds_and_reasons():
             h.collect("young")
 
 
+@pytest.mark.parametrize("mode", ["copy", "stw"])
+def test_many_dirty_cards_make_a_concurrent_cycle_full(mode):
+    """A concurrent young cycle forwards its dirty cards in the flip pause:
+    with thousands dirty (one young reference stored into each of 3000 old
+    objects of about a card each) `auto` chooses a full cycle and says why;
+    a young cycle asked for is still young, and in stw, whose whole cycle is
+    one pause anyway, `auto` stays young."""
+    with gen_heap(mode, "sigbus", size="32MiB") as h:
+        Big = h.define_class("Big", refs=1, data_bytes=504)     # 520 bytes: a card each
+        olds = [h.new(Big) for _ in range(3000)]
+        c, keep = promote(h, Big)
+        assert all(o.address - h.primary_address < c["old_bytes"] for o in olds)
+
+        def dirty_all() -> None:
+            for o in olds:
+                h.set_ref(o, 0, h.new(Big))
+        dirty_all()
+        c = h.collect("auto")
+        if mode == "stw":
+            assert c["kind"] == "young" and c["kind_reason"] == "young", c["kind_reason"]
+        else:
+            assert c["kind"] == "full" and c["kind_reason"] == "dirty cards: young flip over 1 ms", c
+        dirty_all()
+        c = h.collect("young")
+        assert c["kind"] == "young" and c["cards_forwarded"] >= 1000, c
+        assert all(h.get_ref(o, 0) is not None and h.class_of(h.get_ref(o, 0)) == "Big" for o in olds)
+        h.verify()
+
+
 def test_generational_default_and_choices():
     with pytest.raises(ValueError, match="unknown generational"):
         Heap("8MiB", mode="stw", generational="sometimes")
