@@ -179,6 +179,10 @@ class Heap:
         is anonymous or shmem with huge pages, off on shmem of small pages
         (``generational`` says which). Each cycle record says
         its ``kind`` ("young" / "full") and ``kind_reason``.
+    young_flip_max
+        generational heaps, concurrent modes: no young cycle (``auto``) whose
+        flip would forward dirty cards for longer than this many ms,
+        estimated (default 1.0; 0: no limit, ART's rule alone).
     max_free
         the free space allocation may use between two cycles, at most
         (default "512MiB"; 0: no cap): a cycle starts by then even if the heap
@@ -216,7 +220,7 @@ class Heap:
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, dense_prefix: float | None = None, generational: str | bool | None = None,
                  pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
-                 design: str | None = None) -> None:
+                 young_flip_max: float = 1.0, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
         # garbage collection, interpreter exit) empties the cell first, so no
         # handle dropped later reaches freed memory
@@ -235,7 +239,7 @@ class Heap:
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                                      dense_prefix=dense_prefix, generational=generational,
                                      pretouch=pretouch, pretouch_window=pretouch_window, max_free=max_free,
-                                     design=design)
+                                     young_flip_max=young_flip_max, design=design)
         opts = hopts.to_c()
         mode, delivery = hopts["mode"], hopts["delivery"]
         out = ffi.new("agc_heap **")

@@ -245,6 +245,12 @@ OPTIONS: tuple[Option, ...] = (
            "still use the whole heap while a cycle runs; 0: no cap, the trigger's fraction of all the free "
            "space", lo=0, hi=MAX_HEAP,
            c_field="max_free", metavar="SIZE|0"),
+    Option("young_flip_max", "float", 1.0, "generational, concurrent modes: a young cycle forwards the old "
+           "generation's dirty cards in its flip pause (ART rebuilds those pages after the flip instead), so "
+           "auto takes a full cycle when that would last longer than this many ms, estimated from the cards "
+           "dirty at the cycle's start and the last young flip's time per card (lru --live 128MiB in 512MiB: "
+           "young flips of 3-6 ms, full ones 0.2 ms); 0: no limit, ART's rule alone",
+           lo=0.0, hi=1000.0, c_field="young_flip_max_ms", metavar="MS"),
     Option("memory", "choice", "auto", "the heap's memory: private anonymous (as ART) or a memfd mapped "
            "twice (the seed's plan; minor needs it); auto: minor shmem, stw, copy and move anon",
            choices={m: f"{_C}MEMORY_{m.upper()}" for m in MEMORIES}, c_field="memory"),

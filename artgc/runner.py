@@ -447,7 +447,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         recycle_fromspace: bool = False,
         dense_prefix: float | None = None, generational: str | bool | None = None,
         pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
-        design: str | None = None, jvm: str | None = None, live: int | str | None = None,
+        young_flip_max: float = 1.0, design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
         progress: Callable[[str], None] | None = None) -> RunResult:
     """Run a workload on a fresh heap and return what was measured.
@@ -464,7 +464,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         minimum heap such as "3x" (the default; found once by
         :func:`artgc.minheap.min_heap` and cached).
     mode, delivery, gc_threads, marking, gc_install, reuse_tospace, order,
-    trigger, verify, seed, pretouch, generational, max_free
+    trigger, verify, seed, pretouch, generational, max_free, young_flip_max
         as for :class:`artgc.Heap`.
     mutators
         mutator threads of the workload (1..256).
@@ -503,7 +503,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       build_ahead=build_ahead, huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                       inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                       dense_prefix=dense_prefix, generational=generational,
-                      pretouch_window=pretouch_window, max_free=max_free, design=design, jvm=jvm, live=live)
+                      pretouch_window=pretouch_window, max_free=max_free, young_flip_max=young_flip_max,
+                      design=design, jvm=jvm, live=live)
     if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
                                   or not timeout_s > 0):
         raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")

@@ -57,7 +57,7 @@ const char *agc_gen_reason_name(int why)
     static const char *const names[AGC_GEN_WHY_N] = {
         "generational off", "no old generation yet", "explicit: full", "allocation failure: full",
         "young throughput under twice the full cycles'", "heap pressure: under a quarter free",
-        "young", "young: asked for", "dirty cards: young flip over 1 ms"};
+        "young", "young: asked for", "dirty cards: young flip over young_flip_max"};
     return why >= 0 && why < AGC_GEN_WHY_N ? names[why] : "?";
 }
 
@@ -88,7 +88,7 @@ static uint64_t dirty_cards(const agc_heap *h)
  * rule of artgc's own: a concurrent young cycle keeps the old generation
  * mapped and forwards the references its dirty cards hold in the flip
  * pause (ART rebuilds those pages after the flip instead), so a full cycle
- * when that would take over AGC_YOUNG_FLIP_CARDS_NS (lru: ~2,500 dirty
+ * when that would take over young_flip_max_ms (lru: ~2,500 dirty
  * cards, young flips of 3-6 ms against 0.2 ms for full ones). */
 void agc_gen_choose(agc_heap *h, int cycle_reason)
 {
@@ -111,9 +111,9 @@ void agc_gen_choose(agc_heap *h, int cycle_reason)
         why = AGC_GEN_WHY_PRESSURE;
     else if (g->last_young && 0.5 * g->young_tp < g->full_tp_sum / (double)g->nfull)
         why = AGC_GEN_WHY_THROUGHPUT;
-    else if (h->mode->faults &&
+    else if (h->mode->faults && h->opt.young_flip_max_ms > 0.0 &&
              (double)dirty_cards(h) * (g->fwd_ns_per_card > 0.0 ? g->fwd_ns_per_card : AGC_FWD_NS_PER_CARD_PRIOR) >
-                 AGC_YOUNG_FLIP_CARDS_NS)
+                 h->opt.young_flip_max_ms * 1e6)
         why = AGC_GEN_WHY_CARDS;
     else
         why = AGC_GEN_WHY_YOUNG;

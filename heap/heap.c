@@ -39,6 +39,7 @@ void agc_options_default(agc_options *o)
     o->inplace_prefix = AGC_INPLACE_AUTO;
     o->recycle_fromspace = 0;
     o->max_free = AGC_MAX_FREE_DEFAULT;
+    o->young_flip_max_ms = 1.0;
 }
 
 static uint64_t mem_total(void)
@@ -121,6 +122,9 @@ static int check_options(const agc_options *o)
     if (!(o->dense_prefix >= 0.0 && o->dense_prefix <= 1.0))
         return agc_fail(AGC_EINVAL, "dense_prefix must be a fraction in [0, 1] (0: off), got %g",
                         o->dense_prefix);
+    if (!(o->young_flip_max_ms >= 0.0 && o->young_flip_max_ms <= 1000.0))
+        return agc_fail(AGC_EINVAL, "young_flip_max_ms must be in [0, 1000] (0: no limit), got %g",
+                        o->young_flip_max_ms);
     if (o->max_free > (1ull << 40))
         return agc_fail(AGC_EINVAL, "max_free must be at most 1TiB (0: no cap), got %llu bytes",
                         (unsigned long long)o->max_free);

@@ -214,12 +214,29 @@ def test_many_dirty_cards_make_a_concurrent_cycle_full(mode):
         if mode == "stw":
             assert c["kind"] == "young" and c["kind_reason"] == "young", c["kind_reason"]
         else:
-            assert c["kind"] == "full" and c["kind_reason"] == "dirty cards: young flip over 1 ms", c
+            assert c["kind"] == "full" and c["kind_reason"] == "dirty cards: young flip over young_flip_max", c
         dirty_all()
         c = h.collect("young")
         assert c["kind"] == "young" and c["cards_forwarded"] >= 1000, c
         assert all(h.get_ref(o, 0) is not None and h.class_of(h.get_ref(o, 0)) == "Big" for o in olds)
         h.verify()
+
+
+def test_young_flip_max_zero_keeps_arts_rule_alone():
+    with Heap("32MiB", mode="copy", generational="on", young_flip_max=0) as h:
+        Big = h.define_class("Big", refs=1, data_bytes=504)
+        olds = [h.new(Big) for _ in range(3000)]
+        promote(h, Big)
+        for o in olds:
+            h.set_ref(o, 0, h.new(Big))
+        c = h.collect("auto")
+        assert c["kind"] == "young" and c["kind_reason"] == "young" and c["cards_forwarded"] >= 1000, c
+        h.verify()
+    for bad in (-1.0, 1001.0):
+        with pytest.raises(ValueError, match="young_flip_max"):
+            Heap("8MiB", mode="copy", young_flip_max=bad)
+    with pytest.raises(TypeError, match="young_flip_max"):
+        Heap("8MiB", mode="copy", young_flip_max=float("nan"))
 
 
 def test_generational_default_and_choices():

@@ -76,6 +76,9 @@ typedef struct agc_options {
     uint64_t max_free;      /* the free space allocation may use between two cycles, at most
                              * (ART's heapmaxfree): a cycle starts by then even in a heap with
                              * more room; 0: no cap (the trigger's fraction of all of it) */
+    double young_flip_max_ms;   /* generational, concurrent modes: no young cycle whose flip would
+                                 * forward the old generation's dirty cards for longer than this
+                                 * (estimated; heap/gen.c); 0: no limit (ART's rule alone) */
 } agc_options;
 
 typedef struct agc_cycle_stats {
