@@ -61,14 +61,14 @@ const char *agc_gen_reason_name(int why)
     return why >= 0 && why < AGC_GEN_WHY_N ? names[why] : "?";
 }
 
-/* The old generation's dirty cards now. */
+/* The old generation's dirty cards now (mutators store cards meanwhile:
+ * every read atomic; the table is page aligned, so are its 8-byte words). */
 static uint64_t dirty_cards(const agc_heap *h)
 {
     uint64_t ncards = (h->gen.old_end + AGC_CARD - 1) / AGC_CARD, n = 0;
     for (uint64_t c = 0; c < ncards; c++) {
         if ((c & 7) == 0 && c + 8 <= ncards) {
-            uint64_t w;
-            memcpy(&w, &h->gen.cards[c], 8);
+            uint64_t w = __atomic_load_n((const uint64_t *)(const void *)&h->gen.cards[c], __ATOMIC_RELAXED);
             if (!w) {
                 c += 7;
                 continue;

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
                     o.mode = mode;
                     o.delivery = d;
                     o.generational = gen ? AGC_GEN_ON : AGC_GEN_OFF;
+                    o.young_flip_max_ms = 0;   /* young cycles however many cards lru dirties */
                     o.verify = 1;
                     o.gc_threads = 2;
                     o.capacity = w == 0 ? 4u << 20 : 16u << 20;
