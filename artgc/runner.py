@@ -526,6 +526,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")
     options_rec["max_free"] = int(opts.max_free)   # bytes (0: no cap)
+    options_rec["young_flip_max"] = float(opts.young_flip_max_ms)   # ms (0: no limit)
     if multiple is not None:
         options_rec["heap_multiple"] = multiple
         options_rec["min_heap_bytes"] = min_bytes

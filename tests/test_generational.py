@@ -232,6 +232,8 @@ def test_young_flip_max_zero_keeps_arts_rule_alone():
         c = h.collect("auto")
         assert c["kind"] == "young" and c["kind_reason"] == "young" and c["cards_forwarded"] >= 1000, c
         h.verify()
+    r = artgc.run("lru", size=20, heap="16MiB", mode="copy", young_flip_max=0.5)
+    assert r.options["young_flip_max"] == 0.5 and r.error in (None, "")
     for bad in (-1.0, 1001.0):
         with pytest.raises(ValueError, match="young_flip_max"):
             Heap("8MiB", mode="copy", young_flip_max=bad)
