@@ -53,10 +53,9 @@ enum { AGC_GEN_WHY_OFF = 0, AGC_GEN_WHY_FIRST, AGC_GEN_WHY_EXPLICIT, AGC_GEN_WHY
        AGC_GEN_WHY_CARDS, AGC_GEN_WHY_N };
 
 /* A concurrent young cycle forwards its dirty cards in the flip pause: not
- * when that would take longer than young_flip_max_ms (estimated from the
- * last young flip's time per card, or the prior below, and the cards dirty
- * at the cycle's start). */
-/* ns per card before a young flip has been timed (lru / 512 MiB: 1.0-2.5) */
+ * when that would take longer than young_flip_max_ms, estimated from the
+ * cards dirty at the cycle's start and the last young flip's time per card
+ * or, before one was timed, this (lru / 512 MiB measured 1.0-2.5 us). */
 #define AGC_FWD_NS_PER_CARD_PRIOR 1000.0
 
 /* gen.c */
