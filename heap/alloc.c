@@ -122,6 +122,18 @@ static void map_before_bump(agc_mutator *m, uint64_t bytes)
     if (from >= to)
         return;
     uint64_t epoch = __atomic_load_n(&h->gc.layout_epoch, __ATOMIC_SEQ_CST);
+    /* while compaction runs, from-space compaction is done with, not fresh
+     * memory (mutator_recycle): running, not out of the world's way, so
+     * that no flip comes between the checks and the move (a few us) */
+    if ((from & ((2ull << 20) - 1)) == 0) {
+        uint64_t t0 = agc_now_ns();
+        if (agc_recycle_free_space(h, from)) {
+            __atomic_add_fetch(&h->gc.mutator_maps, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&h->gc.mutator_map_ns, agc_now_ns() - t0, __ATOMIC_RELAXED);
+            agc_mapped_to_max(h, from + (2ull << 20));
+            return;
+        }
+    }
     agc_block(m);
     uint64_t t0 = agc_now_ns();
     (void)h->space->pretouch(h, from, to - from);

@@ -170,7 +170,7 @@ static uint64_t trigger_point(const agc_heap *h)
  * themselves (map_before_bump), which costs them the fresh pages' faults.
  * A window given in bytes is mapped whole. */
 #define AGC_PRETOUCH_PAST_TRIGGER (16ull << 20)
-static uint64_t pretouch_end(const agc_heap *h, uint64_t top)
+uint64_t agc_pretouch_end(const agc_heap *h, uint64_t top)
 {
     uint64_t win = pretouch_window(h);
     if (!win || win >= h->mem.cap - top)
@@ -195,7 +195,7 @@ static void pretouch_free_space(agc_heap *h)
     const uint64_t step = 16ull << 20;
     uint64_t top = (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     uint64_t from = top > AGC_LOAD(h->gc.pretouched_upto) ? top : AGC_LOAD(h->gc.pretouched_upto);
-    uint64_t end = pretouch_end(h, top);
+    uint64_t end = agc_pretouch_end(h, top);
     while (from < end) {
         pthread_mutex_lock(&h->gc.gc_lock);
         int stop = h->gc.gc_request || h->gc.gc_shutdown;
@@ -381,7 +381,7 @@ static void pretouch_kick(agc_heap *h, uint64_t top)
     uint64_t w = pretouch_window(h);
     if (!h->opt.pretouch || !w || AGC_LOAD(h->gc.pretouch_unsupported) ||
         top + w / 2 < AGC_LOAD(h->gc.pretouched_upto) ||
-        AGC_LOAD(h->gc.pretouch_wanted) || AGC_LOAD(h->gc.pretouched_upto) >= pretouch_end(h, top))
+        AGC_LOAD(h->gc.pretouch_wanted) || AGC_LOAD(h->gc.pretouched_upto) >= agc_pretouch_end(h, top))
         return;
     if (pthread_mutex_trylock(&h->gc.gc_lock) != 0)
         return;             /* never block a mutator on the GC's lock */

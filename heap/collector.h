@@ -42,6 +42,7 @@ void agc_gc_shutdown(agc_heap *h);
 int agc_request_cycle(agc_heap *h, int reason, int wait, int stop_after_flip);
 void agc_maybe_trigger(agc_heap *h);
 void agc_mapped_to_max(agc_heap *h, uint64_t end);   /* free space mapped up to end */
+uint64_t agc_pretouch_end(const agc_heap *h, uint64_t top);   /* how far the free space is mapped ahead */
 void agc_layout_changed(agc_heap *h);   /* the GC moved the heap's pages: nothing above is known mapped */
 int agc_collect_finish_cycle(agc_heap *h);
 #endif

@@ -29,6 +29,14 @@ typedef struct agc_release_state {
     _Atomic uint64_t unbuilt_lo;     /* charge_fromspace: the first to-space page the charge leaves out until
                                       * built (read by any thread that builds a page) */
     _Atomic uint64_t charge_waits;
+    /* mutator_recycle, under the allocation lock: the from-space chunk
+     * mutators take their fresh memory from (what of it is left: [frec_off,
+     * frec_off + frec_left)), the next chunk to look at, and the lowest
+     * live-space offset it may go to (above to-space's registered pages
+     * and a whole block GC threads may move in, set at the flip) */
+    uint64_t frec_off, frec_left, frec_scan;
+    uint64_t free_floor;
+    _Atomic uint64_t free_recycled;   /* bytes moved in since the cycle's statistics were read */
 } agc_release_state;
 
 /* release.c: from-space given back as compaction goes */
@@ -41,5 +49,6 @@ void agc_charge_fromspace(agc_heap *h);       /* in the flip: from-space counts 
 void agc_charge_clear(agc_heap *h);           /* from-space is all given back */
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
 uint8_t *agc_recycled_block(agc_heap *h);             /* AGC_BLOCK_PAGES of them, 2 MiB-aligned, or NULL */
+int agc_recycle_free_space(agc_heap *h, uint64_t dst); /* mutators: 2 MiB of from-space to dst, or 0 */
 void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */
 #endif

@@ -78,7 +78,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
     c->dense_prefix_bytes = h->gen.young ? 0 : h->plan.dense_end;
     c->inplace_bytes = c->skipped ? 0 : h->plan.inplace_end;
-    c->recycled_free_bytes = c->skipped ? 0 : h->mem.recycled;
+    c->recycled_free_bytes = (c->skipped ? 0 : h->mem.recycled) +
+                             atomic_exchange_explicit(&h->rel.free_recycled, 0, memory_order_relaxed);
     h->mem.recycled = 0;
     c->skipped = h->plan.cycle_skipped;
     c->kind = h->gen.young ? 1 : 0;

@@ -68,6 +68,10 @@ typedef struct agc_options {
     int recycle_fromspace;  /* shmem: from-space above the allocation pointer is kept and becomes
                              * the free space at the cycle's end (no fresh memfd pages to
                              * allocate into), instead of punched */
+    int mutator_recycle;    /* anon, concurrent modes: while compaction runs, a mutator that needs
+                             * fresh memory gets 2 MiB of a from-space chunk compaction is done
+                             * with (moved into place by mremap, zeroed by the allocator) instead
+                             * of new kernel pages */
     int inplace_prefix;     /* AGC_INPLACE_*, shmem, modes that build in place: a full cycle
                              * updates its dense prefix's pages where they are instead of
                              * copying them to the memfd's other half (auto: only the part
@@ -109,8 +113,10 @@ typedef struct agc_cycle_stats {
     uint64_t cards_forwarded; /* young cycle: dirty cards whose references the flip forwarded */
     uint64_t old_copied_bytes; /* young cycle on shmem: old pages copied as they are to the
                                 * other memfd half (above the prefix it keeps mapped) */
-    uint64_t recycled_free_bytes; /* shmem (recycle_fromspace): from-space mapped as the free space
-                               * above the allocation pointer at the cycle's end, not punched */
+    uint64_t recycled_free_bytes; /* from-space that became the free space above the allocation
+                               * pointer instead of fresh memory: shmem (recycle_fromspace) at the
+                               * cycle's end, not punched; anon (mutator_recycle) moved in by
+                               * mutators while compaction ran */
     uint64_t inplace_bytes;   /* full cycle on shmem (inplace_prefix): dense prefix bytes updated
                                * where they are, in the memfd half they were in, not copied */
     uint64_t old_bytes;       /* the old generation after the cycle (generational) */

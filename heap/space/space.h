@@ -54,6 +54,9 @@ typedef struct agc_mem {
     uint64_t inplace;           /* shmem, during a full cycle of a mode that builds in place:
                                  * the dense prefix [0, inplace) stays in its half, its pages
                                  * updated where they are (from-space and to-space the same) */
+    int adopted;                /* anon: from-space was moved into the primary since the last
+                                 * flip (mutator_recycle; under the allocation lock, read at the
+                                 * flip, world stopped) */
     uint64_t bitmaps_ready;     /* heap bytes whose bitmap pages are populated */
     uint64_t zapped_upto;       /* standby bytes without page-table entries */
 } agc_mem;
@@ -91,6 +94,12 @@ typedef struct agc_space_ops {
     void (*release_live)(agc_heap *h, uint64_t off, uint64_t len);
     /* After the cycle: from-space is given back or kept for the next cycle. */
     void (*after_cycle)(agc_heap *h);
+    /* From-space [from, from + len), which no page left to build reads,
+     * becomes live-space [to, to + len), free space above the allocation
+     * pointer and above to-space's registered pages: its pages moved there,
+     * not copied (their bytes are garbage). 0, or -1 where it cannot be
+     * done; NULL for a memory that never can (mutator_recycle). */
+    int (*adopt)(agc_heap *h, uint64_t from, uint64_t to, uint64_t len);
     /* Map [off, off + len) of the live space ahead of allocation. */
     int (*pretouch)(agc_heap *h, uint64_t off, uint64_t len);
     /* Bytes of memory the heap's memory holds right now (not mappings). */

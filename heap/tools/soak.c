@@ -3,7 +3,8 @@
  * several mutators in every mode and delivery, verifier on, and prints the
  * cycles survived; then copy (sigbus) and move (thread) again with
  * generational cycles on lru (young cycles: the card table under concurrent
- * stores). Build and run:
+ * stores), and copy (sigbus) with mutator_recycle on lru (mutators moving
+ * from-space in while GC threads release it). Build and run:
  * heap/tools/tsan.sh */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,16 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 1;
     const char *modes[] = {"stw", "copy", "minor", "move"};
     int failures = 0;
-    /* mm 4, 5: copy/sigbus and move/thread with generational cycles */
-    for (int mm = 0; mm < 6; mm++)
+    /* mm 4, 5: copy/sigbus and move/thread with generational cycles;
+     * 6: copy/sigbus with mutator_recycle */
+    for (int mm = 0; mm < 7; mm++)
         for (int dd = 0; dd < (mm >= 1 && mm < 4 ? 2 : 1); dd++) {
-            int mode = mm < 4 ? mm : mm == 4 ? AGC_MODE_COPY : AGC_MODE_MOVE;
-            int gen = mm >= 4;
+            int mode = mm < 4 ? mm : mm == 5 ? AGC_MODE_MOVE : AGC_MODE_COPY;
+            int gen = mm == 4 || mm == 5, rec = mm == 6;
             int d = mm == 5 ? AGC_DELIVERY_THREAD : dd;
-            unsigned long long cycles = 0, young = 0;
+            unsigned long long cycles = 0, young = 0, recycled = 0;
             for (int r = 0; r < rounds; r++)
-                for (int w = gen; w < 2; w++) {   /* generational: lru only (CI's time) */
+                for (int w = gen || rec; w < 2; w++) {   /* generational, recycling: lru only (CI's time) */
                     agc_options o;
                     agc_options_default(&o);
                     o.mode = mode;
@@ -33,10 +35,12 @@ int main(int argc, char **argv)
                     o.young_flip_max_ms = 0;   /* young cycles however many cards lru dirties */
                     o.verify = 1;
                     o.gc_threads = 2;
-                    o.capacity = w == 0 ? 4u << 20 : 16u << 20;
+                    o.mutator_recycle = rec;
+                    o.capacity = w == 0 ? 4u << 20 : rec ? 32u << 20 : 16u << 20;
                     agc_heap *h;
                     if (agc_heap_create(&o, &h) != AGC_OK) {
-                        printf("%s%s: %s\n", modes[mode], gen ? " generational" : "", agc_last_error());
+                        printf("%s%s: %s\n", modes[mode], gen ? " generational" : rec ? " mutator_recycle" : "",
+                               agc_last_error());
                         failures++;
                         continue;
                     }
@@ -52,14 +56,17 @@ int main(int argc, char **argv)
                     cycles += agc_cycle_count(h);
                     for (uint64_t i = 0; i < agc_cycle_count(h); i++) {
                         agc_cycle_stats cs;
-                        if (agc_cycle_get(h, i, &cs) == AGC_OK && cs.kind == 1)
-                            young++;
+                        if (agc_cycle_get(h, i, &cs) == AGC_OK) {
+                            young += cs.kind == 1;
+                            recycled += cs.recycled_free_bytes;
+                        }
                     }
                     agc_wl_result_free(&res);
                     agc_heap_destroy(h);
                 }
-            printf("%s/%s%s: %llu cycles survived (%llu young), verifier on\n", modes[mode], d ? "thread" : "sigbus",
-                   gen ? " generational" : "", cycles, young);
+            printf("%s/%s%s: %llu cycles survived (%llu young, %llu MiB recycled), verifier on\n", modes[mode],
+                   d ? "thread" : "sigbus", gen ? " generational" : rec ? " mutator_recycle" : "", cycles, young,
+                   recycled >> 20);
         }
     return failures ? 1 : 0;
 }
