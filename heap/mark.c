@@ -33,21 +33,16 @@ static void push(agc_heap *h, uint64_t w)
     s->v[s->n++] = w;
 }
 
+/* Marking an object sets its bit and pushes it; its header is read when it
+ * is scanned (agc_mark_drain), after a prefetch, not here: a header read
+ * per object reached was most of the marker's cache misses. */
 void agc_mark_object(agc_heap *h, uint64_t w)
 {
     if (w * 8 >= h->mk.mark_start_top || w * 8 < h->gen.young_start)
         return;                      /* allocated black, or old in a young cycle */
     if (bm_get(h->mk.mark_bits, w))
         return;
-    const agc_header *o = (const agc_header *)agc_obj_at(h, w * 8);
-    uint32_t nw = o->nwords;
-    if (nw == 0 || o->cls == AGC_CLS_FILLER || o->cls >= (uint32_t)atomic_load(&h->types.nclasses) ||
-        w * 8 + (uint64_t)nw * 8 > h->mk.mark_start_top) {
-        corrupt(h, "bad header", w * 8, o->cls);
-        return;
-    }
     bm_set(h->mk.mark_bits, w);
-    bm_set_range(h->mk.live_bits, w, nw);
     push(h, w);
 }
 
@@ -63,17 +58,50 @@ static inline void mark_ref(agc_heap *h, agc_word v, uint64_t from)
     agc_mark_object(h, off >> 3);
 }
 
+/* A marked object: its live words, then what it refers to. */
+static void scan(agc_heap *h, uint64_t w)
+{
+    agc_header *o = (agc_header *)agc_obj_at(h, w * 8);
+    uint32_t nw = o->nwords;
+    if (nw == 0 || o->cls == AGC_CLS_FILLER || o->cls >= (uint32_t)atomic_load(&h->types.nclasses) ||
+        w * 8 + (uint64_t)nw * 8 > h->mk.mark_start_top) {
+        corrupt(h, "bad header", w * 8, o->cls);
+        return;
+    }
+    bm_set_range(h->mk.live_bits, w, nw);
+    uint64_t fw;
+    uint64_t n = agc_obj_refs(h, o, &fw);
+    agc_word *slots = (agc_word *)o + fw;
+    for (uint64_t i = 0; i < n; i++)
+        mark_ref(h, __atomic_load_n(&slots[i], __ATOMIC_RELAXED), w * 8);
+}
+
+/* Objects popped from the mark stack wait in a small ring while their
+ * headers are prefetched, and are scanned in the order they came. On
+ * binarytrees 21 / 1 GiB, art-2023 with full cycles only (interleaved, 5
+ * runs each, 2026-12-07): median marking rate 1.29-1.45 -> 1.48-1.60 GB/s
+ * (8 and 16 ahead; 16 kept), and the allocation waits of 155-362 ms that 4
+ * of 5 runs had before were gone in all 5 (cycles end sooner). */
+#define AGC_MARK_AHEAD 16
 void agc_mark_drain(agc_heap *h)
 {
     agc_markstack *s = &h->mk.mstack;
-    while (s->n) {
-        uint64_t w = s->v[--s->n];
-        agc_header *o = (agc_header *)agc_obj_at(h, w * 8);
-        uint64_t fw;
-        uint64_t n = agc_obj_refs(h, o, &fw);
-        agc_word *slots = (agc_word *)o + fw;
-        for (uint64_t i = 0; i < n; i++)
-            mark_ref(h, __atomic_load_n(&slots[i], __ATOMIC_RELAXED), w * 8);
+    uint64_t ring[AGC_MARK_AHEAD];
+    unsigned head = 0, n = 0;
+    for (;;) {
+        if (s->n && n < AGC_MARK_AHEAD) {
+            uint64_t w = s->v[--s->n];
+            __builtin_prefetch(agc_obj_at(h, w * 8));
+            ring[(head + n) % AGC_MARK_AHEAD] = w;
+            n++;
+            continue;
+        }
+        if (!n)
+            return;
+        uint64_t w = ring[head];
+        head = (head + 1) % AGC_MARK_AHEAD;
+        n--;
+        scan(h, w);
     }
 }
 
