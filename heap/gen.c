@@ -241,9 +241,17 @@ static void clear_cards(agc_heap *h, uint64_t from, uint64_t to)
     uint64_t c1 = (to + AGC_CARD - 1) / AGC_CARD;
     if (c1 > h->gen.ncards)
         c1 = h->gen.ncards;
-    for (uint64_t c = from / AGC_CARD; c < c1; c++)
+    for (uint64_t c = from / AGC_CARD; c < c1; c++) {
+        /* eight clean cards at a time (a young generation of 500 MiB is a
+         * million cards, cleared before the flip while mutators allocate) */
+        if ((c & 7) == 0 && c + 8 <= c1 &&
+            !__atomic_load_n((const uint64_t *)(const void *)&h->gen.cards[c], __ATOMIC_RELAXED)) {
+            c += 7;
+            continue;
+        }
         if (__atomic_load_n(&h->gen.cards[c], __ATOMIC_RELAXED))
             __atomic_store_n(&h->gen.cards[c], 0, __ATOMIC_RELAXED);
+    }
 }
 
 void agc_gen_plan(agc_heap *h)

@@ -32,10 +32,23 @@ static void plan_range(agc_heap *h, uint64_t from, uint64_t to, int count)
     if (from == 0)
         h->plan.chunk_prefix[0] = 0;
     if (count) {
+        const uint64_t *lb = h->mk.live_bits;
+        uint32_t *cl = h->plan.chunk_live;
+        uint64_t *cp = h->plan.chunk_prefix;
         for (uint64_t c = c0; c < c1; c++) {
-            uint32_t l = 8u * (uint32_t)__builtin_popcountll(h->mk.live_bits[c]);
-            h->plan.chunk_live[c] = l;
-            h->plan.chunk_prefix[c] = sum;
+            /* eight dead chunks at a time (most of a young generation) */
+            if ((c & 7) == 0 && c + 8 <= c1 && !(lb[c] | lb[c + 1] | lb[c + 2] | lb[c + 3] | lb[c + 4] |
+                                                 lb[c + 5] | lb[c + 6] | lb[c + 7])) {
+                for (int i = 0; i < 8; i++) {
+                    cl[c + i] = 0;
+                    cp[c + i] = sum;
+                }
+                c += 7;
+                continue;
+            }
+            uint32_t l = 8u * (uint32_t)__builtin_popcountll(lb[c]);
+            cl[c] = l;
+            cp[c] = sum;
             sum += l;
         }
     } else {
