@@ -242,7 +242,8 @@ class Heap:
                                      huge_pages=huge_pages, build_ahead=build_ahead,
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
-                                     mutator_recycle=mutator_recycle, dense_prefix=dense_prefix, generational=generational,
+                                     mutator_recycle=mutator_recycle, dense_prefix=dense_prefix,
+                                     generational=generational,
                                      pretouch=pretouch, pretouch_window=pretouch_window, max_free=max_free,
                                      young_flip_max=young_flip_max, design=design)
         opts = hopts.to_c()

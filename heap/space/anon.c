@@ -39,8 +39,6 @@ static int anon_prepare_late(agc_heap *h, uint64_t upto) { (void)h; (void)upto; 
 
 static int anon_populate(agc_heap *h, uint64_t off, uint64_t len) { (void)h; (void)off; (void)len; return 0; }
 
-/* Everything from keep_end up (a young cycle keeps the old generation
- * mapped where it is; otherwise 0: the whole heap). */
 static void advise(agc_heap *h, uint64_t off, uint64_t len)
 {
     madvise(h->mem.primary + off, len, MADV_DONTFORK);   /* a child gets no copy (fork) */
@@ -52,6 +50,8 @@ static void advise(agc_heap *h, uint64_t off, uint64_t len)
         madvise(h->mem.primary + off, len, MADV_HUGEPAGE);
 }
 
+/* Everything from keep_end up (a young cycle keeps the old generation
+ * mapped where it is; otherwise 0: the whole heap). */
 static int move_away(agc_heap *h)
 {
     uint64_t k = h->plan.keep_end;
@@ -141,18 +141,17 @@ static int multi_mapping_moves(void)
     const size_t pg = AGC_PAGE;
     uint8_t *a = mmap(NULL, 6 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     uint8_t *b = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    int ok = 0;
+    int ok = 0, b_moved = 0;
     if (a != MAP_FAILED && b != MAP_FAILED) {
         a[0] = a[2 * pg] = b[0] = 1;          /* each its own anon_vma */
-        ok = mremap(b, pg, pg, MREMAP_MAYMOVE | MREMAP_FIXED, a + pg) != MAP_FAILED &&
+        b_moved = mremap(b, pg, pg, MREMAP_MAYMOVE | MREMAP_FIXED, a + pg) != MAP_FAILED;
+        ok = b_moved &&
              mremap(a, 3 * pg, 3 * pg, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, a + 3 * pg) != MAP_FAILED &&
              a[4 * pg] == 1;
-        if (!ok)
-            b = NULL;   /* moved or not, it goes with a's range below */
     }
     if (a != MAP_FAILED)
-        munmap(a, 6 * pg);
-    if (b != MAP_FAILED && b && !ok)
+        munmap(a, 6 * pg);                    /* b's page too, once moved into it */
+    if (b != MAP_FAILED && !b_moved)
         munmap(b, pg);
     atomic_store(&known, ok);
     return ok;
