@@ -107,8 +107,11 @@ static void release_dead_early(agc_heap *h)
     uint64_t C = h->rel.rel_chunk, S = h->mk.mark_start_top, Sw = S / 8;
     uint64_t keep = chunks_kept(h);
     uint64_t keep_lo = AGC_NONE, keep_hi = 0;   /* the kept chunks lie in [keep_lo, keep_hi) */
+    /* nothing below the prefix's end, nor below a young cycle's old
+     * generation (unmarked there: every old object would look dead) */
+    const uint64_t D = h->plan.dense_end > h->gen.young_start ? h->plan.dense_end : h->gen.young_start;
     for (uint64_t j = 0; j < h->rel.rel_early && keep; j++) {
-        if (j * C >= h->plan.dense_end &&
+        if (j * C >= D &&
             atomic_load_explicit(&h->rel.rel_state[j], memory_order_relaxed) == 1) {
             if (keep_lo == AGC_NONE)
                 keep_lo = j * C;
@@ -116,12 +119,14 @@ static void release_dead_early(agc_heap *h)
             keep--;
         }
     }
-    /* the first gap starts where the last live object before the prefix's
-     * end ends (an object boundary; 0 if there is none) */
-    uint64_t start = (h->plan.dense_end + 7) / 8;
-    uint64_t P = start ? bm_prev(h->mk.mark_bits, start - 1) : AGC_NONE;
-    uint64_t e = P == AGC_NONE ? 0 : P + ((const agc_header *)agc_obj_at(h, P * 8))->nwords;
-    uint64_t floor = (h->plan.dense_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
+    /* the first gap starts where the last live object before D ends (an
+     * object boundary; D itself, where the old generation ends, in a young
+     * cycle: its objects are not in the bitmaps; 0 if there is none) */
+    uint64_t start = (D + 7) / 8;
+    uint64_t P = start && D > h->gen.young_start ? bm_prev_floor(h->mk.mark_bits, start - 1, h->gen.young_start / 8)
+                                                  : AGC_NONE;
+    uint64_t e = P == AGC_NONE ? h->gen.young_start / 8 : P + ((const agc_header *)agc_obj_at(h, P * 8))->nwords;
+    uint64_t floor = (D + AGC_PAGE - 1) & ~(AGC_PAGE - 1);
     uint64_t released = 0;
     while (e < Sw) {
         e = bm_next_zero(h->mk.live_bits, e, Sw);        /* the end of a run of live objects */
@@ -155,7 +160,7 @@ static void release_dead_early(agc_heap *h)
     /* whole dead chunks are done with; their bytes count as released once */
     for (uint64_t j = 0; j < h->rel.rel_early; j++) {
         uint64_t a = j * C;
-        if (a < h->plan.dense_end || (keep_lo != AGC_NONE && a >= keep_lo && a < keep_hi) ||
+        if (a < D || (keep_lo != AGC_NONE && a >= keep_lo && a < keep_hi) ||
             atomic_load_explicit(&h->rel.rel_state[j], memory_order_relaxed) != 1)
             continue;
         atomic_store_explicit(&h->rel.rel_state[j], 2, memory_order_relaxed);
