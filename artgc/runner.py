@@ -19,6 +19,7 @@ import numpy.typing as npt
 from . import errors, metrics, options
 from . import memory as memsample
 from .cycles import cycle_to_dict
+from .moved import summary_line as moved_summary_line
 from .machine import MachineWatch
 from ._sigint import on_sigint
 from .results import FORMAT_VERSION, dumps, to_jsonable, write_json
@@ -239,6 +240,9 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
             a_ = np.median([int(c.get("used_after") or 0) for c in cyc])
             hb = f"   heap before -> after (median) {metrics.format_bytes(b)} -> {metrics.format_bytes(a_)}"
         lines.append(f"  {'cycles':<14}{len(cyc):>7}   moved {metrics.format_bytes(moved)}{hb}")
+        mf = moved_summary_line(cyc)
+        if mf:
+            lines.append(mf)
         from .generations import summary_lines
         lines += summary_lines(r)
     share = stats.gc_share(r)

@@ -38,6 +38,7 @@ import numpy as np
 from runjson import run_json
 
 from artgc.memory import beyond_used_in_cycles
+from artgc.moved import moved_fractions
 
 
 def _mmu(d: dict[str, Any], window_ns: float) -> float | None:
@@ -100,7 +101,21 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "beyond_top_mib": _mib(beyond_used_in_cycles(d, top=True)["during"]),
         "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
         **_kinds(cycles),
+        **_moved(cycles),
     }
+
+
+def _moved(cycles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Moved over live bytes in the cycles after the first (artgc.moved), with
+    and without what the mutators allocated during the cycle (slid black)."""
+    f = moved_fractions(cycles)
+    if f is None:
+        return {}
+    return {"moved_cycles": f["cycles"], "moved_median": f["median"], "moved_max": f["max"],
+            "moved_over_half": f["over_half"], "marked_moved_median": f["marked_median"],
+            "marked_moved_max": f["marked_max"], "marked_over_half": f["marked_over_half"],
+            "black_moved_max_mib": f["black_moved_max_bytes"] / 2**20,
+            "dense_prefix_max_mib": max(int(c.get("dense_prefix_bytes") or 0) for c in cycles) / 2**20}
 
 
 def _compaction_cost(cycles: list[dict[str, Any]]) -> dict[str, Any]:
@@ -296,6 +311,44 @@ def section_generational(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def section_prefix(n: int) -> list[dict[str, Any]]:
+    """Issue #14: with the dense prefix, how much of its live data each cycle
+    after the first moves, on the two workloads with a stable old data set
+    (binarytrees' long-lived tree, gcbench's long-lived tree and array), in
+    the designs with a prefix, full cycles only and with generations."""
+    rows = []
+    for wl, size, heap in (("binarytrees", 21, "1GiB"), ("gcbench", 18, "256MiB")):
+        for label, extra in (("defaults", []), ("art-2023 full only", ["--design", "art-2023", "--generational", "off"]),
+                             ("art-2023", ["--design", "art-2023", "--generational", "on"]),
+                             ("art-2025 full only", ["--design", "art-2025", "--generational", "off"]),
+                             ("art-2025", ["--design", "art-2025", "--generational", "on"])):
+            rows += repeat(wl, ["--size", str(size), "--heap", heap, *extra], n, f"{wl} {label}")
+    return rows
+
+
+def prefix_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Cycles after the first over all invocations of a point: how many moved
+    over half their live bytes, counted as the cycle counts them and for the
+    objects marking found alone (without the slid black block)."""
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    out = ["| point | runs | cycles after the first | moved/live median | max | over half | "
+           "marked only: median | max | over half | black slid, max MiB | dense prefix, max MiB |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lab in labels:
+        rs = [r for r in rows if r["label"] == lab and r.get("ok") and r.get("moved_cycles")]
+        if not rs:
+            out.append(f"| {lab} | 0/{sum(1 for r in rows if r['label'] == lab)} | | | | | | | | | |")
+            continue
+        pct = lambda k: fmt(100 * float(np.median([r[k] for r in rs if r.get(k) is not None])), 0)  # noqa: E731
+        top = lambda k: fmt(100 * max(r[k] for r in rs if r.get(k) is not None), 0)  # noqa: E731
+        out.append(f"| {lab} | {len(rs)}/{sum(1 for r in rows if r['label'] == lab)} | "
+                   f"{sum(r['moved_cycles'] for r in rs)} | {pct('moved_median')}% | {top('moved_max')}% | "
+                   f"{sum(r['moved_over_half'] for r in rs)} | {pct('marked_moved_median')}% | "
+                   f"{top('marked_moved_max')}% | {sum(r['marked_over_half'] for r in rs)} | "
+                   f"{fmt(max(r['black_moved_max_mib'] for r in rs), 1)} | {fmt(max(r['dense_prefix_max_mib'] for r in rs), 1)} |")
+    return out
+
+
 MOVES_POINTS = [("art-2023 (COPY)", ["--design", "art-2023"]),
                 ("art-2025 (MOVE everywhere, runs of 16, as ART)", ["--design", "art-2025"]),
                 ("art-2025 --huge-moves (MOVE of whole 2 MiB blocks, COPY elsewhere)",
@@ -343,7 +396,7 @@ def moves_table(rows: list[dict[str, Any]]) -> list[str]:
 SECTIONS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "designs": section_designs, "charge": section_charge, "scaling": section_scaling, "order": section_order, "lru": section_lru,
     "fastpath": section_fastpath, "ahead": section_ahead, "generational": section_generational,
-    "moves": section_moves, "inplace": section_inplace}
+    "moves": section_moves, "inplace": section_inplace, "prefix": section_prefix}
 
 
 def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[str]:
@@ -415,6 +468,8 @@ def write_md(doc: dict[str, Any], path: str) -> None:
             lines += ["```", format_fastpath(ok) if ok else f"failed: {rows[0].get('error')}", "```"]
         elif name == "moves":
             lines += moves_table(rows)
+        elif name == "prefix":
+            lines += prefix_table(rows)
         elif name in SECTION_COLUMNS:
             lines += table(rows, SECTION_COLUMNS[name])
         else:

@@ -76,12 +76,12 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->pause_ns = c->init_pause_ns + c->mark_pause_ns + c->flip_pause_ns;
     c->held_bytes = h->space->held_bytes(h);
     c->memfd_bytes = h->space->id == AGC_MEMORY_SHMEM ? c->held_bytes : 0;
+    c->skipped = h->plan.cycle_skipped;
     c->dense_prefix_bytes = h->gen.young ? 0 : h->plan.dense_end;
     c->inplace_bytes = c->skipped ? 0 : h->plan.inplace_end;
     c->recycled_free_bytes = (c->skipped ? 0 : h->mem.recycled) +
                              atomic_exchange_explicit(&h->rel.free_recycled, 0, memory_order_relaxed);
     h->mem.recycled = 0;
-    c->skipped = h->plan.cycle_skipped;
     c->kind = h->gen.young ? 1 : 0;
     snprintf(c->kind_reason, sizeof c->kind_reason, "%s", agc_gen_reason_name(h->gen.reason));
     c->cards_scanned = h->gen.cards_scanned;
@@ -94,6 +94,8 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
         c->marked_bytes = below_s - h->plan.dense_end + (h->gen.young ? 0 : h->plan.dense_live);
         c->promoted_bytes = h->gen.next_old > h->gen.old_survived ? h->gen.next_old - h->gen.old_survived : 0;
         c->old_bytes = h->opt.generational == AGC_GEN_ON ? h->gen.next_old : 0;
+        /* the black block [S, T) slides as one unless nothing below S moved */
+        c->black_moved_bytes = below_s != h->mk.mark_start_top ? c->black_bytes : 0;
     } else {
         c->old_bytes = h->opt.generational == AGC_GEN_ON ? h->gen.old_end : 0;
     }

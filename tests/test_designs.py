@@ -8,6 +8,7 @@ import pytest
 
 import artgc
 from artgc import Heap
+from artgc.moved import moved_fractions
 
 # every mode on every memory kind it can use
 COMBOS = [("stw", "shmem"), ("stw", "anon"), ("copy", "anon"), ("copy", "shmem"),
@@ -139,6 +140,29 @@ def test_prefix_of_a_full_cycle_is_old_as_a_whole(require_mode):
     kinds = [c["kind"] for c in r.cycles]
     assert "young" in kinds and "full" in kinds
     assert any(c["dense_prefix_bytes"] > 31 * 2**20 for c in r.cycles if c["kind"] == "full")
+    # what the mutator allocated during a cycle is black and slides with it:
+    # part of moved_bytes, all of the cycle's black bytes or none
+    for c in r.cycles:
+        assert c["black_moved_bytes"] in (0, c["black_bytes"]), c
+        assert c["black_moved_bytes"] <= c["moved_bytes"], c
+    assert any(c["black_moved_bytes"] > 0 for c in r.cycles)
+    # issue #14: with the prefix holding the long-lived data, the objects
+    # marking found live move less than half per cycle after the first
+    f = moved_fractions(r.cycles)
+    assert f is not None and f["marked_max"] is not None and f["marked_max"] < 0.5, f
+
+
+def test_moved_fractions_split_the_black_block():
+    cycles = [{"index": 1, "live_bytes": 100, "moved_bytes": 100, "black_moved_bytes": 0},
+              {"index": 2, "live_bytes": 100, "moved_bytes": 60, "black_moved_bytes": 50},   # 60%, marked 10/50
+              {"index": 3, "live_bytes": 100, "moved_bytes": 20, "black_moved_bytes": 0},    # 20%, marked 20%
+              {"index": 4, "live_bytes": 100, "moved_bytes": 0, "black_moved_bytes": 0, "skipped": 1}]
+    f = moved_fractions(cycles)
+    assert f is not None
+    assert (f["cycles"], f["over_half"], f["marked_over_half"]) == (2, 1, 0)
+    assert f["max"] == pytest.approx(0.6) and f["median"] == pytest.approx(0.4)
+    assert f["marked_max"] == pytest.approx(0.2) and f["black_moved_max_bytes"] == 50
+    assert moved_fractions(cycles[:1]) is None
 
 
 def test_dense_prefix_off_moves_everything(require_mode):

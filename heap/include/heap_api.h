@@ -139,6 +139,8 @@ typedef struct agc_cycle_stats {
     uint64_t mutator_maps;    /* pretouch: times mutators mapped the fresh memory they were about to
                                * allocate into (out of the world's way), since the previous cycle's end */
     uint64_t mutator_map_ns;  /* the time they spent in it (mutator time, not a pause) */
+    uint64_t black_moved_bytes; /* of moved_bytes: the objects allocated during the cycle (black),
+                               * which slide down behind the compacted live data, as in ART */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */
