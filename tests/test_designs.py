@@ -260,3 +260,41 @@ def test_move_recycling_never_reuses_another_cycles_pages(gc_threads, require_mo
             h.read_data(objs[3], 0, 8)
             h.collect_finish()
             h.verify()
+
+
+def _mappings(h: Heap) -> int:
+    lo, hi, n = h.primary_address, h.primary_address + h.capacity, 0
+    with open("/proc/self/maps") as f:
+        for line in f:
+            a, b = (int(x, 16) for x in line.split()[0].split("-"))
+            n += b > lo and a < hi
+    return n
+
+
+@pytest.mark.parametrize("huge_pages", [False, True])
+@pytest.mark.parametrize("mode", ["copy", "move"])
+@pytest.mark.parametrize("generational", ["off", "on"])
+def test_anon_heap_stays_one_mapping_across_flips(mode, huge_pages, generational, require_mode):
+    """A mutator allocating while to-space is registered faults in the free
+    space above it; the heap's range must stay one mapping all the same, so
+    that a full flip moves one 1 GiB page-table entry and not two mappings
+    2 MiB entry by entry (until 2026-12-07 the two parts got anon_vmas of
+    their own and never merged again)."""
+    require_mode(mode)
+    with Heap("64MiB", mode=mode, memory="anon", generational=generational, huge_pages=huge_pages) as h:
+        N = h.define_class("N", refs=1, data_bytes=4000)
+        keep = []
+        for c in range(4):
+            for i in range(3000):
+                o = h.new(N)
+                h.write_data(o, (c * 10000 + i).to_bytes(8, "little"))
+                if i % 50 == 0:
+                    keep.append((c * 10000 + i, o))
+            h.collect_begin()
+            for _ in range(1000):              # ~4 MiB above to-space while it is registered
+                h.new(N)
+            h.collect_finish()
+            assert _mappings(h) == 1, c
+        h.verify()
+        for v, o in keep:
+            assert int.from_bytes(h.read_data(o, 0, 8), "little") == v
