@@ -413,3 +413,38 @@ def test_release_gaps_leaves_the_old_generation_alone(mode, delivery, memory):
         h.collect("full")
         for i, o in enumerate(keep):
             assert int.from_bytes(h.read_data(o, 0, 8), "little") == i
+
+
+@pytest.mark.parametrize("mode,delivery", [("copy", "sigbus"), ("copy", "thread"), ("move", "sigbus")])
+def test_young_flip_of_a_gib_heap_moves_the_whole_and_the_old_back(mode, delivery):
+    """In a heap of whole GiBs on anonymous memory a young flip moves the
+    whole range (one 1 GiB page-table entry) and the old generation back,
+    when the old generation is under half of what is in use: the old objects
+    stay where they are, the young ones move, over several young cycles."""
+    skip_unless_supported(mode, delivery)
+    with Heap("1GiB", mode=mode, memory="anon", delivery=delivery, generational="on", verify=True) as h:
+        N = h.define_class("N", refs=1, data_bytes=4000)
+        old = []
+        for i in range(256):                           # ~1 MiB old
+            o = h.new(N)
+            h.write_data(o, i.to_bytes(8, "little"))
+            old.append(o)
+        promote(h, N)
+        at = [o.address for o in old]
+        young = []
+        for round_ in range(3):
+            for i in range(2000):                      # ~8 MiB, one in 100 kept
+                o = h.new(N)
+                h.write_data(o, (1000 + round_ * 10000 + i).to_bytes(8, "little"))
+                if i % 100 == 0:
+                    young.append((1000 + round_ * 10000 + i, o))
+            if round_:
+                h.set_ref(old[round_], 0, young[-1][1])    # old -> young, by a store into an old object
+            c = h.collect("young")
+            assert c["kind"] == "young", c
+            assert [o.address for o in old] == at
+            for i, o in enumerate(old):
+                assert int.from_bytes(h.read_data(o, 0, 8), "little") == i
+            for v, o in young:
+                assert int.from_bytes(h.read_data(o, 0, 8), "little") == v
+        assert h.same(h.get_ref(old[2], 0), young[-1][1])

@@ -15,6 +15,7 @@
 #include "modes/mode.h"
 
 static void advise(agc_heap *h, uint64_t off, uint64_t len);
+static int multi_mapping_moves(void);
 
 static int anon_map(agc_heap *h)
 {
@@ -51,15 +52,46 @@ static void advise(agc_heap *h, uint64_t off, uint64_t len)
         madvise(h->mem.primary + off, len, MADV_HUGEPAGE);
 }
 
+static void *move(agc_heap *h, uint8_t *from, uint8_t *to, uint64_t off, uint64_t len)
+{
+    (void)h;
+    return mremap(from + off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to + off);
+}
+
+/* A young cycle's flip: the whole heap over whole 1 GiB page-table entries,
+ * then the old generation [0, K) back, rather than [K, cap) 2 MiB entry by
+ * entry (K is not 1 GiB-aligned), when the old generation is under half of
+ * what is mapped (binarytrees 21 / 1 GiB: 96 MiB old, ~600 MiB in use).
+ * From-space [0, K) stays mapped, empty; nothing reads it. Needs a kernel
+ * that moves a range spanning several mappings (the heap's range is
+ * usually one: give_anon_vma). */
+static int whole_then_back(agc_heap *h, uint64_t k)
+{
+    uint64_t top = AGC_LOAD(h->alloc.top), ahead = AGC_LOAD(h->gc.pretouched_upto);
+    uint64_t used = top > ahead ? top : ahead;
+    return k && (h->mem.cap & (AGC_ALIGN_RESERVE - 1)) == 0 && used > 2 * k && multi_mapping_moves();
+}
+
 /* Everything from keep_end up (a young cycle keeps the old generation
  * mapped where it is; otherwise 0: the whole heap). */
 static int move_away(agc_heap *h)
 {
     uint64_t k = h->plan.keep_end;
-    void *r = mremap(h->mem.primary + k, h->mem.cap - k, h->mem.cap - k,
-                     MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, h->mem.fromspace + k);
-    if (r == MAP_FAILED)
+    if (whole_then_back(h, k) && move(h, h->mem.primary, h->mem.fromspace, 0, h->mem.cap) != MAP_FAILED) {
+        if (move(h, h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED) {
+            /* the old generation is in from-space: everything back if the
+             * kernel lets us, else the heap is lost */
+            int err = errno;
+            if (move(h, h->mem.fromspace, h->mem.primary, 0, h->mem.cap) == MAP_FAILED && !h->corrupt) {
+                h->corrupt = 1;
+                snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "flip: the old generation could not be "
+                         "moved back into the heap: %s", strerror(err));
+            }
+            return agc_fail(AGC_ESYS, "flip: mremap of the old generation back failed: %s", strerror(err));
+        }
+    } else if (move(h, h->mem.primary, h->mem.fromspace, k, h->mem.cap - k) == MAP_FAILED) {
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
+    }
     h->plan.from_base = h->mem.fromspace;
     /* from-space moved in by mutators (anon_adopt) left mappings of their
      * own in the primary, which never merge again (another anon_vma and
