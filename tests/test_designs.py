@@ -263,11 +263,20 @@ def test_move_recycling_never_reuses_another_cycles_pages(gc_threads, require_mo
 
 
 def _mappings(h: Heap) -> int:
+    """The mappings over the heap's range; each must reach the 1 GiB-aligned
+    span's end (read-write past the capacity, never touched there), so that
+    the flip moves whole 1 GiB page-table entries whatever the heap size."""
     lo, hi, n = h.primary_address, h.primary_address + h.capacity, 0
+    span_end = lo + ((h.capacity + (1 << 30) - 1) & ~((1 << 30) - 1))
+    last_end = 0
     with open("/proc/self/maps") as f:
         for line in f:
             a, b = (int(x, 16) for x in line.split()[0].split("-"))
-            n += b > lo and a < hi
+            if b > lo and a < hi:
+                n += 1
+                last_end = max(last_end, b)
+                assert line.split()[1].startswith("rw"), line
+    assert last_end >= span_end, (hex(last_end), hex(span_end))
     return n
 
 

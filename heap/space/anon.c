@@ -17,12 +17,17 @@
 static void advise(agc_heap *h, uint64_t off, uint64_t len);
 static int multi_mapping_moves(void);
 
+/* The primary maps the whole 1 GiB-aligned span, past the capacity when the
+ * heap is smaller (never touched there: allocation stops at the capacity),
+ * so that the flip moves whole 1 GiB page-table entries whatever the heap
+ * size, as on shmem (binarytrees 21's default 701 MiB heap moved 2 MiB
+ * entries one by one before). */
 static int anon_map(agc_heap *h)
 {
-    if (mmap(h->mem.primary, h->mem.cap, PROT_READ | PROT_WRITE,
+    if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-    advise(h, 0, h->mem.cap);
+    advise(h, 0, h->mem.span);
     return AGC_OK;
 }
 
@@ -59,7 +64,7 @@ static void *move(agc_heap *h, uint8_t *from, uint8_t *to, uint64_t off, uint64_
 }
 
 /* A young cycle's flip: the whole heap over whole 1 GiB page-table entries,
- * then the old generation [0, K) back, rather than [K, cap) 2 MiB entry by
+ * then the old generation [0, K) back, rather than [K, span) 2 MiB entry by
  * entry (K is not 1 GiB-aligned), when the old generation is under half of
  * what is mapped (binarytrees 21 / 1 GiB: 96 MiB old, ~600 MiB in use).
  * From-space [0, K) stays mapped, empty; nothing reads it. Needs a kernel
@@ -69,7 +74,7 @@ static int whole_then_back(agc_heap *h, uint64_t k)
 {
     uint64_t top = AGC_LOAD(h->alloc.top), ahead = AGC_LOAD(h->gc.pretouched_upto);
     uint64_t used = top > ahead ? top : ahead;
-    return k && (h->mem.cap & (AGC_ALIGN_RESERVE - 1)) == 0 && used > 2 * k && multi_mapping_moves();
+    return k && used > 2 * k && multi_mapping_moves();
 }
 
 /* Everything from keep_end up (a young cycle keeps the old generation
@@ -77,19 +82,19 @@ static int whole_then_back(agc_heap *h, uint64_t k)
 static int move_away(agc_heap *h)
 {
     uint64_t k = h->plan.keep_end;
-    if (whole_then_back(h, k) && move(h, h->mem.primary, h->mem.fromspace, 0, h->mem.cap) != MAP_FAILED) {
+    if (whole_then_back(h, k) && move(h, h->mem.primary, h->mem.fromspace, 0, h->mem.span) != MAP_FAILED) {
         if (move(h, h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED) {
             /* the old generation is in from-space: everything back if the
              * kernel lets us, else the heap is lost */
             int err = errno;
-            if (move(h, h->mem.fromspace, h->mem.primary, 0, h->mem.cap) == MAP_FAILED && !h->corrupt) {
+            if (move(h, h->mem.fromspace, h->mem.primary, 0, h->mem.span) == MAP_FAILED && !h->corrupt) {
                 h->corrupt = 1;
                 snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "flip: the old generation could not be "
                          "moved back into the heap: %s", strerror(err));
             }
             return agc_fail(AGC_ESYS, "flip: mremap of the old generation back failed: %s", strerror(err));
         }
-    } else if (move(h, h->mem.primary, h->mem.fromspace, k, h->mem.cap - k) == MAP_FAILED) {
+    } else if (move(h, h->mem.primary, h->mem.fromspace, k, h->mem.span - k) == MAP_FAILED) {
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
     }
     h->plan.from_base = h->mem.fromspace;
@@ -100,10 +105,10 @@ static int move_away(agc_heap *h)
      * boundary (UFFDIO_COPY refuses that: ENOENT), and mappings do not pile
      * up cycle after cycle (about 30 us at 1 GiB, only after such moves) */
     if (AGC_LOAD(h->mem.adopted)) {
-        if (mmap(h->mem.primary + k, h->mem.cap - k, PROT_READ | PROT_WRITE,
+        if (mmap(h->mem.primary + k, h->mem.span - k, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
             return agc_fail(AGC_ESYS, "flip: mapping the emptied heap range again failed: %s", strerror(errno));
-        advise(h, k, h->mem.cap - k);
+        advise(h, k, h->mem.span - k);
         AGC_STORE(h->mem.adopted, 0);
     }
     return AGC_OK;
@@ -268,13 +273,14 @@ static uint64_t anon_held(agc_heap *h)
 }
 
 /* mremap moves a whole 1 GiB entry at once only where the range [keep_end,
- * cap) covers it as one mapping: a young cycle's old end, a heap that is
- * not a multiple of 1 GiB (the default 3x heaps) and from-space moved in
- * since the last flip (mutator_recycle: mappings of their own) move 2 MiB
- * entries one by one. */
+ * span) covers it as one mapping (the primary spans the whole 1 GiB-aligned
+ * reservation, past the capacity, as on shmem): a young cycle's old end
+ * (unless the whole range moves and the old generation back) and from-space
+ * moved in since the last flip (mutator_recycle: mappings of their own)
+ * move 2 MiB entries one by one. */
 static int anon_flip_unaligned(agc_heap *h)
 {
-    return ((h->plan.keep_end | h->mem.cap) & (AGC_ALIGN_RESERVE - 1)) != 0 || AGC_LOAD(h->mem.adopted);
+    return (h->plan.keep_end & (AGC_ALIGN_RESERVE - 1)) != 0 || AGC_LOAD(h->mem.adopted);
 }
 
 const agc_space_ops agc_space_anon = {
