@@ -57,9 +57,8 @@ static void advise(agc_heap *h, uint64_t off, uint64_t len)
         madvise(h->mem.primary + off, len, MADV_HUGEPAGE);
 }
 
-static void *move(agc_heap *h, uint8_t *from, uint8_t *to, uint64_t off, uint64_t len)
+static void *move(uint8_t *from, uint8_t *to, uint64_t off, uint64_t len)
 {
-    (void)h;
     return mremap(from + off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to + off);
 }
 
@@ -82,19 +81,19 @@ static int whole_then_back(agc_heap *h, uint64_t k)
 static int move_away(agc_heap *h)
 {
     uint64_t k = h->plan.keep_end;
-    if (whole_then_back(h, k) && move(h, h->mem.primary, h->mem.fromspace, 0, h->mem.span) != MAP_FAILED) {
-        if (move(h, h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED) {
+    if (whole_then_back(h, k) && move(h->mem.primary, h->mem.fromspace, 0, h->mem.span) != MAP_FAILED) {
+        if (move(h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED) {
             /* the old generation is in from-space: everything back if the
              * kernel lets us, else the heap is lost */
             int err = errno;
-            if (move(h, h->mem.fromspace, h->mem.primary, 0, h->mem.span) == MAP_FAILED && !h->corrupt) {
+            if (move(h->mem.fromspace, h->mem.primary, 0, h->mem.span) == MAP_FAILED && !h->corrupt) {
                 h->corrupt = 1;
                 snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "flip: the old generation could not be "
                          "moved back into the heap: %s", strerror(err));
             }
             return agc_fail(AGC_ESYS, "flip: mremap of the old generation back failed: %s", strerror(err));
         }
-    } else if (move(h, h->mem.primary, h->mem.fromspace, k, h->mem.span - k) == MAP_FAILED) {
+    } else if (move(h->mem.primary, h->mem.fromspace, k, h->mem.span - k) == MAP_FAILED) {
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
     }
     h->plan.from_base = h->mem.fromspace;
