@@ -260,6 +260,26 @@ int agc_resolve_page(agc_heap *h, uint64_t p, int by_gc, int in_signal)
     }
 }
 
+/* A young flip moved the old generation away with the rest (anon): it
+ * comes back right after the pause (space->flip_done); a mutator that
+ * touches it before waits. */
+static int wait_old_back(agc_heap *h, uint64_t p, int in_signal)
+{
+    for (unsigned waited = 0; __atomic_load_n(&h->plan.keep_away, __ATOMIC_ACQUIRE); waited++) {
+        if (!waited)
+            agc_gc_count(h, AGC_GE_FAULT_WAIT, 0, 0);
+        if (waited > 64)
+            sched_yield();
+        else
+            __builtin_ia32_pause();
+    }
+    if (h->corrupt)
+        return -1;       /* it did not come back (anon_flip_done said why) */
+    if (!in_signal && h->opt.delivery == AGC_DELIVERY_THREAD)
+        agc_uffd_wake(h->flt.uffd, h->mem.primary + p * AGC_PAGE, AGC_PAGE);
+    return 0;
+}
+
 /* The fault resolver, for both deliveries (ctx is the heap). */
 int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, uint32_t tid, int in_signal)
 {
@@ -280,7 +300,10 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
     if (in_signal)   /* SIGBUS does not say which kind: it is the one registered */
         kind = h->mode->fault_kind;
     agc_gc_count(h, AGC_GE_FAULT, (uint64_t)kind, 0);
-    rc = agc_resolve_page(h, p, 0, in_signal);
+    if (p * AGC_PAGE < AGC_LOAD(h->plan.keep_away))
+        rc = wait_old_back(h, p, in_signal);
+    else
+        rc = agc_resolve_page(h, p, 0, in_signal);
     /* the neighbours of a faulting page are what this mutator touches next
      * (either way: a tree is walked from its root, allocated last): GC
      * threads build the batch around it before going on in their order */
@@ -602,8 +625,12 @@ int agc_compact_setup(agc_heap *h)
 {
     if (h->plan.npages == 0)
         return AGC_OK;
-    /* a young cycle's kept old pages are mapped and stay unregistered */
+    /* a young cycle's kept old pages are mapped and stay unregistered,
+     * unless the flip moved them away for now (keep_away): then a touch
+     * before they are back faults and waits */
     uint64_t k = h->plan.keep_end < h->plan.npages * AGC_PAGE ? h->plan.keep_end : 0;
+    if (h->plan.keep_away && k)
+        k = h->plan.keep_back;
     h->cp.reg_lo = k;
     int modes = h->mode->reg_modes(h);
     if (agc_uffd_register(h->flt.uffd, h->mem.primary + k, h->plan.npages * AGC_PAGE - k, modes) != 0)

@@ -26,6 +26,7 @@ typedef enum agc_gc_event {
     AGC_GE_PAGE_BUILT,          /* a: 1 by a GC thread, 0 by a mutator; b: bytes moved (hot) */
     AGC_GE_FAULT,               /* a: AGC_FAULT_* (hot, async-signal-safe) */
     AGC_GE_FAULT_WAIT,          /* a faulting mutator waited for a page being built (hot) */
+    AGC_GE_OLD_BACK,            /* after a young flip (anon): a: old bytes moved back, b: the time */
 } agc_gc_event;
 
 typedef struct agc_listener {

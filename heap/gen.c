@@ -177,18 +177,56 @@ static uint64_t walk_card(agc_heap *h, uint64_t c, uint64_t x, slot_fn fn, int *
  * cleaned. clean_first (mutators running): the card is cleaned before it
  * is read, so that a store meanwhile leaves it dirty. Without (the world
  * stopped) clean runs of eight cards are skipped a word at a time. */
+/* The first card at or after c that is not clean, or ncards: clean
+ * cards are skipped 64 at a time (one cache line of the table), then 8.
+ * The world is stopped: plain loads. In a young flip this scan is most of
+ * the pause's card work (96 MiB of old generation: 196,608 cards, 34-65 us
+ * a byte word at a time, mostly clean). */
+static uint64_t next_unclean_card(const uint8_t *cards, uint64_t c, uint64_t ncards)
+{
+    while (c < ncards && (c & 63) != 0) {
+        if ((c & 7) == 0 && c + 8 <= ncards) {
+            uint64_t w;
+            memcpy(&w, cards + c, 8);
+            if (w)
+                return c;
+            c += 8;
+        } else if (cards[c]) {
+            return c;
+        } else {
+            c++;
+        }
+    }
+    while (c + 64 <= ncards) {
+        uint64_t w[8], any = 0;
+        memcpy(w, cards + c, 64);
+        for (int i = 0; i < 8; i++)
+            any |= w[i];
+        if (any)
+            break;
+        c += 64;
+    }
+    while (c + 8 <= ncards) {
+        uint64_t w;
+        memcpy(&w, cards + c, 8);
+        if (w)
+            break;
+        c += 8;
+    }
+    while (c < ncards && !cards[c])
+        c++;
+    return c;
+}
+
 static uint64_t for_dirty_cards(agc_heap *h, slot_fn fn, int clean_first, uint64_t *n_out)
 {
     uint64_t ncards = (h->gen.old_end + AGC_CARD - 1) / AGC_CARD, n = 0;
     uint64_t x = AGC_NONE, xpage = AGC_NONE;
     for (uint64_t c = 0; c < ncards && !h->corrupt; c++) {
-        if (!clean_first && (c & 7) == 0 && c + 8 <= ncards) {
-            uint64_t w;
-            memcpy(&w, &h->gen.cards[c], 8);
-            if (!w) {
-                c += 7;
-                continue;
-            }
+        if (!clean_first) {
+            c = next_unclean_card(h->gen.cards, c, ncards);
+            if (c >= ncards)
+                break;
         }
         if (!__atomic_load_n(&h->gen.cards[c], __ATOMIC_RELAXED))
             continue;

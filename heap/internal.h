@@ -57,6 +57,7 @@ struct agc_heap {
     agc_mutator *api;
     int corrupt;
     char corrupt_msg[512];
+    uint64_t test_old_back_delay_ns;   /* tests: the old generation comes back this late */
     agc_mem mem;
     agc_alloc_state alloc;
     agc_class_table types;

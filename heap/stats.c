@@ -172,6 +172,7 @@ static void stats_event(void *ctx, agc_heap *h, agc_gc_event ev, uint64_t t, uin
             c->compact_ns = t - c->t_flip_end_ns;
         }
         break;
+    case AGC_GE_OLD_BACK: c->old_back_ns = b; break;
     case AGC_GE_RELEASED: cycle_final(h, c, t); break;
     case AGC_GE_CYCLE_END:
         c->t_end_ns = t;

@@ -6,12 +6,14 @@ lies above the old generation: heap/space/halves.c)."""
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import artgc
+from artgc._lib import lib
 from artgc.heap import Heap
 
 from conftest import MODE_MEMORY_PARAMS, mode_supported, skip_unless_supported
@@ -448,3 +450,66 @@ def test_young_flip_of_a_gib_heap_moves_the_whole_and_the_old_back(mode, deliver
             for v, o in young:
                 assert int.from_bytes(h.read_data(o, 0, 8), "little") == v
         assert h.same(h.get_ref(old[2], 0), young[-1][1])
+
+
+@pytest.mark.parametrize("mode,delivery", [("copy", "sigbus"), ("copy", "thread"), ("move", "sigbus"),
+                                           ("move", "thread")])
+def test_old_generation_touched_before_it_is_back(mode, delivery):
+    """A young flip on anonymous memory moves the whole range away and the
+    old generation back after the pause: a mutator that reads or writes an
+    old object before then waits for it (its page faults) and sees its data;
+    a store into an old object made then still reaches a young one."""
+    skip_unless_supported(mode, delivery)
+    with Heap("1GiB", mode=mode, memory="anon", delivery=delivery, generational="on", verify=True) as h:
+        N = h.define_class("N", refs=1, data_bytes=4000)
+        old = []
+        for i in range(1024):                          # ~4 MiB old: more than the 2 MiB moved back in the pause
+            o = h.new(N)
+            h.write_data(o, i.to_bytes(8, "little"))
+            old.append(o)
+        promote(h, N)
+        at = [o.address for o in old]
+        for round_ in range(2):
+            garbage(h, N, 4000)                        # ~16 MiB in use above it: the whole range moves
+            young = h.new(N)
+            h.write_data(young, b"young-%d!" % round_)
+            digest = h.verify()
+            lib.agc_test_delay_old_back(h._p(), 150_000_000)
+            stop = threading.Event()
+            errors: list[BaseException] = []
+            reads = [0]
+
+            def reader() -> None:
+                try:
+                    i = 0
+                    while not stop.is_set():
+                        o = old[i % len(old)]
+                        assert int.from_bytes(h.read_data(o, 0, 8), "little") == i % len(old)
+                        reads[0] += 1
+                        i += 37
+                except BaseException as e:  # noqa: BLE001 - reported below
+                    errors.append(e)
+
+            t = threading.Thread(target=reader)
+            t.start()
+            try:
+                c = h.collect("young")
+            finally:
+                stop.set()
+                t.join()
+            lib.agc_test_delay_old_back(h._p(), 0)
+            assert not errors, errors
+            assert c["kind"] == "young", c
+            assert c["old_back_ns"] >= 150_000_000, c      # it came back after the pause, late
+            assert c["fault_waits"] >= 1, c                # the reader waited for it
+            assert c["flip_pause_ns"] < 150_000_000, c     # not inside the pause
+            assert reads[0] > 0
+            assert [o.address for o in old] == at
+            assert h.verify() == digest
+            h.set_ref(old[5 + round_], 0, young)          # old -> young, after the old generation came back
+            del young
+            gc.collect()
+            c = h.collect("young")
+            assert h.read_data(h.get_ref(old[5 + round_], 0), 0, 8) == b"young-%d!" % round_
+        for i, o in enumerate(old):
+            assert int.from_bytes(h.read_data(o, 0, 8), "little") == i

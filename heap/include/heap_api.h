@@ -141,6 +141,8 @@ typedef struct agc_cycle_stats {
     uint64_t mutator_map_ns;  /* the time they spent in it (mutator time, not a pause) */
     uint64_t black_moved_bytes; /* of moved_bytes: the objects allocated during the cycle (black),
                                * which slide down behind the compacted live data, as in ART */
+    uint64_t old_back_ns;     /* anon young cycle: the old generation's pages moved back into the heap
+                               * right after the flip's pause, outside it (0: none moved) */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */

@@ -168,6 +168,8 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     }
     agc_resume_world(h, AGC_PHASE_FLIP);
     AGC_STORE(h->world.park_sleep, 0);
+    if (h->space->flip_done)
+        h->space->flip_done(h);
     if (rc)
         return rc;
     if (h->cp.manual_compaction) {

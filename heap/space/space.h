@@ -81,6 +81,10 @@ typedef struct agc_space_ops {
     /* The flip (world stopped): the primary range shows to-space, where the
      * first must_zap bytes fault; sets from_base / to_base. */
     int (*flip)(agc_heap *h, uint64_t must_zap);
+    /* Right after the flip's pause, before compaction (GC thread, mutators
+     * running): what the flip left for later (anon: a young cycle's old
+     * generation moved back). Also after a failed flip. NULL: nothing. */
+    void (*flip_done)(agc_heap *h);
     /* The stw driver: from_base / to_base for building every page in the
      * pause (begin), and the primary switched to the result (end). */
     int (*stw_begin)(agc_heap *h);

@@ -252,4 +252,8 @@ int agc_test_kill_fault_thread(agc_heap *h)
     return AGC_OK;
 }
 
+/* A young flip on anonymous memory moves the old generation back after
+ * the pause: this late, so that a test's mutator touches it before. */
+void agc_test_delay_old_back(agc_heap *h, uint64_t ns) { AGC_STORE(h->test_old_back_delay_ns, ns); }
+
 int agc_test_fault_thread_restarts(agc_heap *h) { return h->flt.fault_thread_restarts; }
