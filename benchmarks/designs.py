@@ -15,7 +15,7 @@ Sections (each point a separate `python -m artgc run ... --json` process):
            art-2025 (MOVE in runs of 16 pages, as ART) and art-2025 --huge-moves (whole 2 MiB
            blocks moved, the rest copied): compaction CPU per moved byte, per built page, and
            in the install ioctls
-  generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, art-2023, art-2025, seed,
+  generational  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB: stw, defaults, art-2023, art-2025, seed,
            minor, each with --generational off and on (young cycles against full ones)
   inplace  binarytrees 21 / 1 GiB and gcbench 18 / 256 MiB, minor: the dense prefix updated in
            place (--inplace-prefix on) against copied to the other memfd half (auto, the default,
@@ -297,12 +297,13 @@ def section_lru(n: int) -> list[dict[str, Any]]:
 
 def section_generational(n: int) -> list[dict[str, Any]]:
     """Young cycles against full ones, same run of the script: binarytrees 21
-    / 1 GiB and gcbench 18 / 256 MiB in stw, art-2023, art-2025, the seed
-    (minor on a memfd of small pages: young cycles flip only what lies above
-    the old generation) and minor with its defaults (huge pages on shmem)."""
+    / 1 GiB and gcbench 18 / 256 MiB in stw, the defaults (copy), art-2023,
+    art-2025, the seed and minor (both on a memfd of small pages, where
+    generations are off unless asked for: young cycles flip only what lies
+    above the old generation)."""
     rows = []
     for wl, size, heap in (("binarytrees", 21, "1GiB"), ("gcbench", 18, "256MiB")):
-        for label, extra in (("stw", ["--mode", "stw"]), ("art-2023", ["--design", "art-2023"]),
+        for label, extra in (("stw", ["--mode", "stw"]), ("defaults", []), ("art-2023", ["--design", "art-2023"]),
                              ("art-2025", ["--design", "art-2025"]), ("seed", ["--design", "seed"]),
                              ("minor", ["--mode", "minor"])):
             for gen in ("off", "on"):
