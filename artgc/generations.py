@@ -13,6 +13,7 @@ from . import metrics
 
 KINDS: tuple[str, ...] = ("young", "full")
 EV_PAUSE, EV_VERIFY = 0, 3    # agc_event.kind: a pause; the verifier's stop (not the collector's)
+PHASE_FLIP = 2                # agc_event.phase of a pause: the flip (options.PAUSE_PHASES)
 
 
 def _max_by_cycle(events: Any, pauses_only: bool) -> dict[int, int]:
@@ -26,14 +27,28 @@ def _max_by_cycle(events: Any, pauses_only: bool) -> dict[int, int]:
     return out
 
 
+def _flips_by_cycle(events: Any) -> dict[int, list[int]]:
+    """Each cycle's flip pauses as the mutators felt them (one per mutator)."""
+    cols = metrics.events_columns(events)
+    sel = (cols["kind"] == EV_PAUSE) & (cols["phase"] == PHASE_FLIP)
+    out: dict[int, list[int]] = {}
+    for cyc, dur in zip(cols["cycle"][sel].tolist(), cols["dur_ns"][sel].tolist()):
+        out.setdefault(cyc, []).append(dur)
+    return out
+
+
 def by_kind(cycles: Sequence[Mapping[str, Any]], events: Any = None) -> dict[str, dict[str, Any]]:
     """Per kind that ran ("young", "full"): cycles, the bytes marked, moved and
     promoted (totals and per cycle), cards scanned, the pauses of a cycle
     summed (worst and total), the mean cycle duration, and with the run's
     events the worst single pause and the worst stall of any kind (pause,
-    fault stall, allocation wait) a mutator felt during those cycles."""
+    fault stall, allocation wait) a mutator felt during those cycles, and
+    the median and 90th percentile of their flips as the mutators felt them
+    (a run's worst pause is one flip of many: these say what a flip of each
+    kind costs)."""
     stall = _max_by_cycle(events, False) if events is not None else {}
     pause = _max_by_cycle(events, True) if events is not None else {}
+    flips = _flips_by_cycle(events) if events is not None else {}
     out: dict[str, dict[str, Any]] = {}
     for kind in KINDS:
         cs = [c for c in cycles if c.get("kind") == kind]
@@ -47,6 +62,7 @@ def by_kind(cycles: Sequence[Mapping[str, Any]], events: Any = None) -> dict[str
         durs = [max(0, int(c.get("t_end_ns") or 0) - int(c.get("t_start_ns") or 0)) for c in cs]
         stalls = [stall[int(c["index"])] for c in cs if "index" in c and int(c["index"]) in stall]
         pauses = [pause[int(c["index"])] for c in cs if "index" in c and int(c["index"]) in pause]
+        flip = np.asarray([d for c in cs if "index" in c for d in flips.get(int(c["index"]), [])], dtype=np.float64)
         out[kind] = {
             "cycles": n,
             "marked_bytes": total("marked_bytes"), "moved_bytes": total("moved_bytes"),
@@ -56,6 +72,8 @@ def by_kind(cycles: Sequence[Mapping[str, Any]], events: Any = None) -> dict[str
             "cycle_mean_ns": float(np.mean(durs)),
             "pause_max_ns": max(pauses) if pauses else None,
             "stall_max_ns": max(stalls) if stalls else None,
+            "flip_p50_ns": float(np.percentile(flip, 50)) if flip.size else None,
+            "flip_p90_ns": float(np.percentile(flip, 90)) if flip.size else None,
         }
     return out
 
@@ -83,5 +101,6 @@ def summary_lines(run: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {kind + ' cycles':<14}{k['cycles']:>7}   per cycle marked {fb(k['marked_per_cycle'])}, "
                      f"moved {fb(k['moved_per_cycle'])}; promoted {fb(k['promoted_bytes'])}, "
                      f"cards {k['cards_scanned']}; worst pause {fn(k['pause_max_ns'])}, "
-                     f"worst stall {fn(k['stall_max_ns'])}")
+                     f"worst stall {fn(k['stall_max_ns'])}; flips p50 {fn(k['flip_p50_ns'])}, "
+                     f"p90 {fn(k['flip_p90_ns'])}")
     return lines

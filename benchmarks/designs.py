@@ -38,6 +38,7 @@ import numpy as np
 from runjson import run_json
 
 from artgc.memory import beyond_used_in_cycles
+from artgc.generations import by_kind
 from artgc.moved import moved_fractions
 
 
@@ -100,7 +101,7 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "beyond_used_mib": _mib(beyond_used_in_cycles(d)["during"]),
         "beyond_top_mib": _mib(beyond_used_in_cycles(d, top=True)["during"]),
         "meta_mib": _mib(max((d.get("memory_timeline") or {}).get("meta_bytes") or [0])),
-        **_kinds(cycles),
+        **_kinds(cycles, d.get("events")),
         **_moved(cycles),
     }
 
@@ -135,14 +136,20 @@ def _compaction_cost(cycles: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _kinds(cycles: list[dict[str, Any]]) -> dict[str, Any]:
-    """Young and full cycles apart: how many, MiB marked and moved per cycle."""
+def _kinds(cycles: list[dict[str, Any]], events: Any = None) -> dict[str, Any]:
+    """Young and full cycles apart: how many, MiB marked and moved per cycle,
+    and their flips as the mutators felt them, median and 90th percentile
+    (artgc.generations.by_kind)."""
     out: dict[str, Any] = {}
+    kinds = by_kind(cycles, events) if events is not None else {}
     for kind in ("young", "full"):
         cs = [c for c in cycles if c.get("kind") == kind]
         out[f"{kind}_cycles"] = len(cs)
         for key in ("marked", "moved"):
             out[f"{key}_mib_{kind}"] = (sum(c.get(f"{key}_bytes", 0) for c in cs) / len(cs) / 2**20) if cs else None
+        for q in ("p50", "p90"):
+            v = (kinds.get(kind) or {}).get(f"flip_{q}_ns")
+            out[f"flip_{q}_ms_{kind}"] = None if v is None else v / 1e6
     return out
 
 
@@ -438,7 +445,9 @@ SECTION_COLUMNS: dict[str, list[tuple[str, str, int]]] = {
                ("metadata MiB", "meta_mib", 0)],
     "generational": [*_HEAD, *_MMU_PSS, ("cycles", "cycles", 0), ("young", "young_cycles", 0),
                      ("marked MiB young", "marked_mib_young", 1), ("marked MiB full", "marked_mib_full", 1),
-                     ("moved MiB young", "moved_mib_young", 1), ("moved MiB full", "moved_mib_full", 1)],
+                     ("moved MiB young", "moved_mib_young", 1), ("moved MiB full", "moved_mib_full", 1),
+                     ("flip ms p50 young", "flip_p50_ms_young", 2), ("p90 young", "flip_p90_ms_young", 2),
+                     ("flip ms p50 full", "flip_p50_ms_full", 2), ("p90 full", "flip_p90_ms_full", 2)],
     "inplace": [*_HEAD, *_MMU_PSS, ("beyond used MiB", "beyond_used_mib", 0), ("in place MiB", "inplace_mib", 0),
                 ("compaction ms", "compact_ms_median", 0), ("GC CPU us/page", "compact_cpu_us_per_page", 2),
                 ("faults", "faults", 0), ("flip remap ms p90", "flip_remap_p90_ms", 2)],

@@ -374,8 +374,8 @@ def test_by_kind_from_records():
                "cards_scanned": 3, "pause_ns": 2, "t_start_ns": 20, "t_end_ns": 24},
               {"index": 3, "kind": "young", "marked_bytes": 20, "moved_bytes": 50, "promoted_bytes": 1,
                "cards_scanned": 1, "pause_ns": 4, "t_start_ns": 30, "t_end_ns": 36}]
-    events = {"t_start_ns": [1, 21, 22, 31, 32], "dur_ns": [5, 2, 9, 4, 100], "thread": [0] * 5,
-              "kind": [0, 0, 1, 0, 3], "cycle": [1, 2, 2, 3, 3], "phase": [0] * 5}
+    events = {"t_start_ns": [1, 21, 22, 31, 32, 33], "dur_ns": [5, 2, 9, 4, 100, 3], "thread": [0] * 6,
+              "kind": [0, 0, 1, 0, 3, 0], "cycle": [1, 2, 2, 3, 3, 3], "phase": [2, 2, 0, 2, 0, 0]}
     k = by_kind(cycles, events)
     assert k["young"]["cycles"] == 2 and k["full"]["cycles"] == 1
     assert k["young"]["marked_per_cycle"] == 15 and k["young"]["moved_bytes"] == 80
@@ -383,6 +383,8 @@ def test_by_kind_from_records():
     assert k["young"]["pause_max_ns"] == 4           # the longest single pause event
     assert k["young"]["stall_max_ns"] == 9           # a fault stall; the verifier's 100 is not counted
     assert k["young"]["cycle_pause_max_ns"] == 4 and k["young"]["cycle_mean_ns"] == 5.0
+    assert k["young"]["flip_p50_ns"] == 3.0 and k["young"]["flip_p90_ns"] == 3.8   # flips 2 and 4, not the 3
+    assert k["full"]["flip_p50_ns"] == 5.0
     assert young_over_full(k) == {"marked_per_cycle": 0.15, "moved_per_cycle": 40 / 300}
     lines = summary_lines({"cycles": cycles, "events": events})
     assert [ln.split()[0] for ln in lines] == ["young", "full"]
