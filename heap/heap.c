@@ -246,7 +246,7 @@ int agc_heap_create(const agc_options *o, agc_heap **out)
         pthread_cond_init(conds[i], NULL);
 
     h->mem.span = (h->mem.cap + AGC_ALIGN_RESERVE - 1) & ~(AGC_ALIGN_RESERVE - 1);
-    h->mem.primary = agc_reserve_aligned(h->mem.span, &h->mem.res_p, &h->mem.res_p_len);
+    h->mem.primary = agc_reserve_aligned(h->mem.span + AGC_ANCHOR, &h->mem.res_p, &h->mem.res_p_len);
     h->mem.fromspace = agc_reserve_aligned(h->mem.span, &h->mem.res_f, &h->mem.res_f_len);
     h->mem.standby = agc_reserve_aligned(h->mem.span, &h->mem.res_s, &h->mem.res_s_len);
     if (!h->mem.primary || !h->mem.fromspace || !h->mem.standby) {

@@ -9,6 +9,7 @@
 #define AGC_LARGE (AGC_TLAB / 4)             /* larger objects bypass TLABs */
 #define AGC_MAX_CLASSES 1024
 #define AGC_ALIGN_RESERVE (1ull << 30)       /* primary / from-space alignment */
+#define AGC_ANCHOR (2ull << 20)              /* reserved past the primary's span (anon: heap/space/anon.c) */
 #define AGC_NONE UINT64_MAX
 #define AGC_HCHUNK 4096                      /* handles per chunk */
 #define AGC_HCHUNKS 4096

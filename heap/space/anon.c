@@ -22,13 +22,15 @@ static int multi_mapping_moves(void);
  * heap is smaller (never touched there: allocation stops at the capacity),
  * so that the flip moves whole 1 GiB page-table entries whatever the heap
  * size, as on shmem (binarytrees 21's default 701 MiB heap moved 2 MiB
- * entries one by one before). */
+ * entries one by one before). It maps AGC_ANCHOR more, the anchor: never
+ * touched and never moved, it keeps the heap's anon_vma when the flip
+ * empties the span (give_anon_vma). */
 static int anon_map(agc_heap *h)
 {
-    if (mmap(h->mem.primary, h->mem.span, PROT_READ | PROT_WRITE,
+    if (mmap(h->mem.primary, h->mem.span + AGC_ANCHOR, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED)
         return agc_fail(AGC_ESYS, "cannot map the heap: %s", strerror(errno));
-    advise(h, 0, h->mem.span);
+    advise(h, 0, h->mem.span + AGC_ANCHOR);
     return AGC_OK;
 }
 
@@ -87,12 +89,9 @@ static int move_away(agc_heap *h, int later)
 {
     uint64_t k = h->plan.keep_end;
     if (whole_then_back(h, k) && move(h->mem.primary, h->mem.fromspace, 0, h->mem.span) != MAP_FAILED) {
-        /* later: the first 2 MiB entry now, the rest after the pause (its
-         * pages fault until then). The entry back gives the emptied range's
-         * first fault (give_anon_vma) a neighbour whose anon_vma it takes, so
-         * that the range is one mapping again after the cycle. */
-        uint64_t now = later && k > (2ull << 20) ? 2ull << 20 : k;
-        if (move(h->mem.fromspace, h->mem.primary, 0, now) == MAP_FAILED) {
+        /* later: all of it after the pause (its pages fault until then) */
+        uint64_t now = later ? 0 : k;
+        if (now && move(h->mem.fromspace, h->mem.primary, 0, now) == MAP_FAILED) {
             /* the old generation is in from-space: everything back if the
              * kernel lets us, else the heap is lost */
             int err = errno;
@@ -156,7 +155,11 @@ static int thp_never(void)
  * cycles only: a flip's remap 1.1-1.3 ms with small pages). So one page of
  * the free space above to-space is faulted in now, before the
  * registration, in a 2 MiB block of its own: with huge pages a read (the
- * huge zero page: no memory, ~10 us), else a write of one small page. */
+ * huge zero page: no memory, ~10 us), else a write of one small page. That
+ * fault takes the anon_vma of the neighbour past the span, the anchor
+ * (anon_map), which never moves: the heap keeps one anon_vma cycle after
+ * cycle, so a young cycle's old generation, moved back after the pause
+ * with the anon_vma it had, merges with the rest again. */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
 #endif
