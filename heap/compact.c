@@ -628,9 +628,7 @@ int agc_compact_setup(agc_heap *h)
     /* a young cycle's kept old pages are mapped and stay unregistered,
      * unless the flip moved them away for now (keep_away): then a touch
      * before they are back faults and waits */
-    uint64_t k = h->plan.keep_end < h->plan.npages * AGC_PAGE ? h->plan.keep_end : 0;
-    if (h->plan.keep_away && k)
-        k = h->plan.keep_back;
+    uint64_t k = h->plan.keep_end < h->plan.npages * AGC_PAGE && !h->plan.keep_away ? h->plan.keep_end : 0;
     h->cp.reg_lo = k;
     int modes = h->mode->reg_modes(h);
     if (agc_uffd_register(h->flt.uffd, h->mem.primary + k, h->plan.npages * AGC_PAGE - k, modes) != 0)

@@ -20,11 +20,10 @@ typedef struct agc_plan {
     uint64_t keep_end;          /* a young cycle: the old generation's whole pages [0, keep_end)
                                  * are neither moved nor rebuilt (0 in a full cycle); the
                                  * prefix that does not move is [0, O), O = dense_end */
-    uint64_t keep_away;         /* a young flip moved [keep_back, keep_away) out with the
-                                 * rest: the old generation but its first 2 MiB, moved back
-                                 * right after the pause (space->flip_done); its pages fault
-                                 * until then (0: none away) */
-    uint64_t keep_back;
+    uint64_t keep_away;         /* a young flip moved the old generation [0, keep_away) out
+                                 * with the rest; it moves back right after the pause
+                                 * (space->flip_done) and its pages fault until then (0: none
+                                 * away) */
     uint64_t inplace_end;       /* a full cycle on shmem that builds in place: the dense
                                  * prefix's pages [0, inplace_end) are updated where they are
                                  * (the memfd pages from-space and to-space share; 0: none) */

@@ -71,11 +71,11 @@ static void *move(uint8_t *from, uint8_t *to, uint64_t off, uint64_t len)
  * what is mapped (binarytrees 21 / 1 GiB: 96 MiB old, ~600 MiB in use).
  * From-space [0, K) stays mapped, empty; nothing reads it. Needs a kernel
  * that moves a range spanning several mappings (the heap's range is
- * usually one: give_anon_vma). In a concurrent cycle most of the move back
- * comes right after the pause (anon_flip_done); a mutator touching the old
+ * usually one: give_anon_vma). In a concurrent cycle the move back comes
+ * right after the pause (anon_flip_done); a mutator touching the old
  * generation before then waits for it (registered: it faults). binarytrees
  * 21 / 1 GiB, art-2023: young flips as the mutator felt them p50 190-271
- * -> 106-143 us (full ones 92-105), and no sleeping through them. */
+ * -> 92-96 us (full ones 68-105), and no sleeping through them. */
 static int whole_then_back(agc_heap *h, uint64_t k)
 {
     uint64_t top = AGC_LOAD(h->alloc.top), ahead = AGC_LOAD(h->gc.pretouched_upto);
@@ -89,9 +89,8 @@ static int move_away(agc_heap *h, int later)
 {
     uint64_t k = h->plan.keep_end;
     if (whole_then_back(h, k) && move(h->mem.primary, h->mem.fromspace, 0, h->mem.span) != MAP_FAILED) {
-        /* later: all of it after the pause (its pages fault until then) */
-        uint64_t now = later ? 0 : k;
-        if (now && move(h->mem.fromspace, h->mem.primary, 0, now) == MAP_FAILED) {
+        /* later: after the pause (its pages fault until then) */
+        if (!later && move(h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED) {
             /* the old generation is in from-space: everything back if the
              * kernel lets us, else the heap is lost */
             int err = errno;
@@ -102,10 +101,8 @@ static int move_away(agc_heap *h, int later)
             }
             return agc_fail(AGC_ESYS, "flip: mremap of the old generation back failed: %s", strerror(err));
         }
-        if (now < k) {
-            h->plan.keep_back = now;
+        if (later)
             AGC_STORE(h->plan.keep_away, k);
-        }
     } else if (move(h->mem.primary, h->mem.fromspace, k, h->mem.span - k) == MAP_FAILED) {
         return agc_fail(AGC_ESYS, "flip: mremap(DONTUNMAP) of the heap failed: %s", strerror(errno));
     }
@@ -185,7 +182,7 @@ static int anon_flip(agc_heap *h, uint64_t must_zap)
     return rc;
 }
 
-/* After a concurrent flip: the rest of the old generation back (move_away),
+/* After a concurrent flip: the old generation back (move_away),
  * then the faults waiting for it go on. Mutators run meanwhile; the move
  * takes the mm's lock, so a fault elsewhere in the heap may wait for it. */
 static void anon_flip_done(agc_heap *h)
@@ -193,13 +190,13 @@ static void anon_flip_done(agc_heap *h)
     uint64_t k = AGC_LOAD(h->plan.keep_away);
     if (!k)
         return;
-    uint64_t t0 = agc_now_ns(), b = h->plan.keep_back;
+    uint64_t t0 = agc_now_ns();
     uint64_t delay = AGC_LOAD(h->test_old_back_delay_ns);
     if (delay) {
         struct timespec ts = {(time_t)(delay / 1000000000u), (long)(delay % 1000000000u)};
         nanosleep(&ts, NULL);
     }
-    if (move(h->mem.fromspace, h->mem.primary, b, k - b) == MAP_FAILED && !h->corrupt) {
+    if (move(h->mem.fromspace, h->mem.primary, 0, k) == MAP_FAILED && !h->corrupt) {
         /* the old generation stays in from-space: the heap is lost */
         h->corrupt = 1;
         snprintf(h->corrupt_msg, sizeof h->corrupt_msg, "flip: the old generation could not be "
@@ -207,8 +204,8 @@ static void anon_flip_done(agc_heap *h)
     }
     __atomic_store_n(&h->plan.keep_away, 0, __ATOMIC_RELEASE);
     if (h->opt.delivery == AGC_DELIVERY_THREAD)     /* faults waiting in the kernel */
-        agc_uffd_wake(h->flt.uffd, h->mem.primary + b, k - b);
-    agc_gc_emit(h, AGC_GE_OLD_BACK, k - b, agc_now_ns() - t0);
+        agc_uffd_wake(h->flt.uffd, h->mem.primary, k);
+    agc_gc_emit(h, AGC_GE_OLD_BACK, k, agc_now_ns() - t0);
 }
 
 /* stw: everything moves away, every page is written straight into the
