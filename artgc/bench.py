@@ -250,7 +250,7 @@ def run_point(point: Point, repeat: int, timeout_s: float,
         rec[f"{k}_pages_per_bin"] = per
     # request latencies (lru) can be millions of numbers: keep their summary
     # and log-linear histogram here (the run's own --json keeps them raw)
-    for k in ("latency_ns", "metered_latency_ns"):
+    for k in ("latency_ns", "metered_latency_ns", "metered_full_latency_ns"):
         vals = rec.pop(k, None)
         if vals:
             rec[k.replace("_ns", "_summary_ns")] = metrics.summarize(vals)

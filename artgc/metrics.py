@@ -299,22 +299,74 @@ def wait_share(result: Any) -> float | None:
 
 # --------------------------------------------------------------------------- metered latency
 
+METERED_WINDOW_NS = 100_000_000
+"""DaCapo's smoothing window for its headline metered latency ("metered
+100ms smoothing"; its harness also prints "metered full smoothing")."""
+
+
 def metered_latency(starts_ns: npt.ArrayLike, ends_ns: npt.ArrayLike,
-                    interval_ns: float | None = None) -> npt.NDArray[np.float64]:
-    """DaCapo-style metered latency of requests run back to back: request i
-    gets the synthetic start t_first + i * interval (interval: the mean
-    service time by default) and its latency is the larger of end - start
-    and end - synthetic start, so a stall delays every request queued
-    behind it."""
+                    interval_ns: float | None = None,
+                    window_ns: float | None = None) -> npt.NDArray[np.float64]:
+    """DaCapo-style metered latency of requests (all threads' together, as
+    DaCapo's harness takes them, ordered by start): each request gets a
+    synthetic start as if requests arrived evenly, and its latency is the
+    larger of end - start and end - synthetic start, so a stall also delays
+    the requests queued behind it. Returned in the order given.
+
+    window_ns None (full smoothing): request i of n starts at t_first + i *
+    interval, interval the run's mean (end of the last - start of the
+    first) / n unless given. window_ns W (DaCapo's default, W = 100 ms:
+    METERED_WINDOW_NS): the requests whose starts lie within W/2 of request
+    i's are taken to arrive evenly between the first and the last of them
+    (DaCapo's LatencyReporter.smoothedStartTime), so lateness builds up over
+    a window of W, not over the whole run."""
     s = np.asarray(starts_ns, dtype=np.float64).reshape(-1)
     e = np.asarray(ends_ns, dtype=np.float64).reshape(-1)
+    if s.size != e.size:
+        raise ValueError(f"metered_latency: {s.size} starts but {e.size} ends")
     if s.size == 0:
         return np.zeros(0)
-    if interval_ns is None:
-        interval_ns = (e[-1] - s[0]) / s.size
-    synthetic = s[0] + np.arange(s.size) * float(interval_ns)
-    out: npt.NDArray[np.float64] = np.maximum(e - s, e - synthetic)
+    order = np.argsort(s, kind="stable")
+    base = s[order[0]]
+    ss, ee = s[order] - base, e[order] - base
+    n = ss.size
+    idx = np.arange(n, dtype=np.float64)
+    if window_ns is None:
+        if interval_ns is None:
+            interval_ns = (ee[-1] - ss[0]) / n
+        synthetic = ss[0] + idx * float(interval_ns)
+    else:
+        if not window_ns > 0:
+            raise ValueError(f"metered_latency: window_ns must be positive, not {window_ns!r}")
+        half = float(window_ns) / 2
+        lo = np.minimum(np.searchsorted(ss, ss - half, side="left"), n - 1)
+        hi = np.minimum(np.searchsorted(ss, ss + half, side="left"), n - 1)
+        span = hi - lo
+        interval = np.where(span > 0, (ss[hi] - ss[lo]) / np.maximum(span, 1), 0.0)
+        synthetic = ss[lo] + (idx - lo) * interval
+    out = np.empty(n)
+    out[order] = np.maximum(ee - ss, ee - synthetic)
     return out
+
+
+def request_latencies(starts_ns: npt.ArrayLike, latency_ns: npt.ArrayLike) -> dict[str, npt.NDArray[np.uint64]]:
+    """A request workload's result keys from each request's start and
+    latency: latency_ns, metered_latency_ns (DaCapo's 100 ms smoothing) and
+    metered_full_latency_ns (full smoothing); the same for artgc's lru and
+    the JVM's Lru.java."""
+    s = np.asarray(starts_ns, dtype=np.uint64).reshape(-1)
+    lat = np.asarray(latency_ns, dtype=np.uint64).reshape(-1)
+    if s.size != lat.size:
+        raise ValueError(f"request_latencies: {s.size} starts but {lat.size} latencies")
+    rel = (s - s.min()).astype(np.float64) if s.size else np.zeros(0)
+    ends = rel + lat.astype(np.float64)
+
+    def met(window: float | None) -> npt.NDArray[np.uint64]:
+        m = np.rint(metered_latency(rel, ends, window_ns=window)).astype(np.uint64)
+        return np.maximum(m, lat)   # never below the request's own latency, whatever the rounding
+
+    return {"latency_ns": lat.copy(), "metered_latency_ns": met(METERED_WINDOW_NS),
+            "metered_full_latency_ns": met(None)}
 
 
 # --------------------------------------------------------------------------- formatting

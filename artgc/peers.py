@@ -319,7 +319,7 @@ def run_jvm(workload: str, gc: str, *, heap: int | str = "256MiB", size: int | N
         pauses_ns=events["dur_ns"][kinds == metrics.EV_PAUSE].astype(np.uint64),
         fault_stalls_ns=np.zeros(0, dtype=np.uint64), cycles=[], peak_rss_bytes=rss, marking=gc_threads,
         options=options, events=events, **metrics.stall_fields(events),
-        latency_ns=lat[:n].astype(np.uint64), metered_latency_ns=lat[n:2 * n].astype(np.uint64),
+        **metrics.request_latencies(lat[n:2 * n], lat[:n]),
         failed=failed, error=error, error_type=error_type, t0_ns=0, t1_ns=wall_ns,
         memory_timeline=tl, peak_pss_bytes=memory.peak_pss(tl), heap_cost_bytes=None,
         runtime="jvm", jvm=gc, jdk=version, artgc_version=__version__)

@@ -41,7 +41,7 @@ CYCLE_KEYS: tuple[str, ...] = (
 # columns are of one length and so are its live_* columns.
 EXTRA_RUN_KEYS: tuple[str, ...] = (
     "stalls_ns", "stall_kinds", "alloc_stalls_ns", "latency_ns", "metered_latency_ns",
-    "peak_pss_bytes", "memory_timeline", "heap_cost_bytes", "runtime", "jvm", "jdk",
+    "metered_full_latency_ns", "peak_pss_bytes", "memory_timeline", "heap_cost_bytes", "runtime", "jvm", "jdk",
 )
 STALL_KINDS: tuple[str, ...] = ("pause", "fault", "alloc_wait")
 RUNTIMES: tuple[str, ...] = ("artgc", "jvm")
@@ -174,7 +174,7 @@ def _numbers(v: Any) -> bool:
 
 def _validate_extras(run: Mapping[str, Any], where: str) -> None:
     """The second wave's keys, where present (see EXTRA_RUN_KEYS)."""
-    for k in ("stalls_ns", "alloc_stalls_ns", "latency_ns", "metered_latency_ns"):
+    for k in ("stalls_ns", "alloc_stalls_ns", "latency_ns", "metered_latency_ns", "metered_full_latency_ns"):
         if run.get(k) is not None and not _numbers(run[k]):
             raise ResultsError(f"{where}: {k} must be a list of numbers")
     kinds = run.get("stall_kinds")
@@ -184,9 +184,11 @@ def _validate_extras(run: Mapping[str, Any], where: str) -> None:
         if len(kinds) != len(run.get("stalls_ns") or []):
             raise ResultsError(f"{where}: stall_kinds has {len(kinds)} entries but stalls_ns "
                                f"{len(run.get('stalls_ns') or [])}")
-    lat, met = run.get("latency_ns"), run.get("metered_latency_ns")
-    if lat is not None and met is not None and len(lat) != len(met):
-        raise ResultsError(f"{where}: latency_ns and metered_latency_ns differ in length")
+    lat = run.get("latency_ns")
+    for k in ("metered_latency_ns", "metered_full_latency_ns"):
+        met = run.get(k)
+        if lat is not None and met is not None and len(lat) != len(met):
+            raise ResultsError(f"{where}: latency_ns and {k} differ in length")
     for k in ("peak_pss_bytes", "heap_cost_bytes"):
         v = run.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):

@@ -78,7 +78,8 @@ class RunResult:
     heap_map_before: list[int] = field(default_factory=list)
     heap_map_after: list[int] = field(default_factory=list)
     latency_ns: npt.NDArray[np.uint64] | None = None
-    metered_latency_ns: npt.NDArray[np.uint64] | None = None
+    metered_latency_ns: npt.NDArray[np.uint64] | None = None        # DaCapo's 100 ms smoothing
+    metered_full_latency_ns: npt.NDArray[np.uint64] | None = None   # DaCapo's full smoothing
     counters: list[int] = field(default_factory=list)
     gc_throughput: dict[str, float | None] = field(default_factory=dict)
     failed: bool = False
@@ -123,7 +124,7 @@ class RunResult:
         kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
         for k in ("pauses_ns", "fault_stalls_ns", "alloc_stalls_ns", "stalls_ns"):
             kw[k] = _u64(kw.get(k))
-        for k in ("latency_ns", "metered_latency_ns"):
+        for k in ("latency_ns", "metered_latency_ns", "metered_full_latency_ns"):
             if kw.get(k) is not None:
                 kw[k] = _u64(kw[k])
         kw["events"] = events_from_json(kw.get("events"))
@@ -226,9 +227,11 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
     if lat is not None and len(lat):
         la = metrics.summarize(lat)
         mt = metrics.summarize(r.get("metered_latency_ns") if r.get("metered_latency_ns") is not None else [])
+        mf = metrics.summarize(r.get("metered_full_latency_ns") if r.get("metered_full_latency_ns") is not None else [])
         lines.append(f"  {'requests':<14}{la['count']:>7}   p50 {fn(la['p50']):>9}   "
                      f"p99 {fn(la['p99']):>9}   max {fn(la['max']):>9}   "
-                     f"(metered p99 {fn(mt['p99'])}, max {fn(mt['max'])})")
+                     f"(metered p99 {fn(mt['p99'])}, max {fn(mt['max'])}; "
+                     f"full smoothing p99 {fn(mf['p99'])})")
     cyc = r.get("cycles")
     if cyc is None or (r.get("runtime") == "jvm" and not cyc):
         lines.append(f"  {'cycles':<14}{'-':>7}   (not known for this run)")
@@ -395,6 +398,16 @@ def _u64_ptr(ffi: Any, ptr: Any, n: int) -> npt.NDArray[np.uint64] | None:
     if ptr == ffi.NULL or n == 0:
         return None
     return np.frombuffer(ffi.buffer(ptr, 8 * n), dtype=np.uint64).copy()
+
+
+def _request_fields(latency: npt.NDArray[np.uint64] | None,
+                    starts: npt.NDArray[np.uint64] | None) -> dict[str, Any]:
+    """latency_ns and the two metered latencies of a request workload (empty
+    arrays for a workload without requests)."""
+    if latency is None or starts is None:
+        return {"latency_ns": _u64(latency), "metered_latency_ns": _u64(None),
+                "metered_full_latency_ns": _u64(None)}
+    return metrics.request_latencies(starts, latency)
 
 
 def gc_throughput(cycles: list[dict[str, Any]], wall_s: float) -> dict[str, float | None]:
@@ -607,7 +620,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
             if res.output != ffi.NULL else ""
         nlat = int(res.nlatency)
         latency = _u64_ptr(ffi, res.latency_ns, nlat)
-        metered = _u64_ptr(ffi, res.metered_latency_ns, nlat)
+        starts = _u64_ptr(ffi, res.start_ns, nlat)
         counters = [int(res.counters[i]) for i in range(8)]
         wall_s = (int(res.wall_ns) or (t1 - t0)) / 1e9
         wl_error = ffi.string(res.error).decode("utf-8", "replace")
@@ -659,7 +672,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         events=events, **metrics.stall_fields(events),
         **memsample.result_fields(samples, t0, cycles, a["heap_bytes"]),
         base_pss_bytes=int(before_heap["pss_bytes"]) if before_heap else 0,
-        heap_map_before=before, heap_map_after=after, latency_ns=_u64(latency), metered_latency_ns=_u64(metered),
+        heap_map_before=before, heap_map_after=after, **_request_fields(latency, starts),
         counters=counters, gc_throughput=gc_throughput(cycles, wall_s), failed=failed, error=error,
         error_type=error_type, interrupted=interrupted, t0_ns=t0, t1_ns=t1,
         artgc_version=__version__, machine=machine,

@@ -63,6 +63,7 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
     stalls = np.asarray(d.get("stalls_ns") or d.get("pauses_ns") or [], dtype=np.float64)
     lat = np.asarray(d.get("latency_ns") or [], dtype=np.float64)
     met = np.asarray(d.get("metered_latency_ns") or [], dtype=np.float64)
+    metf = np.asarray(d.get("metered_full_latency_ns") or [], dtype=np.float64)
     waits = np.asarray(d.get("alloc_stalls_ns") or [], dtype=np.float64)
     cycles = d.get("cycles") or []
     comp = sum(c.get("compact_ns", 0) for c in cycles)
@@ -95,6 +96,7 @@ def run(workload: str, args: list[str]) -> dict[str, Any]:
         "faults": sum(c.get("faults", 0) for c in cycles),
         "lat_ms": {q: _pct(lat, q) / 1e6 for q in (50, 99, 99.9, 100)} if lat.size else None,
         "metered_ms": {q: _pct(met, q) / 1e6 for q in (50, 99, 99.9, 100)} if met.size else None,
+        "metered_full_ms": {q: _pct(metf, q) / 1e6 for q in (50, 99, 99.9, 100)} if metf.size else None,
         "machine": d.get("machine"), "jdk": d.get("jdk") or (d.get("machine") or {}).get("jdk"),
         # memory beyond the used bytes in samples taken during a cycle (artgc only);
         # "top": beyond the allocated bytes alone, from-space held not counted as used
@@ -420,19 +422,22 @@ def table(rows: list[dict[str, Any]], cols: list[tuple[str, str, int]]) -> list[
 
 def lat_table(rows: list[dict[str, Any]]) -> list[str]:
     labels = list(dict.fromkeys(r["label"] for r in rows))
-    out = ["| point | simple p50 / p99 / p99.9 / max (ms) | metered p50 / p99 / p99.9 / max (ms) | wall s |",
-           "|---|---|---|---|"]
+    out = ["| point | simple p50 / p99 / p99.9 / max (ms) | metered (100 ms smoothing) p50 / p99 / p99.9 / max (ms) "
+           "| metered, full smoothing, p99 / p99.9 (ms) | wall s |",
+           "|---|---|---|---|---|"]
     for lab in labels:
         rs = [r for r in rows if r["label"] == lab and r["ok"] and r.get("lat_ms")]
         if not rs:
-            out.append(f"| {lab} | (no latencies) | | |")
+            out.append(f"| {lab} | (no latencies) | | | |")
             continue
 
         def q(kind: str, p: float) -> str:
             # keys are numbers in a fresh row, strings in one read back from designs.json
-            return f"{np.median([r[kind].get(p, r[kind].get(str(p))) for r in rs]):.2f}"
+            v = [r[kind].get(p, r[kind].get(str(p))) for r in rs if r.get(kind)]
+            return f"{np.median(v):.2f}" if v else "-"
         out.append(f"| {lab} | " + " / ".join(q("lat_ms", p) for p in (50, 99, 99.9, 100)) + " | "
-                   + " / ".join(q("metered_ms", p) for p in (50, 99, 99.9, 100)) + f" | {fmt(med(rs, 'wall_s'))} |")
+                   + " / ".join(q("metered_ms", p) for p in (50, 99, 99.9, 100)) + " | "
+                   + " / ".join(q("metered_full_ms", p) for p in (99, 99.9)) + f" | {fmt(med(rs, 'wall_s'))} |")
     return out
 
 

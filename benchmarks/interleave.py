@@ -15,7 +15,8 @@ build before a change against this one:
 
 Prints each run as it ends and a table of medians (wall, worst pause,
 worst stall, MMU at 10 ms, peak PSS, flip_remap p90, the flip pause's
-median, the cycles whose time-to-safepoint passed 1 ms); --json FILE keeps
+median, the cycles whose time-to-safepoint passed 1 ms; for a request
+workload the metered p99.9, DaCapo's 100 ms and full smoothing); --json FILE keeps
 every run's summary, --keep DIR every run's whole result.
 """
 from __future__ import annotations
@@ -46,7 +47,13 @@ def summary(d: dict[str, Any]) -> dict[str, Any]:
             "flip_pause_p50_ms": float(np.median(flips)) / 1e6,
             "ttsp_over_1ms": sum(1 for c in cycles if c.get("ttsp_max_ns", 0) > 1_000_000),
             "failed": bool(d.get("failed")) or d.get("wall_s") is None, "error": d.get("error"),
-            "busy": bool((d.get("machine") or {}).get("busy"))}
+            "busy": bool((d.get("machine") or {}).get("busy")),
+            "metered_p999_ms": _p999(d.get("metered_latency_ns")),
+            "metered_full_p999_ms": _p999(d.get("metered_full_latency_ns"))}
+
+
+def _p999(v: list[int] | None) -> float | None:
+    return float(np.percentile(v, 99.9)) / 1e6 if v else None
 
 
 def _mmu10(d: dict[str, Any]) -> float | None:
@@ -87,10 +94,14 @@ def main() -> int:
             if s["failed"]:
                 print(f"round {r + 1} {name}: FAILED: {s['error'] or 'no result'}", flush=True)
                 continue
+            met = "" if s["metered_p999_ms"] is None else \
+                f", metered p99.9 {s['metered_p999_ms']:.2f} ms (full smoothing {s['metered_full_p999_ms']:.2f})"
             print(f"round {r + 1} {name}: wall {s['wall_s']:.2f} s, worst pause {s['worst_pause_ms']:.2f} ms, "
-                  f"peak PSS {s['peak_pss_mib']:.0f} MiB" + (" (busy)" if s["busy"] else ""), flush=True)
+                  f"peak PSS {s['peak_pss_mib']:.0f} MiB" + met + (" (busy)" if s["busy"] else ""), flush=True)
     keys = ["wall_s", "worst_pause_ms", "worst_stall_ms", "mmu_10ms", "peak_pss_mib", "flip_remap_p90_ms",
             "flip_pause_p50_ms", "ttsp_over_1ms"]
+    if any(x.get("metered_p999_ms") is not None for rs in runs.values() for x in rs):
+        keys += ["metered_p999_ms", "metered_full_p999_ms"]
     print("| variant | runs | " + " | ".join(keys) + " |")
     print("|---|---|" + "---|" * len(keys))
     for name, rs in runs.items():

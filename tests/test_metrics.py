@@ -151,6 +151,55 @@ def test_metered_latency() -> None:
     assert got.tolist() == [1, 11, 11]
 
 
+def _dacapo_smoothed(starts: list[float], window: float) -> list[float]:
+    """DaCapo's LatencyReporter.smoothedStartTime, loop by loop."""
+    n, lo, hi, out = len(starts), 0, 0, []
+    for i in range(n):
+        while starts[lo] < starts[i] - window / 2 and lo < n - 1:
+            lo += 1
+        while starts[hi] < starts[i] + window / 2 and hi < n - 1:
+            hi += 1
+        interval = (starts[hi] - starts[lo]) / (hi - lo) if hi > lo else 0.0
+        out.append(starts[lo] + (i - lo) * interval)
+    return out
+
+
+def test_metered_latency_with_a_window_is_dacapos() -> None:
+    # a stall delays the requests behind it within the window, not beyond
+    starts = [0, 1, 2, 12, 13, 14]
+    ends = [1, 2, 12, 13, 14, 15]
+    assert metrics.metered_latency(starts, ends, window_ns=4).tolist() == [1, 1, 10, 1, 1, 1]
+    # full smoothing: the stall's lateness carries to the end of the run
+    assert metrics.metered_latency(starts, ends).tolist() == [1, 1, 10, 5.5, 4, 2.5]
+    rng = np.random.default_rng(7)
+    for window in (50.0, 400.0, 5000.0):
+        lat = rng.exponential(3.0, 2000) + np.where(rng.random(2000) < 0.01, 200.0, 0.0)
+        s = np.concatenate([[0.0], np.cumsum(lat[:-1] + rng.random(1999))])
+        want = np.maximum(lat, s + lat - np.asarray(_dacapo_smoothed(s.tolist(), window)))
+        got = metrics.metered_latency(s, s + lat, window_ns=window)
+        assert np.allclose(got, want)
+        # given in another order (requests of several threads), the same per request
+        perm = rng.permutation(s.size)
+        assert np.allclose(metrics.metered_latency(s[perm], (s + lat)[perm], window_ns=window), want[perm])
+    with pytest.raises(ValueError, match="window_ns must be positive"):
+        metrics.metered_latency([0], [1], window_ns=0)
+    with pytest.raises(ValueError, match="2 starts but 1 ends"):
+        metrics.metered_latency([0, 1], [1])
+
+
+def test_request_latencies_gives_both_metered_figures() -> None:
+    start = np.array([10**12, 10**12 + 5, 10**12 + 200_000_000], dtype=np.uint64)
+    lat = np.array([5, 100_000_000, 3], dtype=np.uint64)
+    got = metrics.request_latencies(start, lat)
+    assert got["latency_ns"].tolist() == lat.tolist()
+    assert all(got[k].dtype == np.uint64 and bool(np.all(got[k] >= lat))
+               for k in ("metered_latency_ns", "metered_full_latency_ns"))
+    assert got["metered_latency_ns"].tolist() == metrics.metered_latency(
+        start - start[0], start - start[0] + lat, window_ns=metrics.METERED_WINDOW_NS).round().tolist()
+    empty = metrics.request_latencies([], [])
+    assert all(v.size == 0 for v in empty.values())
+
+
 def test_format() -> None:
     assert metrics.format_ns(850) == "850 ns"
     assert metrics.format_ns(4200) == "4.2 us"

@@ -73,7 +73,7 @@ def test_binarytrees_on_the_jvm_prints_artgc_output(classdir: Path) -> None:
 
 
 NEW_KEYS = ("stalls_ns", "stall_kinds", "alloc_stalls_ns", "latency_ns", "metered_latency_ns",
-            "peak_pss_bytes", "memory_timeline", "jvm", "runtime", "jdk")
+            "metered_full_latency_ns", "peak_pss_bytes", "memory_timeline", "jvm", "runtime", "jdk")
 
 
 def _check_jvm_result(r: Any, gc: str) -> dict[str, Any]:
@@ -100,8 +100,9 @@ def test_run_jvm_lru_has_the_run_keys_and_latencies(gc: str, cache: Path, monkey
     r = artgc.run("lru", jvm=gc, heap="32MiB", size=15, seed=5, live="4MiB")
     d = _check_jvm_result(r, gc)
     assert d["output"] == _artgc("lru", size=15, seed=5, live="4MiB")
-    assert len(d["latency_ns"]) == len(d["metered_latency_ns"]) == 15_000
+    assert len(d["latency_ns"]) == len(d["metered_latency_ns"]) == len(d["metered_full_latency_ns"]) == 15_000
     assert bool(np.all(r.metered_latency_ns >= r.latency_ns)) and r.latency_ns.min() > 0
+    assert bool(np.all(r.metered_full_latency_ns >= r.latency_ns))
     assert d["options"]["jvm_flags"][:3] == ["-Xmx32768k", "-Xms32768k", "-XX:+AlwaysPreTouch"]
 
 

@@ -112,8 +112,8 @@ def test_a_concurrent_run_counts_its_fault_stalls_and_latencies(require_mode: An
     r = artgc.run("lru", size=50, heap="16MiB", mode="minor", check=True)
     kinds = _check_consistent(r)
     assert kinds["fault"] == len(r.fault_stalls_ns) and kinds["pause"] >= 1
-    assert len(r.latency_ns) == len(r.metered_latency_ns) == 50_000
-    assert bool(np.all(r.metered_latency_ns >= r.latency_ns))
+    assert len(r.latency_ns) == len(r.metered_latency_ns) == len(r.metered_full_latency_ns) == 50_000
+    assert bool(np.all(r.metered_latency_ns >= r.latency_ns)) and bool(np.all(r.metered_full_latency_ns >= r.latency_ns))
 
 
 def test_results_validation_checks_the_new_keys() -> None:
@@ -128,6 +128,8 @@ def test_results_validation_checks_the_new_keys() -> None:
                      (dict(stall_kinds=["nap"]), "stall_kinds must be"),
                      (dict(runtime="hotspot"), "runtime must be"),
                      (dict(latency_ns=[1], metered_latency_ns=[]), "differ in length"),
+                     (dict(latency_ns=[1], metered_latency_ns=[1], metered_full_latency_ns=[1, 2]),
+                      "latency_ns and metered_full_latency_ns differ in length"),
                      (dict(memory_timeline={"t_ns": [0], "pss_bytes": [1, 2]}), "differ in length")):
         with pytest.raises(ResultsError, match=msg):
             validate_run({**base, **bad})

@@ -77,7 +77,7 @@ class Heap:
                 "interrupted": bool(r.interrupted),
                 "wall_ns": int(r.wall_ns),
                 "latency": list(r.latency_ns[0:n]) if n else [],
-                "metered": list(r.metered_latency_ns[0:n]) if n else [],
+                "start": list(r.start_ns[0:n]) if n else [],
             }
         finally:
             lib.agc_wl_result_free(r)
@@ -188,8 +188,11 @@ def test_lru_counts_same_in_every_mode(mode, delivery):
     assert r["output"] == f"lru: requests 60000 hits {hits} misses {misses}\n"
     assert hits + misses == 60000 and hits > 0 and misses > 0
     assert r["counters"][:5] == ref["counters"][:5]
-    assert len(r["latency"]) == 60000
-    assert all(m >= l for m, l in zip(r["metered"], r["latency"]))
+    assert len(r["latency"]) == len(r["start"]) == 60000
+    # thread by thread (30,000 requests each), each request starts after the one before it ended
+    for t in (0, 1):
+        st, lat = r["start"][t * 30000:(t + 1) * 30000], r["latency"][t * 30000:(t + 1) * 30000]
+        assert all(st[i] + lat[i] <= st[i + 1] for i in range(len(st) - 1))
 
 
 def test_lru_seed_changes_counts():

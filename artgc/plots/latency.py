@@ -142,8 +142,8 @@ def plot_request_latency(doc: Mapping[str, Any], notes: list[str] | None = None)
         by_wl.setdefault(str(r["workload"]), []).append(r)
     wls = [w for w in D.WORKLOAD_ORDER if w in by_wl] + sorted(w for w in by_wl if w not in D.WORKLOAD_ORDER)
     wls = wls[:2]
-    fig, axes = grid(2 * len(wls), "Request latency, tail first: simple (left) and metered (right, "
-                     "a stall also delays the requests queued behind it)", cols=2, sharey=True)
+    fig, axes = grid(2 * len(wls), "Request latency, tail first: simple (left) and metered (right, DaCapo's "
+                     "100 ms smoothing: a stall also delays the requests queued behind it)", cols=2, sharey=True)
     missing: list[str] = []
     for i, wl in enumerate(wls):
         art = [r for r in by_wl[wl] if not is_jvm(r)]

@@ -10,10 +10,10 @@
  * key = K * u^2 from the thread's own xoshiro256** seeded by (seed, thread)
  * exactly as wl_rng_seed does, payload lengths and bytes from splitmix64 of
  * the key. A hit verifies every payload byte; 1 hit in 32 then invalidates
- * the entry. Each request's latency and metered latency (DaCapo: request i of
- * a thread gets the synthetic start t0 + i * span / n, metered = max(end -
- * start, end - synthetic start)) is written to LATENCY_FILE as little-endian
- * u64: every latency, then every metered latency, thread by thread.
+ * the entry. Each request's latency and start (ns after the first request's
+ * start) are written to LATENCY_FILE as little-endian u64: every latency, then
+ * every start, thread by thread; artgc computes the metered latencies from
+ * them exactly as for its own lru (artgc.metrics.request_latencies).
  * WARMUP (default 0): each thread first serves that many requests of a
  * throw-away shard (another key stream, its counts discarded), so that the
  * timed requests run JIT-compiled, as DaCapo times its last iteration; the
@@ -232,24 +232,20 @@ public final class Lru {
     }
 
     static void writeLatencies(Shard[] shards, long n, String path) throws IOException {
-        long[] lat = new long[(int) n], met = new long[(int) n];
+        long[] lat = new long[(int) n], start = new long[(int) n];
+        long first = Long.MAX_VALUE;
+        for (Shard s : shards)
+            if (s.done > 0) first = Math.min(first, s.tStart[0]);
         int k = 0;
         for (Shard s : shards) {
-            if (s.done == 0) continue;
-            long t0 = s.tStart[0];
-            double span = (double) (s.tEnd[(int) s.done - 1] - t0);
             for (int i = 0; i < s.done; i++, k++) {
-                long end = s.tEnd[i];
-                long l = end - s.tStart[i];
-                long synth = t0 + (long) (span * i / (double) s.done);
-                long m = end > synth ? end - synth : 0;
-                lat[k] = l;
-                met[k] = Math.max(m, l);
+                lat[k] = s.tEnd[i] - s.tStart[i];
+                start[k] = s.tStart[i] - first;
             }
         }
         ByteBuffer b = ByteBuffer.allocate(16 * (int) n).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : lat) b.putLong(v);
-        for (long v : met) b.putLong(v);
+        for (long v : start) b.putLong(v);
         try (DataOutputStream o = new DataOutputStream(new BufferedOutputStream(new FileOutputStream(path)))) {
             o.write(b.array());
         }

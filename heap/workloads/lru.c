@@ -25,10 +25,9 @@
  * (a mismatch is heap corruption: the run fails) and moves it to the front;
  * 1 hit in 32 then invalidates the entry (a random eviction). A miss builds
  * the entry and inserts it, evicting the least recently used entry when the
- * shard is full. Each request's latency is recorded, and its metered latency
- * as DaCapo's harness computes it: per thread, request i gets the synthetic
- * start t0 + i * (t_end - t0) / n (requests arriving evenly at the thread's
- * mean rate) and metered = max(end - start, end - synthetic start).
+ * shard is full. Each request's start and latency are recorded; its metered
+ * latency is computed from them in Python (artgc.metrics.metered_latency, as
+ * DaCapo's harness does, the same for the JVM's Lru.java).
  * counters: 0 hits, 1 misses, 2 LRU evictions, 3 invalidations, 4 requests. */
 #include <stdlib.h>
 #include <string.h>
@@ -298,11 +297,11 @@ static void lru_finish(wl_ctx *c)
     r->counters[3] = inv;
     r->counters[4] = n;
     r->latency_ns = malloc((n ? n : 1) * sizeof(uint64_t));
-    r->metered_latency_ns = malloc((n ? n : 1) * sizeof(uint64_t));
-    if (!r->latency_ns || !r->metered_latency_ns) {
+    r->start_ns = malloc((n ? n : 1) * sizeof(uint64_t));
+    if (!r->latency_ns || !r->start_ns) {
         free(r->latency_ns);
-        free(r->metered_latency_ns);
-        r->latency_ns = r->metered_latency_ns = NULL;
+        free(r->start_ns);
+        r->latency_ns = r->start_ns = NULL;
         wl_fail(c, AGC_ESYS, "lru: out of process memory for %llu latencies", (unsigned long long)n);
         return;
     }
@@ -311,15 +310,9 @@ static void lru_finish(wl_ctx *c)
         lru_shard *sh = &s->shards[t];
         if (!sh->done)
             continue;
-        uint64_t t0 = sh->t_start[0];
-        double span = (double)(sh->t_end[sh->done - 1] - t0);
         for (uint64_t i = 0; i < sh->done; i++, k++) {
-            uint64_t end = sh->t_end[i];
-            uint64_t lat = end - sh->t_start[i];
-            uint64_t synth = t0 + (uint64_t)(span * (double)i / (double)sh->done);
-            uint64_t met = end > synth ? end - synth : 0;
-            r->latency_ns[k] = lat;
-            r->metered_latency_ns[k] = met > lat ? met : lat;
+            r->latency_ns[k] = sh->t_end[i] - sh->t_start[i];
+            r->start_ns[k] = sh->t_start[i];
         }
     }
     r->nlatency = n;

@@ -367,9 +367,9 @@ void agc_wl_result_free(agc_wl_result *r)
         return;
     free(r->output);
     free(r->latency_ns);
-    free(r->metered_latency_ns);
+    free(r->start_ns);
     r->output = NULL;
-    r->latency_ns = r->metered_latency_ns = NULL;
+    r->latency_ns = r->start_ns = NULL;
     r->output_len = 0;
     r->nlatency = 0;
 }

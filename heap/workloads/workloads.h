@@ -18,8 +18,9 @@ typedef struct agc_wl_result {
     size_t output_len;
     int failed;            /* its own checks failed, or out of memory */
     char error[512];
-    /* request latencies of request-driven workloads (lru): metered and raw */
-    uint64_t *latency_ns, *metered_latency_ns;
+    /* request-driven workloads (lru): each request's latency and start
+     * (CLOCK_MONOTONIC ns); metered latency is computed from them (artgc.metrics) */
+    uint64_t *latency_ns, *start_ns;
     uint64_t nlatency;
     uint64_t counters[8];  /* workload-specific: lru hits, misses; graph ops */
     uint64_t wall_ns;
@@ -46,7 +47,7 @@ int64_t agc_workload_default_size(const char *name);  /* -1 if unknown */
  *    thousands of requests); graph 1..10000 (default 100, thousands of nodes).
  *  - counters: lru 0 hits, 1 misses, 2 LRU evictions, 3 invalidations,
  *    4 requests; graph 0 slot writes, 1 slots cleared, 2 replacements,
- *    3 rounds, 4 nodes. latency_ns / metered_latency_ns: lru only (nlatency
+ *    3 rounds, 4 nodes. latency_ns / start_ns: lru only (nlatency
  *    requests, thread by thread). */
 int agc_workload_run(agc_heap *h, const agc_wl_params *p, agc_wl_result *r);
 void agc_wl_result_free(agc_wl_result *r);
