@@ -163,6 +163,10 @@ class Heap:
         shmem: from-space above the allocation pointer becomes the free space
         at the cycle's end instead of being punched (default False: the kept
         pages are memory beyond the used bytes).
+    keep_tospace
+        shmem, modes that build in place: from-space below a little above
+        the cycle's live end is kept for the next cycle's to-space instead
+        of punched (default False: memory beyond the budget between cycles).
     mutator_recycle
         anonymous memory, concurrent modes: while compaction runs, mutators
         take their fresh memory from from-space chunks compaction is done
@@ -222,7 +226,7 @@ class Heap:
                  eager_release: bool | None = None, release_gaps: bool = False, huge_pages: bool | None = None,
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
-                 recycle_fromspace: bool = False, mutator_recycle: bool = False,
+                 recycle_fromspace: bool = False, mutator_recycle: bool = False, keep_tospace: bool = False,
                  dense_prefix: float | None = None, generational: str | bool | None = None,
                  pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
                  young_flip_max: float = 1.0, design: str | None = None) -> None:
@@ -242,7 +246,8 @@ class Heap:
                                      huge_pages=huge_pages, build_ahead=build_ahead,
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
-                                     mutator_recycle=mutator_recycle, dense_prefix=dense_prefix,
+                                     mutator_recycle=mutator_recycle, keep_tospace=keep_tospace,
+                                     dense_prefix=dense_prefix,
                                      generational=generational,
                                      pretouch=pretouch, pretouch_window=pretouch_window, max_free=max_free,
                                      young_flip_max=young_flip_max, design=design)

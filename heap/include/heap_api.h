@@ -68,6 +68,10 @@ typedef struct agc_options {
     int recycle_fromspace;  /* shmem: from-space above the allocation pointer is kept and becomes
                              * the free space at the cycle's end (no fresh memfd pages to
                              * allocate into), instead of punched */
+    int keep_tospace;       /* shmem, modes that build in place (minor, stw): from-space below a
+                             * little above the cycle's live end is not punched, so the next
+                             * cycle builds into memfd pages that exist (memory beyond the
+                             * budget between cycles, for a faster compaction) */
     int mutator_recycle;    /* anon, concurrent modes: while compaction runs, a mutator that needs
                              * fresh memory gets 2 MiB of a from-space chunk compaction is done
                              * with (moved into place by mremap, zeroed by the allocator) instead
