@@ -3,8 +3,10 @@
  * several mutators in every mode and delivery, verifier on, and prints the
  * cycles survived; then copy (sigbus) and move (thread) again with
  * generational cycles on lru (young cycles: the card table under concurrent
- * stores), and copy (sigbus) with mutator_recycle on lru (mutators moving
- * from-space in while GC threads release it). Build and run:
+ * stores), copy (sigbus) with mutator_recycle on lru (mutators moving
+ * from-space in while GC threads release it), and minor (sigbus) with
+ * keep_tospace on lru (to-space built into the pages the last cycle kept
+ * while GC threads release the rest). Build and run:
  * heap/tools/tsan.sh */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +20,16 @@ int main(int argc, char **argv)
     const char *modes[] = {"stw", "copy", "minor", "move"};
     int failures = 0;
     /* mm 4, 5: copy/sigbus and move/thread with generational cycles;
-     * 6: copy/sigbus with mutator_recycle */
-    for (int mm = 0; mm < 7; mm++)
+     * 6: copy/sigbus with mutator_recycle; 7: minor/sigbus with keep_tospace */
+    for (int mm = 0; mm < 8; mm++)
         for (int dd = 0; dd < (mm >= 1 && mm < 4 ? 2 : 1); dd++) {
-            int mode = mm < 4 ? mm : mm == 5 ? AGC_MODE_MOVE : AGC_MODE_COPY;
-            int gen = mm == 4 || mm == 5, rec = mm == 6;
+            int mode = mm < 4 ? mm : mm == 5 ? AGC_MODE_MOVE : mm == 7 ? AGC_MODE_MINOR : AGC_MODE_COPY;
+            int gen = mm == 4 || mm == 5, rec = mm == 6, keep = mm == 7;
+            const char *what = gen ? " generational" : rec ? " mutator_recycle" : keep ? " keep_tospace" : "";
             int d = mm == 5 ? AGC_DELIVERY_THREAD : dd;
             unsigned long long cycles = 0, young = 0, recycled = 0;
             for (int r = 0; r < rounds; r++)
-                for (int w = gen || rec; w < 2; w++) {   /* generational, recycling: lru only (CI's time) */
+                for (int w = gen || rec || keep; w < 2; w++) {   /* generational, recycling, keep: lru only (CI's time) */
                     agc_options o;
                     agc_options_default(&o);
                     o.mode = mode;
@@ -36,11 +39,11 @@ int main(int argc, char **argv)
                     o.verify = 1;
                     o.gc_threads = 2;
                     o.mutator_recycle = rec;
+                    o.keep_tospace = keep;
                     o.capacity = w == 0 ? 4u << 20 : rec ? 32u << 20 : 16u << 20;
                     agc_heap *h;
                     if (agc_heap_create(&o, &h) != AGC_OK) {
-                        printf("%s%s: %s\n", modes[mode], gen ? " generational" : rec ? " mutator_recycle" : "",
-                               agc_last_error());
+                        printf("%s%s: %s\n", modes[mode], what, agc_last_error());
                         failures++;
                         continue;
                     }
@@ -49,8 +52,7 @@ int main(int argc, char **argv)
                     memset(&res, 0, sizeof res);
                     int rc = agc_workload_run(h, &p, &res);
                     if (rc != AGC_OK) {
-                        printf("%s/%s%s %s: %s\n", modes[mode], d ? "thread" : "sigbus", gen ? " generational" : "",
-                               p.name, res.error);
+                        printf("%s/%s%s %s: %s\n", modes[mode], d ? "thread" : "sigbus", what, p.name, res.error);
                         failures++;
                     }
                     cycles += agc_cycle_count(h);
@@ -65,8 +67,7 @@ int main(int argc, char **argv)
                     agc_heap_destroy(h);
                 }
             printf("%s/%s%s: %llu cycles survived (%llu young, %llu MiB recycled), verifier on\n", modes[mode],
-                   d ? "thread" : "sigbus", gen ? " generational" : rec ? " mutator_recycle" : "", cycles, young,
-                   recycled >> 20);
+                   d ? "thread" : "sigbus", what, cycles, young, recycled >> 20);
         }
     return failures ? 1 : 0;
 }
