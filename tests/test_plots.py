@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from artgc import plots
+from artgc import metrics, plots
 from artgc.plots import _data, heapmap, timeline
 from artgc.results import FORMAT_VERSION
 from test_bench import _synthetic_run
@@ -208,6 +208,31 @@ def test_request_latency_draws_simple_and_metered_and_notes_a_run_without_metere
         if r["workload"] == "lru" and r["mode"] == "copy":
             r.pop("metered_latency_ns")
     assert "copy/sigbus" in _suptitle(plots.plot_request_latency(doc))
+
+
+def test_request_latency_draws_from_the_histograms_bench_keeps() -> None:
+    """bench keeps a request workload's latencies as log-linear histograms
+    (latency_hist_ns), not the millions of raw values: the plot draws from
+    them, and their percentiles are the raw ones within a bucket's width."""
+    doc = _doc(new=True)
+    raw: list[int] = []
+    for r in doc["runs"] + doc["peers"]:
+        if r.get("workload") != "lru":
+            continue
+        for k in ("latency_ns", "metered_latency_ns"):
+            v = r.pop(k, None)
+            if v is not None:
+                if k == "latency_ns" and r in doc["runs"]:
+                    raw.extend(v)
+                r[k[:-3] + "_hist_ns"] = metrics.loglinear_histogram(v)
+    fig = plots.plot_request_latency(doc)
+    assert fig is not None
+    assert any(": metered" in ax.get_title() for ax in fig.axes)
+    runs = [r for r in doc["runs"] if r.get("workload") == "lru" and "latency_hist_ns" in r]
+    got = _data.pooled(runs, "latency_ns")
+    assert got.size == len(raw) > 0
+    for q in (50, 99, 99.9):
+        assert abs(np.percentile(got, q) / np.percentile(raw, q) - 1) < 0.07
 
 
 def test_timeline_shows_several_cycles_and_every_pause_at_a_visible_width() -> None:

@@ -80,8 +80,31 @@ def panel_title(wl: str, cfg: tuple[Any, ...]) -> str:
     return describe(wl, cfg)
 
 
+def values(r: Mapping[str, Any], key: str) -> np.ndarray:
+    """A run's values of key (e.g. latency_ns); where bench kept only their
+    log-linear histogram (key_hist_ns: millions of request latencies), each
+    bucket's midpoint as many times as it counted (within a bucket's width,
+    1/16 of its power of two)."""
+    v = r.get(key)
+    if v is not None and len(v):
+        return np.asarray(v, dtype=np.float64).reshape(-1)
+    h = r.get(key[:-3] + "_hist_ns") if key.endswith("_ns") else None
+    if isinstance(h, Mapping) and h.get("count"):
+        mid = (np.asarray(h["low"], dtype=np.float64) + np.asarray(h["high"], dtype=np.float64)) / 2
+        return np.repeat(mid, np.asarray(h["count"], dtype=np.int64))
+    return np.zeros(0)
+
+
+def has_values(r: Mapping[str, Any], key: str) -> bool:
+    v = r.get(key)
+    if v is not None and len(v):
+        return True
+    h = r.get(key[:-3] + "_hist_ns") if key.endswith("_ns") else None
+    return isinstance(h, Mapping) and bool(h.get("count"))
+
+
 def pooled(runs: list[Run], key: str) -> np.ndarray:
-    arrs = [np.asarray(r.get(key) or [], dtype=np.float64).reshape(-1) for r in runs]
+    arrs = [values(r, key) for r in runs]
     return np.concatenate(arrs) if arrs else np.zeros(0)
 
 

@@ -133,7 +133,7 @@ def plot_fault_stalls(doc: Mapping[str, Any], notes: list[str] | None = None) ->
 def plot_request_latency(doc: Mapping[str, Any], notes: list[str] | None = None) -> Figure | None:
     """Request latency, simple and metered, p50..p99.99 (log scale), of
     artgc's modes and the JVM collectors on the same request workload."""
-    runs_lat = [r for r in D.series(doc) if r.get("latency_ns")]
+    runs_lat = [r for r in D.series(doc) if D.has_values(r, "latency_ns")]
     if not runs_lat:
         return skip(notes, "request_latency: skipped: no run has latency_ns (not a request workload, "
                          "or results older than the request-latency keys)")
@@ -149,7 +149,7 @@ def plot_request_latency(doc: Mapping[str, Any], notes: list[str] | None = None)
         art = [r for r in by_wl[wl] if not is_jvm(r)]
         cfgs = [D.config(r) for r in art] or [D.config(r) for r in by_wl[wl]]
         cfg = max(set(cfgs), key=lambda c: (cfgs.count(c), c[1] or 0))
-        runs = {lab: [r for r in rs if r.get("latency_ns")] for lab, rs in D.ref_runs(doc, wl, cfg).items()}
+        runs = {lab: [r for r in rs if D.has_values(r, "latency_ns")] for lab, rs in D.ref_runs(doc, wl, cfg).items()}
         runs = {k: v for k, v in runs.items() if v}
         for j, (key, what) in enumerate((("latency_ns", "simple"), ("metered_latency_ns", "metered"))):
             ax = axes[2 * i + j]
@@ -161,7 +161,7 @@ def plot_request_latency(doc: Mapping[str, Any], notes: list[str] | None = None)
                 elif key == "metered_latency_ns":
                     missing.append(lab)
             finish_axis(ax, f"{what} request latency (log scale)",
-                        f"{D.panel_title(wl, cfg)}: {what}\n" + "; ".join(drew))
+                        f"{D.panel_title(wl, cfg)}: {what}\n" + wrap("; ".join(drew), 62))
     legend_below(fig, axes)
     note(fig, [D.left_out(missing, "no metered_latency_ns")])
     return fig
