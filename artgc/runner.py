@@ -218,6 +218,10 @@ def summary_text(r: Mapping[str, Any], log_cycles: bool = False) -> str:
     lines.append(row("pauses", r.get("pauses_ns")))
     if r.get("mode") != "stw" or _n(r.get("fault_stalls_ns")):
         lines.append(row("fault stalls", r.get("fault_stalls_ns")))
+    fa = stats.fault_anatomy(r.get("cycles"))
+    if fa is not None:
+        lines.append(f"  {'fault builds':<14}{int(fa['pages']):>7}   pages built by faulting mutators, per page: "
+                     f"get the page {fn(fa['touch'])}, build {fn(fa['build'])}, install {fn(fa['install'])}")
     if _n(r.get("alloc_stalls_ns")):
         lines.append(row("alloc waits", r.get("alloc_stalls_ns")))
     st = stats.stalls(r)

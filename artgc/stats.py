@@ -145,6 +145,26 @@ def gc_share(run: Mapping[str, Any]) -> float | None:
     return gc / 1e9 / wall
 
 
+FAULT_PARTS = ("touch", "build", "install")
+
+
+def fault_anatomy(cycles: Sequence[Mapping[str, Any]] | None) -> dict[str, float] | None:
+    """Where a faulting mutator's time went, per page it built, summed over
+    the cycles (``fault_touch_ns``, ``fault_build_ns``, ``fault_install_ns``
+    over ``pages_by_mutator``): ``pages`` and ``touch``/``build``/``install``
+    in ns. None when no mutator built a page (or the records predate the
+    counters)."""
+    if not cycles:
+        return None
+    pages = sum(int(c.get("pages_by_mutator") or 0) for c in cycles)
+    if pages <= 0 or not all("fault_build_ns" in c for c in cycles):
+        return None
+    out: dict[str, float] = {"pages": float(pages)}
+    for part in FAULT_PARTS:
+        out[part] = sum(int(c.get(f"fault_{part}_ns") or 0) for c in cycles) / pages
+    return out
+
+
 def _cycles(run: Mapping[str, Any]) -> float | None:
     c = run.get("cycles")
     if c is None or (run.get("runtime") == "jvm" and not c):

@@ -23,6 +23,7 @@ typedef struct agc_compactor {
     _Atomic uint64_t cpu_ns;        /* GC threads' CPU time while compacting */
     _Atomic uint64_t gc_installs;   /* install calls by GC threads (one per run of pages) */
     _Atomic uint64_t install_ns;    /* GC threads' time in those calls */
+    _Atomic uint64_t fault_touch_ns, fault_build_ns, fault_install_ns; /* pages mutators built: where the time went */
     _Atomic uint64_t fresh_pages;   /* recycling modes: pages built into a thread's buffer (none recycled yet) */
     _Atomic int in_fault;       /* threads inside the fault resolver */
     int manual_compaction;      /* agc_collect_begin: no GC page building */

@@ -41,6 +41,9 @@ static void reset_counters(agc_heap *h)
     atomic_store(&h->cp.gc_installs, 0);
     atomic_store(&h->cp.install_ns, 0);
     atomic_store(&h->cp.fresh_pages, 0);
+    atomic_store(&h->cp.fault_touch_ns, 0);
+    atomic_store(&h->cp.fault_build_ns, 0);
+    atomic_store(&h->cp.fault_install_ns, 0);
     atomic_store(&h->cp.huge_blocks, 0);
     atomic_store(&h->cp.broken_blocks, 0);
 }
@@ -67,6 +70,9 @@ static void cycle_final(agc_heap *h, agc_cycle_stats *c, uint64_t t)
     c->install_ns = atomic_load(&h->cp.install_ns);
     c->recycled_pages = atomic_load(&h->rel.recycled_pages);
     c->fresh_pages = atomic_load(&h->cp.fresh_pages);
+    c->fault_touch_ns = atomic_load(&h->cp.fault_touch_ns);
+    c->fault_build_ns = atomic_load(&h->cp.fault_build_ns);
+    c->fault_install_ns = atomic_load(&h->cp.fault_install_ns);
     c->huge_blocks = atomic_load(&h->cp.huge_blocks);
     c->broken_blocks = atomic_load(&h->cp.broken_blocks);
     c->charged_bytes = h->rel.charged_bytes;

@@ -147,6 +147,11 @@ typedef struct agc_cycle_stats {
                                * which slide down behind the compacted live data, as in ART */
     uint64_t old_back_ns;     /* anon young cycle: the old generation's pages moved back into the heap
                                * right after the flip's pause, outside it (0: none moved) */
+    /* the pages faulting mutators built (pages_by_mutator), where their time went: */
+    uint64_t fault_touch_ns;  /* taking the page: its first write (a build in place: a memfd page
+                               * made, or the alias's page-table entry for it; else a thread buffer) */
+    uint64_t fault_build_ns;  /* building it: sliding the objects, rewriting their references */
+    uint64_t fault_install_ns; /* installing it: UFFDIO_CONTINUE, COPY or MOVE */
 } agc_cycle_stats;
 
 /* One pause or stall seen by a mutator. */
