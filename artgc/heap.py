@@ -155,7 +155,10 @@ class Heap:
         shmem puts the heap's file in a tmpfs of its own mounted
         huge=always (see ``shmem_huge``; faster, worse tail latency).
     build_ahead
-        GC threads build the pages around a mutator's last fault first (default False).
+        GC threads build the pages from a mutator's last fault on first (default False).
+    release_pacing
+        GC threads give from-space back only as long as they have built,
+        unless a mutator needs the memory (default True).
     charge_fromspace
         while compaction runs, from-space not given back yet counts as used
         (default True; False in the seed design).
@@ -227,7 +230,7 @@ class Heap:
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, mutator_recycle: bool = False, keep_tospace: bool = False,
-                 dense_prefix: float | None = None, generational: str | bool | None = None,
+                 release_pacing: bool = True, dense_prefix: float | None = None, generational: str | bool | None = None,
                  pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
                  young_flip_max: float = 1.0, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),
@@ -247,7 +250,7 @@ class Heap:
                                      huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                                      inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
                                      mutator_recycle=mutator_recycle, keep_tospace=keep_tospace,
-                                     dense_prefix=dense_prefix,
+                                     release_pacing=release_pacing, dense_prefix=dense_prefix,
                                      generational=generational,
                                      pretouch=pretouch, pretouch_window=pretouch_window, max_free=max_free,
                                      young_flip_max=young_flip_max, design=design)

@@ -181,18 +181,31 @@ def default_windows(span_ns: float, min_ns: float = 100_000.0, per_decade: int =
     return np.logspace(np.log10(min_ns), np.log10(span_ns), n)
 
 
+# An event's fields; a fault's page and the GC threads' claimed pages then
+# are 0 for other kinds, and in results written before they were recorded.
+EVENT_FIELDS: tuple[str, ...] = ("t_start_ns", "dur_ns", "thread", "kind", "cycle", "phase", "page", "claimed")
+_EVENT_OPTIONAL = ("page", "claimed")
+
+
 def events_columns(events: Any) -> dict[str, npt.NDArray[np.int64]]:
-    """Events as columns (t_start_ns, dur_ns, thread, kind, cycle, phase) from
-    a numpy structured array, a dict of lists (JSON) or a list of dicts."""
-    names = ("t_start_ns", "dur_ns", "thread", "kind", "cycle", "phase")
+    """Events as columns (EVENT_FIELDS) from a numpy structured array, a dict
+    of lists (JSON) or a list of dicts; a missing ``page`` or ``claimed``
+    column (an older result, a JVM's events) is zeros."""
+    names = EVENT_FIELDS
     if events is None:
         return {n: np.zeros(0, dtype=np.int64) for n in names}
     if isinstance(events, np.ndarray) and events.dtype.names:
-        return {n: events[n].astype(np.int64) for n in names}
+        have = events.dtype.names
+        return {n: events[n].astype(np.int64) if n in have else np.zeros(events.shape[0], dtype=np.int64)
+                for n in names}
     if isinstance(events, Mapping):
-        return {n: np.asarray(events.get(n, []), dtype=np.int64).reshape(-1) for n in names}
+        cols = {n: np.asarray(events.get(n, []), dtype=np.int64).reshape(-1)
+                for n in names if n not in _EVENT_OPTIONAL or n in events}
+        size = cols["t_start_ns"].size
+        return {n: cols[n] if n in cols else np.zeros(size, dtype=np.int64) for n in names}
     rows = list(events)
-    return {n: np.asarray([r[n] for r in rows], dtype=np.int64) for n in names}
+    return {n: np.asarray([r.get(n, 0) if n in _EVENT_OPTIONAL else r[n] for r in rows], dtype=np.int64)
+            for n in names}
 
 
 def lost_by_thread(events: Any, kinds: Sequence[int] = LOST_KINDS) -> dict[int, tuple[IntArray, IntArray]]:

@@ -268,9 +268,16 @@ OPTIONS: tuple[Option, ...] = (
            "metered p99.9 2-15 -> 40-165 ms (fresh 2 MiB folios the host backs anew, 5 ms each, "
            "block faults that land in them)", optional=True, unset="on for anonymous memory, off for shmem",
            c_field="huge_pages"),
-    Option("build_ahead", "bool", False, "GC threads build the pages around a mutator's last fault before "
-           "going on in their order (off: on binarytrees 21 it changed neither MMU nor worst stall)",
-           c_field="build_ahead"),
+    Option("build_ahead", "bool", False, "GC threads build the pages from a mutator's last fault on (up to "
+           "16 batches of 16, until a batch is all built) before going on in their order (off: on "
+           "binarytrees 21 / 1 GiB minor, 3 interleaved rounds, MMU at 10 ms 0.27 -> 0.36 and fault stalls "
+           "30k -> 15k with release_pacing, not settled)", c_field="build_ahead"),
+    Option("release_pacing", "bool", True, "concurrent modes with eager_release: GC threads give ready "
+           "from-space chunks back only while that has taken no more of their time than building pages, "
+           "unless a mutator waits for the memory or the room it leaves is under a 16th of the heap; off: "
+           "every ready chunk at once, which right after the flip (the dead chunks) kept the GC thread "
+           "from building for 80-115 ms on binarytrees 21 / 1 GiB while the mutator built the black "
+           "block's pages itself (the fault_map plot)", c_field="release_pacing"),
     Option("charge_fromspace", "bool", True, "while compaction runs, from-space not given back yet "
            "counts as used: mutators allocate only what the heap's capacity leaves beside it (and wait "
            "while GC threads give it back chunk by chunk), so the memory the heap holds stays within "
@@ -291,7 +298,9 @@ OPTIONS: tuple[Option, ...] = (
            "insert, about 3 us a page on this VM). Memory beyond the budget between cycles, for a faster "
            "compaction; off by default (2026-12-07, lru --live 128MiB / 512 MiB minor: compaction 236 -> "
            "124 ms a cycle, fault stalls 753 -> 300 ms a run, metered p99.9 no better, peak PSS 503 -> "
-           "682 MiB); ignored with recycle_fromspace and in young cycles", c_field="keep_tospace"),
+           "682 MiB; the metered figure was held back by a 10-17 ms stall at every cycle's end, fixed "
+           "since: 15.32 -> 16.77 ms, medians of 4 interleaved); ignored with recycle_fromspace and in "
+           "young cycles", c_field="keep_tospace"),
     Option("mutator_recycle", "bool", False, "anon, concurrent modes: while compaction runs, a mutator "
            "that needs fresh memory gets 2 MiB of a from-space chunk compaction is done with, moved into "
            "place with mremap and zeroed by the allocator, instead of a fresh kernel page (8 ready "

@@ -27,9 +27,10 @@ from .sizes import format_size, parse_size
 
 from .options import CYCLE_REASONS, DELIVERIES, MARKINGS, MODES, ORDERS, WORKLOADS  # noqa: F401 - re-exported
 
-EVENT_FIELDS: tuple[str, ...] = ("t_start_ns", "dur_ns", "thread", "kind", "cycle", "phase")
+EVENT_FIELDS: tuple[str, ...] = metrics.EVENT_FIELDS
 EVENT_DTYPE = np.dtype([("t_start_ns", "<u8"), ("dur_ns", "<u8"), ("thread", "<u4"),
-                        ("kind", "<u4"), ("cycle", "<u4"), ("phase", "<u4")])
+                        ("kind", "<u4"), ("cycle", "<u4"), ("phase", "<u4"),
+                        ("page", "<u4"), ("claimed", "<u4")])
 
 
 def _u64(values: Any = ()) -> npt.NDArray[np.uint64]:
@@ -466,7 +467,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         release_gaps: bool = False, huge_pages: bool | None = None, build_ahead: bool = False,
         huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
         recycle_fromspace: bool = False, mutator_recycle: bool = False, keep_tospace: bool = False,
-        dense_prefix: float | None = None, generational: str | bool | None = None,
+        release_pacing: bool = True, dense_prefix: float | None = None, generational: str | bool | None = None,
         pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
         young_flip_max: float = 1.0, design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,
@@ -486,7 +487,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         :func:`artgc.minheap.min_heap` and cached).
     mode, delivery, gc_threads, marking, gc_install, reuse_tospace, order,
     trigger, verify, seed, pretouch, generational, max_free, young_flip_max,
-    mutator_recycle, keep_tospace
+    mutator_recycle, keep_tospace, release_pacing
         as for :class:`artgc.Heap`.
     mutators
         mutator threads of the workload (1..256).
@@ -524,7 +525,8 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
                       eager_release=eager_release, release_gaps=release_gaps, huge_pages=huge_pages,
                       build_ahead=build_ahead, huge_moves=huge_moves, charge_fromspace=charge_fromspace,
                       inplace_prefix=inplace_prefix, recycle_fromspace=recycle_fromspace,
-                      mutator_recycle=mutator_recycle, keep_tospace=keep_tospace, dense_prefix=dense_prefix,
+                      mutator_recycle=mutator_recycle, keep_tospace=keep_tospace,
+                      release_pacing=release_pacing, dense_prefix=dense_prefix,
                       generational=generational,
                       pretouch_window=pretouch_window, max_free=max_free, young_flip_max=young_flip_max,
                       design=design, jvm=jvm, live=live)
@@ -545,7 +547,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
     options_rec = {k: a[k] for k in ("gc_install", "reuse_tospace", "order", "trigger", "verify", "pretouch",
                                      "release_gaps", "huge_pages", "build_ahead", "huge_moves", "charge_fromspace",
                                      "inplace_prefix", "recycle_fromspace", "mutator_recycle",
-                                     "keep_tospace", "generational")}
+                                     "keep_tospace", "release_pacing", "generational")}
     options_rec.update(options.design_settings(a))
     options_rec["design"] = a.get("design")
     options_rec["max_free"] = int(opts.max_free)   # bytes (0: no cap)

@@ -210,6 +210,7 @@ static void *wait_for_fromspace(agc_mutator *m, uint64_t bytes)
     uint64_t t0 = agc_now_ns();
     void *p = NULL;
     atomic_fetch_add_explicit(&h->rel.charge_waits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->rel.charge_waiting, 1, memory_order_relaxed);
     agc_block(m);
     while (!p && charge_limited(h, bytes) && !AGC_LOAD(h->gc.gc_shutdown)) {
         struct timespec ts = {0, 100 * 1000};
@@ -218,6 +219,7 @@ static void *wait_for_fromspace(agc_mutator *m, uint64_t bytes)
         if (__atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + bytes <= agc_alloc_limit(h))
             break;
     }
+    atomic_fetch_sub_explicit(&h->rel.charge_waiting, 1, memory_order_relaxed);
     agc_unblock(m);
     p = try_alloc(m, bytes);
     agc_record_event(m, AGC_EV_ALLOC_WAIT, t0, agc_now_ns() - t0, 0);

@@ -299,6 +299,29 @@ static int wait_old_back(agc_heap *h, uint64_t p, int in_signal)
     return 0;
 }
 
+static int claims_blocks(const agc_heap *h, int ord)
+{
+    return h->opt.huge_moves && h->mode->recycles && !h->mode->build_in_place && ord != AGC_ORDER_RANDOM;
+}
+
+/* How many pages GC threads have claimed in their order, from the claim
+ * counter (next_page): pages, or with whole blocks (worker_loop) block
+ * and tail-batch claims. A fault event records it. */
+static uint64_t claimed_pages(const agc_heap *h, uint64_t i)
+{
+    const uint64_t n = h->plan.npages;
+    uint64_t c = i;
+    if (claims_blocks(h, h->opt.order)) {
+        const uint64_t K = AGC_BLOCK_PAGES, nb = n / K, t0 = nb * K;
+        const uint64_t ntb = (n - t0 + AGC_BATCH - 1) / AGC_BATCH;
+        if (h->opt.order == AGC_ORDER_DESCENDING)
+            c = i <= ntb ? i * AGC_BATCH : (n - t0) + (i - ntb) * K;
+        else
+            c = i <= nb ? i * K : t0 + (i - nb) * AGC_BATCH;
+    }
+    return c < n ? c : n;
+}
+
 /* The fault resolver, for both deliveries (ctx is the heap). */
 int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, uint32_t tid, int in_signal)
 {
@@ -323,18 +346,19 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
         rc = wait_old_back(h, p, in_signal);
     else
         rc = agc_resolve_page(h, p, 0, in_signal);
-    /* the neighbours of a faulting page are what this mutator touches next
-     * (either way: a tree is walked from its root, allocated last): GC
-     * threads build the batch around it before going on in their order */
+    /* the pages after a faulting page are what this mutator touches next
+     * (binarytrees 21 / 1 GiB: after a flip a mutator's faults climb
+     * through the black block, the fault_map plot): GC threads build
+     * ahead of it before going on in their order (worker_loop) */
     if (h->opt.build_ahead)
-        atomic_store_explicit(&h->cp.hint_page, p >= AGC_BATCH / 2 ? p - AGC_BATCH / 2 : 0,
-                              memory_order_relaxed);
+        atomic_store_explicit(&h->cp.hint_page, p, memory_order_relaxed);
     uint64_t t1 = agc_now_ns();
+    uint64_t claimed = claimed_pages(h, atomic_load_explicit(&h->cp.next_page, memory_order_relaxed));
     if (in_signal) {
         agc_mutator *m = agc_self;
         if (m && m->heap == h) {
             agc_event e = {t_fault_ns, t1 - t_fault_ns, m->id, AGC_EV_FAULT,
-                           (uint32_t)AGC_LOAD(h->gc.cycles_started), 0};
+                           (uint32_t)AGC_LOAD(h->gc.cycles_started), 0, (uint32_t)p, (uint32_t)claimed};
             agc_evlog_add(&m->events, &e);
         }
     } else {
@@ -345,7 +369,8 @@ int agc_fault_resolver_fn(void *ctx, void *addr, int kind, uint64_t t_fault_ns, 
                 who = AGC_LOAD(h->world.tid_map[i][1]);
                 break;
             }
-        agc_event e = {t_fault_ns, t1 - t_fault_ns, who, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->gc.cycles_started), 1};
+        agc_event e = {t_fault_ns, t1 - t_fault_ns, who, AGC_EV_FAULT, (uint32_t)AGC_LOAD(h->gc.cycles_started), 1,
+                       (uint32_t)p, (uint32_t)claimed};
         pthread_mutex_lock(&h->flt.fault_ev_lock);
         agc_evlog_add(&h->flt.fault_events, &e);
         pthread_mutex_unlock(&h->flt.fault_ev_lock);
@@ -421,7 +446,7 @@ static void populate_ahead(agc_heap *h, uint64_t i0, uint64_t n)
  * consecutive pages (in either direction) is contiguous in the buffer too
  * and goes in with one ioctl. In random order runs are whatever happens to
  * be consecutive. Pages another thread has claimed are skipped. */
-static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, int ord)
+static uint64_t build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, int ord)
 {
     int inplace = h->mode->build_in_place;
     uint8_t *buf = batch_buf;
@@ -476,6 +501,7 @@ static void build_batch(agc_heap *h, uint64_t i0, uint64_t i1, uint64_t p_lo, in
     if (!inplace && h->mode->recycles && built)
         atomic_fetch_add_explicit(recycled ? &h->rel.recycled_pages : &h->cp.fresh_pages, built,
                                   memory_order_relaxed);
+    return built;
 }
 
 /* huge_moves (a mode that recycles): to-space block [b0, b0 + AGC_BLOCK_PAGES),
@@ -571,6 +597,8 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* build_ahead: batches a GC thread builds ahead of a faulting mutator */
+#define AGC_FOLLOW_BATCHES 16
 static void worker_loop(agc_heap *h, uint64_t n, int ord);
 
 void agc_compact_worker_run(agc_heap *h, int worker)
@@ -585,18 +613,28 @@ static void worker_loop(agc_heap *h, uint64_t n, int ord)
 {
     /* blocks: GC threads install, in a mode that builds in buffers and
      * recycles, in claim order ascending or descending */
-    int blocks = h->opt.huge_moves && h->mode->recycles && !h->mode->build_in_place &&
-                 ord != AGC_ORDER_RANDOM;
+    int blocks = claims_blocks(h, ord);
     if (!h->mode->build_in_place && !thread_buffer(&batch_buf, AGC_BATCH)) {
         worker_fail(h, 0, -12);
         return;
     }
+    uint64_t follow = 0, follow_left = 0;
     for (;;) {
         /* a mutator is faulting its way through to-space: build the pages
-         * ahead of it first, then go on in claim order */
-        uint64_t hp = take_hint(h, n);
+         * ahead of it first, a batch at a time from its last fault on, up
+         * to AGC_FOLLOW_BATCHES or until a batch is all built already (it
+         * has caught up or gone elsewhere), then go on in claim order */
+        uint64_t hp = take_hint(h, n), tb = agc_now_ns();
         if (hp != AGC_NONE) {
-            build_batch(h, 0, hp + AGC_BATCH < n ? AGC_BATCH : n - hp, hp, AGC_ORDER_ASCENDING);
+            follow = hp;
+            follow_left = AGC_FOLLOW_BATCHES;
+        }
+        if (follow_left && follow < n) {
+            uint64_t k = follow + AGC_BATCH < n ? AGC_BATCH : n - follow;
+            uint64_t built = build_batch(h, 0, k, follow, AGC_ORDER_ASCENDING);
+            follow += k;
+            follow_left = built && follow < n ? follow_left - 1 : 0;
+            agc_release_built(h, agc_now_ns() - tb);
             agc_release_ready(h);
             continue;
         }
@@ -626,6 +664,7 @@ static void worker_loop(agc_heap *h, uint64_t n, int ord)
                         build_batch(h, 0, AGC_BATCH, ord == AGC_ORDER_DESCENDING
                                     ? b * K + K - AGC_BATCH - q : b * K + q, ord);
             }
+            agc_release_built(h, agc_now_ns() - tb);
             agc_release_ready(h);
             continue;
         }
@@ -635,6 +674,7 @@ static void worker_loop(agc_heap *h, uint64_t n, int ord)
         uint64_t i1 = i0 + AGC_BATCH < n ? i0 + AGC_BATCH : n;
         populate_ahead(h, i0, n);
         build_batch(h, i0, i1, ord == AGC_ORDER_DESCENDING ? n - i1 : i0, ord);
+        agc_release_built(h, agc_now_ns() - tb);
         agc_release_ready(h);
     }
 }

@@ -40,6 +40,7 @@ void agc_options_default(agc_options *o)
     o->recycle_fromspace = 0;
     o->mutator_recycle = 0;
     o->keep_tospace = 0;
+    o->release_pacing = 1;
     o->max_free = AGC_MAX_FREE_DEFAULT;
     o->young_flip_max_ms = 1.0;
 }
@@ -116,6 +117,8 @@ static int check_options(const agc_options *o)
         return agc_fail(AGC_EINVAL, "recycle_fromspace must be 0 or 1, got %d", o->recycle_fromspace);
     if (o->keep_tospace != 0 && o->keep_tospace != 1)
         return agc_fail(AGC_EINVAL, "keep_tospace must be 0 or 1, got %d", o->keep_tospace);
+    if (o->release_pacing != 0 && o->release_pacing != 1)
+        return agc_fail(AGC_EINVAL, "release_pacing must be 0 or 1, got %d", o->release_pacing);
     if (o->mutator_recycle != 0 && o->mutator_recycle != 1)
         return agc_fail(AGC_EINVAL, "mutator_recycle must be 0 or 1, got %d", o->mutator_recycle);
     if (o->inplace_prefix != AGC_INPLACE_OFF && o->inplace_prefix != AGC_INPLACE_ON &&

@@ -208,6 +208,8 @@ void agc_compact_plan_release(agc_heap *h)
     h->rel.free_floor = (h->plan.npages * AGC_PAGE + G - 1) & ~(G - 1);
     h->rel.frec_left = h->rel.frec_scan = 0;
     pthread_mutex_unlock(&h->alloc.alloc_lock);
+    atomic_store(&h->rel.build_spent_ns, 0);
+    atomic_store(&h->rel.release_spent_ns, 0);
     /* release: a thread that sees it active sees the plan */
     atomic_store_explicit(&h->rel.rel_active, 1, memory_order_release);
 }
@@ -364,14 +366,36 @@ uint8_t *agc_recycled_block(agc_heap *h)
     return p;
 }
 
-/* GC threads: give back every chunk that is ready (in a mode that
- * recycles, only what is more than the GC threads will soon build into). */
+void agc_release_built(agc_heap *h, uint64_t ns)
+{
+    atomic_fetch_add_explicit(&h->rel.build_spent_ns, ns, memory_order_relaxed);
+}
+
+/* Whether giving chunks back must not wait for building: a mutator waits
+ * for from-space to go, or the room the charge leaves is nearly used up. */
+static int release_urgent(agc_heap *h)
+{
+    if (atomic_load_explicit(&h->rel.charge_waiting, memory_order_relaxed))
+        return 1;
+    uint64_t room = h->mem.cap / 16 < (16ull << 20) ? 16ull << 20 : h->mem.cap / 16;
+    uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED), limit = agc_alloc_limit(h);
+    return limit < top + room;
+}
+
+/* GC threads, between batches: give back the chunks that are ready (in a
+ * mode that recycles, only what is more than the GC threads will soon
+ * build into), paced: while nothing is urgent, giving back takes no more
+ * of the GC threads' time than building has. */
 void agc_release_ready(agc_heap *h)
 {
     if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))
         return;
     uint64_t keep = chunks_kept(h), kept = 0;
     for (uint64_t j = 0; j < h->rel.rel_n; j++) {
+        if (h->opt.release_pacing &&
+            atomic_load_explicit(&h->rel.release_spent_ns, memory_order_relaxed) >
+                atomic_load_explicit(&h->rel.build_spent_ns, memory_order_relaxed) && !release_urgent(h))
+            return;
         if (keep && atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
             continue;
         uint8_t exp = 1;
@@ -381,7 +405,9 @@ void agc_release_ready(agc_heap *h)
         uint64_t a = j * h->rel.rel_chunk, len = h->rel.rel_chunk;
         if (a + len > h->mem.cap)
             len = h->mem.cap - a;
+        uint64_t t0 = agc_now_ns();
         uint64_t r = h->space->release(h, a, len);
+        atomic_fetch_add_explicit(&h->rel.release_spent_ns, agc_now_ns() - t0, memory_order_relaxed);
         if (r) {         /* kept (recycle_fromspace) or to-space too: still held */
             uncharge(h, a, len);
             AGC_STORE(h->rel.released_during, 1);

@@ -29,6 +29,10 @@ typedef struct agc_release_state {
     _Atomic uint64_t unbuilt_lo;     /* charge_fromspace: the first to-space page the charge leaves out until
                                       * built (read by any thread that builds a page) */
     _Atomic uint64_t charge_waits;
+    _Atomic int charge_waiting;      /* mutators waiting now for from-space to go (wait_for_fromspace) */
+    /* release pacing (agc_release_ready): this compaction's GC-thread time
+     * building pages and giving chunks back */
+    _Atomic uint64_t build_spent_ns, release_spent_ns;
     /* mutator_recycle, under the allocation lock: the from-space chunk
      * mutators take their fresh memory from (what of it is left: [frec_off,
      * frec_off + frec_left)), the next chunk to look at, and the lowest
@@ -43,7 +47,8 @@ typedef struct agc_release_state {
 void agc_release_plan_early(agc_heap *h);     /* after planning, outside the pause */
 void agc_compact_plan_release(agc_heap *h);   /* in the flip, after the remap */
 void agc_release_page_built(agc_heap *h, uint64_t p);   /* async-signal-safe */
-void agc_release_ready(agc_heap *h);          /* GC threads */
+void agc_release_ready(agc_heap *h);          /* GC threads, between batches (paced) */
+void agc_release_built(agc_heap *h, uint64_t ns);   /* GC threads: time spent building */
 void agc_compact_release_rest(agc_heap *h);
 void agc_charge_fromspace(agc_heap *h);       /* in the flip: from-space counts as used */
 void agc_charge_clear(agc_heap *h);           /* from-space is all given back */

@@ -269,7 +269,7 @@ void agc_evlog_free(agc_evlog *log)
 
 void agc_record_event(agc_mutator *m, int kind, uint64_t t0, uint64_t dur, uint32_t phase)
 {
-    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)AGC_LOAD(m->heap->gc.cycles_started), phase};
+    agc_event e = {t0, dur, m->id, (uint32_t)kind, (uint32_t)AGC_LOAD(m->heap->gc.cycles_started), phase, 0, 0};
     agc_evlog_add(&m->events, &e);
 }
 

@@ -27,6 +27,8 @@ Drawn when the results have the newer keys (skipped, with a note, otherwise):
   peak_pss           peak PSS against heap size
   request_latency    request latency p50..p99.99, simple and metered
   cycle_kinds        per-kind (young/full) cycle statistics
+  fault_map          where the mutators' faults landed in to-space, per cycle,
+                     against the GC threads' progress and the black block
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from ..results import all_series, load, validate
 from ._data import median_ci, reference_configs
 from ._style import label, style
 from .heap import plot_pause_vs_heap, plot_peak_pss
+from .faultmap import plot_fault_map
 from .heapmap import plot_heap_map
 from .latency import plot_fault_stalls, plot_pause_percentiles, plot_request_latency
 from .stalls import plot_cycle_kinds, plot_gc_overhead, plot_mmu, plot_worst_stall
@@ -74,6 +77,7 @@ NEW_PLOTS: dict[str, PlotFn] = {
     "peak_pss": plot_peak_pss,
     "request_latency": plot_request_latency,
     "cycle_kinds": plot_cycle_kinds,
+    "fault_map": plot_fault_map,
 }
 ALL_PLOTS: dict[str, PlotFn] = {**PLOTS, **NEW_PLOTS}
 

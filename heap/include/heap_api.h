@@ -72,6 +72,9 @@ typedef struct agc_options {
                              * little above the cycle's live end is not punched, so the next
                              * cycle builds into memfd pages that exist (memory beyond the
                              * budget between cycles, for a faster compaction) */
+    int release_pacing;     /* concurrent modes with eager_release: while nothing is urgent, GC
+                             * threads give from-space back only as long as they have built
+                             * (agc_release_ready), so building goes on right after the flip */
     int mutator_recycle;    /* anon, concurrent modes: while compaction runs, a mutator that needs
                              * fresh memory gets 2 MiB of a from-space chunk compaction is done
                              * with (moved into place by mremap, zeroed by the allocator) instead
@@ -162,7 +165,11 @@ typedef struct agc_event {
     uint32_t thread;          /* mutator id */
     uint32_t kind;            /* AGC_EV_* */
     uint32_t cycle;
-    uint32_t phase;           /* for pauses: AGC_PHASE_* */
+    uint32_t phase;           /* for pauses: AGC_PHASE_*; for faults: 1 if the handler thread took it */
+    uint32_t page;            /* faults: the to-space page (index from the heap's start) */
+    uint32_t claimed;         /* faults: pages GC threads had claimed by then, in their order
+                               * (ascending: the pages below it; descending: the pages above
+                               * npages - claimed; random: how many) */
 } agc_event;
 
 typedef struct agc_heap agc_heap;
