@@ -5,9 +5,10 @@ allocated during marking (black). What the ``fault_map`` plot draws.
 
 The GC threads claim pages in their order (``order``: ascending from page
 0, descending from the top, or random); ``claimed`` pages had been claimed
-when the fault came, so in ascending order a fault above ``claimed`` is one
-the GC threads had not reached, in descending order one below
-``npages - claimed``."""
+when the fault came: in ascending order the GC threads had reached page
+``claimed``, in descending order page ``npages - claimed``. (A page a
+mutator built is one no GC thread had claimed, so it lies beyond that
+point, unless build_ahead had the GC threads build out of their order.)"""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -33,16 +34,6 @@ class CycleFaults:
     t_ms: npt.NDArray[np.float64]     # each fault's start, ms after the flip's end
     page: npt.NDArray[np.int64]       # its to-space page
     gc_page: npt.NDArray[np.int64]    # where the GC threads' claims had reached (a page; -1: random order)
-
-    @property
-    def ahead_of_gc(self) -> float:
-        """The share of faults on pages the GC threads had not reached in
-        their order (NaN in random order or without faults)."""
-        if self.order == "random" or self.page.size == 0:
-            return float("nan")
-        if self.order == "descending":
-            return float(np.mean(self.page < self.gc_page))
-        return float(np.mean(self.page >= self.gc_page))
 
     @property
     def in_black(self) -> float:

@@ -158,7 +158,8 @@ class Heap:
         GC threads build the pages from a mutator's last fault on first (default False).
     release_pacing
         GC threads give from-space back only as long as they have built,
-        unless a mutator needs the memory (default True).
+        unless a mutator needs the memory (default False: from-space is
+        held longer, peak PSS up).
     charge_fromspace
         while compaction runs, from-space not given back yet counts as used
         (default True; False in the seed design).
@@ -230,7 +231,7 @@ class Heap:
                  build_ahead: bool = False, huge_moves: bool | None = None,
                  charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
                  recycle_fromspace: bool = False, mutator_recycle: bool = False, keep_tospace: bool = False,
-                 release_pacing: bool = True, dense_prefix: float | None = None, generational: str | bool | None = None,
+                 release_pacing: bool = False, dense_prefix: float | None = None, generational: str | bool | None = None,
                  pretouch: bool = True, pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
                  young_flip_max: float = 1.0, design: str | None = None) -> None:
         # the C heap, shared with the finalizer: whichever frees it (close(),

@@ -269,15 +269,19 @@ OPTIONS: tuple[Option, ...] = (
            "block faults that land in them)", optional=True, unset="on for anonymous memory, off for shmem",
            c_field="huge_pages"),
     Option("build_ahead", "bool", False, "GC threads build the pages from a mutator's last fault on (up to "
-           "16 batches of 16, until a batch is all built) before going on in their order (off: on "
-           "binarytrees 21 / 1 GiB minor, 3 interleaved rounds, MMU at 10 ms 0.27 -> 0.36 and fault stalls "
-           "30k -> 15k with release_pacing, not settled)", c_field="build_ahead"),
-    Option("release_pacing", "bool", True, "concurrent modes with eager_release: GC threads give ready "
+           "16 batches of 16, until a batch is all built) before going on in their order; it needs "
+           "release_pacing, else the GC thread is giving from-space back while the mutator faults (off: "
+           "binarytrees 21 / 1 GiB minor, 3 interleaved rounds, with descending order and release_pacing "
+           "MMU at 10 ms 0.00, an allocation wait of 528 ms; with keep_tospace too 0.49 against 0.23)",
+           c_field="build_ahead"),
+    Option("release_pacing", "bool", False, "concurrent modes with eager_release: GC threads give ready "
            "from-space chunks back only while that has taken no more of their time than building pages, "
-           "unless a mutator waits for the memory or the room it leaves is under a 16th of the heap; off: "
-           "every ready chunk at once, which right after the flip (the dead chunks) kept the GC thread "
-           "from building for 80-115 ms on binarytrees 21 / 1 GiB while the mutator built the black "
-           "block's pages itself (the fault_map plot)", c_field="release_pacing"),
+           "unless a mutator waits for the memory or the room it leaves is under a 16th of the heap. "
+           "Without it every ready chunk goes at once, which right after the flip (the dead chunks) kept "
+           "the GC thread from building for 80-115 ms on binarytrees 21 / 1 GiB while the mutator built "
+           "the black block's pages itself (the fault_map plot). Off by default: there, 3 interleaved "
+           "rounds, MMU at 10 ms 0.23 -> 0.28 but peak PSS 775 -> 1023 MiB (from-space held longer); "
+           "with descending order, build_ahead and keep_tospace MMU at 10 ms 0.49", c_field="release_pacing"),
     Option("charge_fromspace", "bool", True, "while compaction runs, from-space not given back yet "
            "counts as used: mutators allocate only what the heap's capacity leaves beside it (and wait "
            "while GC threads give it back chunk by chunk), so the memory the heap holds stays within "

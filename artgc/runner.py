@@ -467,7 +467,7 @@ def run(workload: str, *, size: int | None = None, mode: str | None = None, deli
         release_gaps: bool = False, huge_pages: bool | None = None, build_ahead: bool = False,
         huge_moves: bool | None = None, charge_fromspace: bool | None = None, inplace_prefix: str | bool = "auto",
         recycle_fromspace: bool = False, mutator_recycle: bool = False, keep_tospace: bool = False,
-        release_pacing: bool = True, dense_prefix: float | None = None, generational: str | bool | None = None,
+        release_pacing: bool = False, dense_prefix: float | None = None, generational: str | bool | None = None,
         pretouch_window: int | str | None = None, max_free: int | str = "512MiB",
         young_flip_max: float = 1.0, design: str | None = None, jvm: str | None = None, live: int | str | None = None,
         check: bool = False, timeout_s: float | None = None,

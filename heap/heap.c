@@ -40,7 +40,7 @@ void agc_options_default(agc_options *o)
     o->recycle_fromspace = 0;
     o->mutator_recycle = 0;
     o->keep_tospace = 0;
-    o->release_pacing = 1;
+    o->release_pacing = 0;
     o->max_free = AGC_MAX_FREE_DEFAULT;
     o->young_flip_max_ms = 1.0;
 }

@@ -384,8 +384,11 @@ static int release_urgent(agc_heap *h)
 
 /* GC threads, between batches: give back the chunks that are ready (in a
  * mode that recycles, only what is more than the GC threads will soon
- * build into), paced: while nothing is urgent, giving back takes no more
- * of the GC threads' time than building has. */
+ * build into). With release_pacing, while nothing is urgent, giving back
+ * takes no more of the GC threads' time than building has: right after
+ * the flip most of from-space is ready at once (its dead chunks), and
+ * giving it all back took the GC thread 80-115 ms on binarytrees 21 /
+ * 1 GiB while the mutator built the black block's pages itself. */
 void agc_release_ready(agc_heap *h)
 {
     if (!atomic_load_explicit(&h->rel.rel_active, memory_order_acquire))

@@ -35,8 +35,8 @@ def test_graph_intact_and_from_space_all_given_back(require_mode, mode: str, pac
 
 def test_the_option_is_recorded_and_checked(require_mode) -> None:
     require_mode("minor")
-    r = artgc.run("binarytrees", size=14, heap="16MiB", mode="minor", release_pacing=False)
-    assert r.options["release_pacing"] is False
-    assert artgc.run("binarytrees", size=14, heap="16MiB", mode="minor").options["release_pacing"] is True
+    r = artgc.run("binarytrees", size=14, heap="16MiB", mode="minor", release_pacing=True)
+    assert r.options["release_pacing"] is True
+    assert artgc.run("binarytrees", size=14, heap="16MiB", mode="minor").options["release_pacing"] is False
     with pytest.raises(TypeError, match="release_pacing must be True or False"):
         Heap("16MiB", mode="minor", release_pacing="yes")     # type: ignore[arg-type]

@@ -61,9 +61,8 @@ def plot_fault_map(doc: Mapping[str, Any], notes: list[str] | None = None) -> Fi
         ax.set_xlim(left=0)
         ax.set_xlabel("ms after the flip")
         ax.set_ylabel("to-space offset (MiB)")
-        ahead = "" if np.isnan(m.ahead_of_gc) else f", {100 * m.ahead_of_gc:.0f}% beyond the GC's claims"
-        ax.set_title(f"cycle {m.index}: {m.page.size} faults, {100 * m.in_black:.0f}% in the black block{ahead}",
-                     fontsize=9)
+        ax.set_title(f"cycle {m.index}: {m.page.size} faults from {m.t_ms.min():.1f} to {m.t_ms.max():.1f} ms "
+                     f"after the flip, {100 * m.in_black:.0f}% in the black block", fontsize=9)
         ax.grid(True, alpha=0.3)
     legend_below(fig, axes, ncol=3)
     note(fig, ["each dot is a page a mutator built itself in its fault (a fault stall); the GC threads build "

@@ -74,7 +74,8 @@ typedef struct agc_options {
                              * budget between cycles, for a faster compaction) */
     int release_pacing;     /* concurrent modes with eager_release: while nothing is urgent, GC
                              * threads give from-space back only as long as they have built
-                             * (agc_release_ready), so building goes on right after the flip */
+                             * (agc_release_ready), so building goes on right after the flip
+                             * (0 by default: from-space is held longer) */
     int mutator_recycle;    /* anon, concurrent modes: while compaction runs, a mutator that needs
                              * fresh memory gets 2 MiB of a from-space chunk compaction is done
                              * with (moved into place by mremap, zeroed by the allocator) instead
