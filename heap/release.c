@@ -377,7 +377,7 @@ static int release_urgent(agc_heap *h)
 {
     if (atomic_load_explicit(&h->rel.charge_waiting, memory_order_relaxed))
         return 1;
-    uint64_t room = h->mem.cap / 16 < (16ull << 20) ? 16ull << 20 : h->mem.cap / 16;
+    uint64_t room = h->mem.cap / 16 < (1ull << 20) ? 1ull << 20 : h->mem.cap / 16;
     uint64_t top = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED), limit = agc_alloc_limit(h);
     return limit < top + room;
 }

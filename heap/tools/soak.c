@@ -6,7 +6,10 @@
  * stores), copy (sigbus) with mutator_recycle on lru (mutators moving
  * from-space in while GC threads release it), and minor (sigbus) with
  * keep_tospace on lru (to-space built into the pages the last cycle kept
- * while GC threads release the rest). Build and run:
+ * while GC threads release the rest), and minor (sigbus) with
+ * keep_tospace, release_pacing, build_ahead and descending order (GC
+ * threads following faulting mutators, releases paced against builds).
+ * Build and run:
  * heap/tools/tsan.sh */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +23,15 @@ int main(int argc, char **argv)
     const char *modes[] = {"stw", "copy", "minor", "move"};
     int failures = 0;
     /* mm 4, 5: copy/sigbus and move/thread with generational cycles;
-     * 6: copy/sigbus with mutator_recycle; 7: minor/sigbus with keep_tospace */
-    for (int mm = 0; mm < 8; mm++)
+     * 6: copy/sigbus with mutator_recycle; 7: minor/sigbus with keep_tospace;
+     * 8: minor/sigbus with keep_tospace, release_pacing, build_ahead, descending */
+    for (int mm = 0; mm < 9; mm++)
         for (int dd = 0; dd < (mm >= 1 && mm < 4 ? 2 : 1); dd++) {
-            int mode = mm < 4 ? mm : mm == 5 ? AGC_MODE_MOVE : mm == 7 ? AGC_MODE_MINOR : AGC_MODE_COPY;
-            int gen = mm == 4 || mm == 5, rec = mm == 6, keep = mm == 7;
-            const char *what = gen ? " generational" : rec ? " mutator_recycle" : keep ? " keep_tospace" : "";
+            int mode = mm < 4 ? mm : mm == 5 ? AGC_MODE_MOVE : mm >= 7 ? AGC_MODE_MINOR : AGC_MODE_COPY;
+            int gen = mm == 4 || mm == 5, rec = mm == 6, keep = mm >= 7, pace = mm == 8;
+            const char *what = gen ? " generational" : rec ? " mutator_recycle" :
+                               pace ? " keep_tospace release_pacing build_ahead descending" :
+                               keep ? " keep_tospace" : "";
             int d = mm == 5 ? AGC_DELIVERY_THREAD : dd;
             unsigned long long cycles = 0, young = 0, recycled = 0;
             for (int r = 0; r < rounds; r++)
@@ -40,6 +46,10 @@ int main(int argc, char **argv)
                     o.gc_threads = 2;
                     o.mutator_recycle = rec;
                     o.keep_tospace = keep;
+                    o.release_pacing = pace;
+                    o.build_ahead = pace;
+                    if (pace)
+                        o.order = AGC_ORDER_DESCENDING;
                     o.capacity = w == 0 ? 4u << 20 : rec ? 32u << 20 : 16u << 20;
                     agc_heap *h;
                     if (agc_heap_create(&o, &h) != AGC_OK) {
