@@ -1,5 +1,6 @@
 """Where a run's mutator faults landed: per cycle, each fault's time since the
-flip, its to-space page, and the GC threads' progress then (the fault
+flip, its to-space page (one the mutator touched before it was mapped: it
+built it, or waited while a GC thread did), and the GC threads' progress then (the fault
 events' ``page`` and ``claimed``), beside the cycle's block of objects
 allocated during marking (black). What the ``fault_map`` plot draws.
 
@@ -29,7 +30,7 @@ class CycleFaults:
 
     index: int               # the cycle's index (its record's ``index``)
     npages: int              # to-space pages the cycle built
-    black_pages: int         # of them, the black block's: the last ones (it slides behind the rest)
+    black_pages: int         # of them, the black block's (black_bytes): the last ones, behind the rest
     order: str               # the GC threads' claim order
     t_ms: npt.NDArray[np.float64]     # each fault's start, ms after the flip's end
     page: npt.NDArray[np.int64]       # its to-space page
@@ -74,7 +75,8 @@ def fault_map(run: Mapping[str, Any], most: int | None = None) -> list[CycleFaul
         flip = int(c.get("t_flip_end_ns") or 0)
         out.append(CycleFaults(
             index=int(c["index"]), npages=npages,
-            black_pages=min(npages, int(c.get("black_moved_bytes") or 0) // PAGE), order=order,
+            black_pages=min(npages, max(int(c.get("black_bytes") or 0), int(c.get("black_moved_bytes") or 0)) // PAGE),
+            order=order,
             t_ms=(t[m] - flip) / 1e6, page=page[m], gc_page=_gc_page(claimed[m], npages, order)))
     if most is not None:
         keep = sorted(out, key=lambda f: -f.page.size)[:most]

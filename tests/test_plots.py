@@ -42,7 +42,7 @@ def _run(mode: str, delivery: str = "sigbus", heap: int = 64 * MiB, workload: st
         ev["page"] = [(250 - 3 * i) % 256 if k == 1 else 0 for i, k in enumerate(ev["kind"])]
         ev["claimed"] = [min(255, 16 * (i % 8)) if k == 1 else 0 for i, k in enumerate(ev["kind"])]
         for c in r["cycles"]:
-            c["black_moved_bytes"] = 64 * 4096
+            c["black_bytes"] = c["black_moved_bytes"] = 64 * 4096
         kind_names = {0: "pause", 1: "fault", 2: "alloc_wait"}
         r["stalls_ns"] = durs.tolist()
         r["stall_kinds"] = [kind_names[int(k)] for k in kinds]

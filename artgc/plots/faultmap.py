@@ -52,7 +52,7 @@ def plot_fault_map(doc: Mapping[str, Any], notes: list[str] | None = None) -> Fi
             ax.axhspan((m.npages - m.black_pages) * mib, m.npages * mib, color="#fdd0a2", alpha=0.6, lw=0,
                        label="objects allocated during marking (black block)")
         ax.plot(m.t_ms, m.page * mib, linestyle="none", marker=".", markersize=2, color="#d62728",
-                label="a mutator fault (the page it built)")
+                label="a mutator fault (the page it touched)")
         if m.order != "random":
             o = np.argsort(m.t_ms, kind="stable")
             ax.step(m.t_ms[o], m.gc_page[o] * mib, where="post", color="#1f77b4", lw=1.2,
@@ -65,7 +65,8 @@ def plot_fault_map(doc: Mapping[str, Any], notes: list[str] | None = None) -> Fi
                      f"after the flip, {100 * m.in_black:.0f}% in the black block", fontsize=9)
         ax.grid(True, alpha=0.3)
     legend_below(fig, axes, ncol=3)
-    note(fig, ["each dot is a page a mutator built itself in its fault (a fault stall); the GC threads build "
-               "the others. The black block is where the objects allocated during marking land (they slide "
-               "down behind the compacted live data); a mutator usually works there right after the flip"])
+    note(fig, ["each dot is a fault stall: a page a mutator touched before it was mapped, which it then "
+               "built itself (or waited for while a GC thread did); the GC threads build the rest. The black "
+               "block is where the objects allocated during marking land (they slide down behind the "
+               "compacted live data); a mutator usually works there right after the flip"])
     return fig
