@@ -13,6 +13,9 @@ build before a change against this one:
     python benchmarks/interleave.py --base "binarytrees --size 21 --heap 1GiB --design art-2025" \
         --variant "before=@/tmp/base" --variant "after="
 
+Leading NAME=VALUE words of a variant's ARGS (after @DIR, if any) are set
+in its runs' environment, e.g. --variant "pop=AGC_POP_BLACK=64".
+
 Prints each run as it ends and a table of medians (wall, worst pause,
 worst stall, MMU at 10 ms, peak PSS, flip_remap p90, the flip pause's
 median, the cycles whose time-to-safepoint passed 1 ms; for a request
@@ -79,12 +82,17 @@ def main() -> int:
         checkout = args.pop(0)[1:] if args and args[0].startswith("@") else None
         if checkout is not None and not os.path.isdir(os.path.join(checkout, "artgc")):
             ap.error(f"--variant {name}: {checkout!r} is not a checkout of artgc")
-        variants.append((name, args, checkout))
+        env: dict[str, str] = {}
+        while args and "=" in args[0] and not args[0].startswith("-"):
+            k, _, val = args.pop(0).partition("=")
+            env[k] = val
+        variants.append((name, args, checkout, env))
     base = shlex.split(a.base)
-    runs: dict[str, list[dict[str, Any]]] = {n: [] for n, _, _ in variants}
+    runs: dict[str, list[dict[str, Any]]] = {v[0]: [] for v in variants}
     for r in range(a.rounds):
-        for name, extra, checkout in variants:
-            d = run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600, checkout)
+        for name, extra, checkout, env in variants:
+            d = run_json([sys.executable, "-m", "artgc", "run", *base, *extra, "--quiet"], 3600, checkout,
+                         env or None)
             if a.keep:
                 os.makedirs(a.keep, exist_ok=True)
                 with open(os.path.join(a.keep, f"{name}-{r + 1}.json"), "w") as f:
@@ -113,7 +121,7 @@ def main() -> int:
         print(f"| {name} | {len(ok)}/{len(rs)} | " + " | ".join(cells) + " |")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"base": a.base, "variants": {n: {"args": e, "checkout": c} for n, e, c in variants},
+            json.dump({"base": a.base, "variants": {n: {"args": e, "checkout": c, "env": v} for n, e, c, v in variants},
                        "runs": runs}, f, indent=1)
     return 0
 

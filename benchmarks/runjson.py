@@ -9,14 +9,18 @@ import tempfile
 from typing import Any
 
 
-def run_json(argv: list[str], timeout_s: float, checkout: str | None = None) -> dict[str, Any]:
-    """Run argv with --json FILE appended; the result, or {"failed": True,
-    "error": the end of stderr} when no result was written."""
+def run_json(argv: list[str], timeout_s: float, checkout: str | None = None,
+             extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run argv with --json FILE appended (extra_env added to the
+    environment); the result, or {"failed": True, "error": the end of
+    stderr} when no result was written."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     env = None
     if checkout:         # another checkout of artgc (built in place): its package, from its folder
         env = dict(os.environ, PYTHONPATH=os.path.abspath(checkout))
+    if extra_env:
+        env = dict(env or os.environ, **extra_env)
     p = subprocess.run(argv + ["--json", path], capture_output=True, text=True, timeout=timeout_s,
                        cwd=os.path.abspath(checkout) if checkout else None, env=env)
     try:
