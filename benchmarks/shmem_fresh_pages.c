@@ -2,10 +2,17 @@
  * MADV_POPULATE_WRITE of fresh pages in 128 KiB steps (what a mutator's
  * map of its next memory does on shmem), punching them again
  * (FALLOC_FL_PUNCH_HOLE, what giving from-space back does), fallocate
- * first and then the populate, and a plain touch of each page. 256 MiB,
- * four rounds in one process. On the 2-core VM (2026-12-07, two runs):
- * populate 2.3-3.2 us, punch 0.73-1.0, fallocate 0.87-1.1 + populate of
- * the allocated pages 1.0-1.5, touch 2.4-2.8.
+ * first and then the populate, and a plain touch of each page; then pages
+ * that exist and were written, their page-table entries dropped
+ * (MADV_DONTNEED), mapped again by MADV_POPULATE_WRITE and by a read of
+ * each (a read fault maps up to 16 written pages at once: fault-around;
+ * never where userfaultfd MINOR is registered). 256 MiB, four rounds in
+ * one process. On the 2-core VM (2026-12-07, two runs): populate 2.3-3.2
+ * us, punch 0.73-1.0, fallocate 0.87-1.1 + populate of the allocated pages
+ * 1.0-1.5, touch 2.4-2.8. After a reboot (2026-12-07 14:47 UTC, one run,
+ * four rounds, the host busier): populate 3.07-3.98, punch 1.16-1.50,
+ * fallocate 1.19-1.62 + populate 1.41-1.82, touch 3.53-4.55; written pages
+ * mapped again 1.20-1.64 by populate, 0.33-0.42 by reads.
  *
  *     cc -O2 -Wall -Wextra benchmarks/shmem_fresh_pages.c -o /tmp/shmem_fresh_pages
  *     /tmp/shmem_fresh_pages
@@ -80,10 +87,19 @@ int main(void)
         for (size_t o = 0; o < size; o += 4096)
             p[o] = 1;
         double touched = now() - t0;
+        /* the pages exist and were written: map them again */
+        madvise((char *)p, size, MADV_DONTNEED);
+        double again = populate(p, size, step);
+        madvise((char *)p, size, MADV_DONTNEED);
+        t0 = now();
+        for (size_t o = 0; o < size; o += 4096)
+            (void)p[o];
+        double read = now() - t0;
         punch(fd, size);
-        printf("us per page: populate %.2f | punch %.2f | fallocate %.2f + populate %.2f | touch %.2f\n",
+        printf("us per page: populate %.2f | punch %.2f | fallocate %.2f + populate %.2f | touch %.2f | "
+               "written pages mapped again: populate %.2f, read %.2f\n",
                fresh / pages * 1e6, punched / pages * 1e6, alloc / pages * 1e6, mapped / pages * 1e6,
-               touched / pages * 1e6);
+               touched / pages * 1e6, again / pages * 1e6, read / pages * 1e6);
     }
     return 0;
 }
