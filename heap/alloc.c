@@ -71,9 +71,14 @@ uint64_t agc_align_top(agc_heap *h, uint64_t align)
  * rounded up to 2 MiB): above that the range is empty, zero when touched.
  * A shmem heap's primary now shows the other half, whose bytes above top
  * may be an older cycle's. */
-void agc_alloc_flipped(agc_heap *h, uint64_t top)
+void agc_alloc_flipped(agc_heap *h, uint64_t top, int charge)
 {
     pthread_mutex_lock(&h->alloc.alloc_lock);
+    /* the charge and the new top together: agc_heap_used reads both under
+     * this lock, so a sample never adds the new charge to the old top
+     * (test_charge saw the garbage counted twice for that instant, 16 MiB) */
+    if (charge)
+        agc_charge_fromspace(h);
     AGC_STORE(h->alloc.top, top);
     uint64_t z = (top + (2ull << 20) - 1) & ~((2ull << 20) - 1);
     h->alloc.zero_from = h->opt.memory == AGC_MEMORY_ANON && z < h->mem.cap ? z : h->mem.cap;

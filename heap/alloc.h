@@ -36,5 +36,6 @@ void *agc_alloc_slow(agc_mutator *m, uint64_t words, int cls, uint64_t length);
 uint64_t agc_align_top(agc_heap *h, uint64_t align); /* world stopped: fill to alignment */
 uint64_t agc_alloc_limit(agc_heap *h);     /* limit less the charge */
 uint64_t agc_charge_now(agc_heap *h);      /* the charge less the unbuilt to-space (0 when none) */
-void agc_alloc_flipped(agc_heap *h, uint64_t top); /* world stopped: the new top, zero_from */
+void agc_alloc_flipped(agc_heap *h, uint64_t top, int charge); /* world stopped: the new top, zero_from
+                                                              * (and the from-space charge with it) */
 #endif

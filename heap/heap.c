@@ -335,7 +335,10 @@ void agc_heap_destroy(agc_heap *h)
  * the from-space charged as used (charge_fromspace) */
 uint64_t agc_heap_used(agc_heap *h)
 {
-    return __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + agc_charge_now(h);
+    pthread_mutex_lock(&h->alloc.alloc_lock);      /* the flip stores both under it */
+    uint64_t u = __atomic_load_n(&h->alloc.top, __ATOMIC_RELAXED) + agc_charge_now(h);
+    pthread_mutex_unlock(&h->alloc.alloc_lock);
+    return u;
 }
 uint64_t agc_heap_charged(agc_heap *h) { return agc_charge_now(h); }
 uint64_t agc_heap_capacity(agc_heap *h) { return h->mem.cap; }

@@ -155,13 +155,13 @@ int agc_cycle_concurrent(agc_heap *h, agc_cycle_stats *c)
     if (!rc)
         rc = agc_compact_setup(h);
     if (!rc) {
-        /* the charge before the new top: the used bytes (top + charge) a
-         * memory sample reads never lack from-space in between (one CI run
-         * of test_charge's move case counted 146 MiB beyond the used bytes,
-         * about from-space's size, where 15-24 MiB is usual: the likely
-         * cause, a sample between the two stores) */
-        agc_charge_fromspace(h);
-        agc_alloc_flipped(h, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+        /* the charge and the new top in one step, under the allocation
+         * lock that agc_heap_used takes: a memory sample sees both or
+         * neither (with the top first, one CI run of test_charge's move
+         * case counted 146 MiB beyond the used bytes, about from-space's
+         * size; with the charge first, one counted the garbage twice, 16
+         * MiB over what the memfd held) */
+        agc_alloc_flipped(h, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1), 1);
         atomic_store(&h->cp.phase, PH_COMPACTING);
         agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
         agc_compact_plan_release(h);     /* after the flip's timing: not the remap's */

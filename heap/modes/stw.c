@@ -36,7 +36,7 @@ int agc_cycle_stw(agc_heap *h, agc_cycle_stats *c)
         rc = h->space->stw_end(h);
     }
     if (!rc)
-        agc_alloc_flipped(h, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1));
+        agc_alloc_flipped(h, (h->plan.new_end + AGC_PAGE - 1) & ~(AGC_PAGE - 1), 0);
     agc_gc_emit(h, AGC_GE_FLIPPED, 0, 0);
     agc_gc_emit(h, AGC_GE_COMPACTION_DONE, 0, 0);
     agc_resume_world(h, AGC_PHASE_STW);
