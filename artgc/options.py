@@ -268,8 +268,10 @@ OPTIONS: tuple[Option, ...] = (
            "metered p99.9 2-15 -> 40-165 ms (fresh 2 MiB folios the host backs anew, 5 ms each, "
            "block faults that land in them)", optional=True, unset="on for anonymous memory, off for shmem",
            c_field="huge_pages"),
-    Option("build_ahead", "bool", False, "GC threads build the pages from a mutator's last fault on (up to "
-           "16 batches of 16, until a batch is all built) before going on in their order; it needs "
+    Option("build_ahead", "bool", False, "GC threads build the pages ahead of a mutator's last fault (from "
+           "8 pages past it, in runs of 4 installed at once, up to 64 runs, until a run is all built; "
+           "giving from-space back waits meanwhile unless it is urgent) before going on in their order; "
+           "it needs "
            "release_pacing, else the GC thread is giving from-space back while the mutator faults (off: "
            "binarytrees 21 / 1 GiB minor, 3 interleaved rounds, with descending order and release_pacing "
            "MMU at 10 ms 0.00, an allocation wait of 528 ms; with keep_tospace too 0.49 against 0.23)",

@@ -597,8 +597,19 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* build_ahead: batches a GC thread builds ahead of a faulting mutator */
-#define AGC_FOLLOW_BATCHES 16
+/* build_ahead: a GC thread follows a faulting mutator from AGC_FOLLOW_LEAD
+ * pages past its fault, in runs of AGC_FOLLOW_RUN pages (each installed
+ * at once, so that the mutator finds them mapped), up to AGC_FOLLOW_RUNS
+ * runs. Started at the fault itself, in batches of 16 installed at the
+ * batch's end, the two built the same pages in turn: the mutator waited
+ * for the page the thread was building or took a fault only to install
+ * one it had built (935-3,885 such faults a run on binarytrees 21 / 1
+ * GiB with keep_tospace, descending order and release pacing, 16-102
+ * with the lead; fault stalls 46-208 ms a run against 57-110 ms,
+ * 2026-12-07 15:27-15:34 UTC, README) */
+#define AGC_FOLLOW_LEAD 8
+#define AGC_FOLLOW_RUN 4
+#define AGC_FOLLOW_RUNS 64
 static void worker_loop(agc_heap *h, uint64_t n, int ord);
 
 void agc_compact_worker_run(agc_heap *h, int worker)
@@ -621,21 +632,27 @@ static void worker_loop(agc_heap *h, uint64_t n, int ord)
     uint64_t follow = 0, follow_left = 0;
     for (;;) {
         /* a mutator is faulting its way through to-space: build the pages
-         * ahead of it first, a batch at a time from its last fault on, up
-         * to AGC_FOLLOW_BATCHES or until a batch is all built already (it
-         * has caught up or gone elsewhere), then go on in claim order */
+         * ahead of it first, a run at a time, up to AGC_FOLLOW_RUNS or
+         * until a run is all built already (it has caught up or gone
+         * elsewhere), then go on in claim order */
         uint64_t hp = take_hint(h, n), tb = agc_now_ns();
         if (hp != AGC_NONE) {
-            follow = hp;
-            follow_left = AGC_FOLLOW_BATCHES;
+            /* the mutator has passed what this thread builds (or nothing
+             * was followed): start a little ahead of it, so that the two
+             * build different pages at once; a fault behind is a page this
+             * thread has passed (taken by the mutator): go on from here */
+            if (!follow_left || hp >= follow)
+                follow = hp + AGC_FOLLOW_LEAD;
+            follow_left = AGC_FOLLOW_RUNS;
         }
         if (follow_left && follow < n) {
-            uint64_t k = follow + AGC_BATCH < n ? AGC_BATCH : n - follow;
+            uint64_t k = follow + AGC_FOLLOW_RUN < n ? AGC_FOLLOW_RUN : n - follow;
             uint64_t built = build_batch(h, 0, k, follow, AGC_ORDER_ASCENDING);
             follow += k;
             follow_left = built && follow < n ? follow_left - 1 : 0;
             agc_release_built(h, agc_now_ns() - tb);
-            agc_release_ready(h);
+            if (agc_release_urgent(h))    /* else after the walk: punching is ms */
+                agc_release_ready(h);
             continue;
         }
         if (blocks) {

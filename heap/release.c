@@ -373,7 +373,7 @@ void agc_release_built(agc_heap *h, uint64_t ns)
 
 /* Whether giving chunks back must not wait for building: a mutator waits
  * for from-space to go, or the room the charge leaves is nearly used up. */
-static int release_urgent(agc_heap *h)
+int agc_release_urgent(agc_heap *h)
 {
     if (atomic_load_explicit(&h->rel.charge_waiting, memory_order_relaxed))
         return 1;
@@ -397,7 +397,7 @@ void agc_release_ready(agc_heap *h)
     for (uint64_t j = 0; j < h->rel.rel_n; j++) {
         if (h->opt.release_pacing &&
             atomic_load_explicit(&h->rel.release_spent_ns, memory_order_relaxed) >
-                atomic_load_explicit(&h->rel.build_spent_ns, memory_order_relaxed) && !release_urgent(h))
+                atomic_load_explicit(&h->rel.build_spent_ns, memory_order_relaxed) && !agc_release_urgent(h))
             return;
         if (keep && atomic_load_explicit(&h->rel.rel_state[j], memory_order_acquire) == 1 && kept++ < keep)
             continue;

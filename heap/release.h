@@ -54,6 +54,7 @@ void agc_charge_fromspace(agc_heap *h);       /* in the flip: from-space counts 
 void agc_charge_clear(agc_heap *h);           /* from-space is all given back */
 uint8_t *agc_recycled_run(agc_heap *h, uint64_t k);   /* k dead from-space pages, or NULL */
 uint8_t *agc_recycled_block(agc_heap *h);             /* AGC_BLOCK_PAGES of them, 2 MiB-aligned, or NULL */
+int agc_release_urgent(agc_heap *h);     /* a mutator waits for room, or little is left */
 int agc_recycle_free_space(agc_heap *h, uint64_t dst); /* mutators: 2 MiB of from-space to dst, or 0 */
 void agc_heap_release_memory(agc_heap *h);  /* unmap and close the heap's memory */
 #endif
